@@ -1,0 +1,97 @@
+"""Base forwarding: the flows that make the network work with no reservation at all.
+
+Every known host gets a destination tree: on every switch, packets for the
+host's MAC leave towards the host's attachment switch along a shortest path.
+A tree per destination cannot loop, so fat-trees and rings are safe without
+a spanning tree. ARP never travels between switches; it goes to the
+controller, which answers from its host table (see ``packet_in``). Anything
+the tables do not know goes to the controller too.
+
+These flows sit at low priority under the base-layer cookie, so that
+reservation flows (higher priority) override them for the traffic they match.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from tegu_ryu.openflow.flows import OFPP_CONTROLLER, Flow, Layer, Output, cookie, match
+from tegu_ryu.topology.model import Topology
+from tegu_ryu.topology.refs import LinkId
+
+TABLE_MISS_PRIORITY = 0
+HOST_PRIORITY = 100
+ARP_PRIORITY = 300
+ETH_TYPE_ARP = 0x0806
+
+BASE_COOKIE = cookie(Layer.BASE)
+
+
+def next_hops(graph: nx.MultiDiGraph, destination: int) -> dict[int, LinkId]:
+    """For each switch that can reach ``destination``, the link it should forward on.
+
+    Ties between equally short next hops go to the lowest datapath id, then the
+    lowest port, so the plan is the same on every run.
+    """
+    distance = nx.single_source_shortest_path_length(graph.reverse(copy=False), destination)
+    hops: dict[int, LinkId] = {}
+    for switch, hops_left in distance.items():
+        if switch == destination:
+            continue
+        candidates = [
+            link_id
+            for _, neighbour, link_id in graph.out_edges(switch, keys=True)
+            if distance.get(neighbour) == hops_left - 1
+        ]
+        hops[switch] = min(candidates, key=lambda lid: (lid.dst.dpid, lid.src.port))
+    return hops
+
+
+def switch_flows() -> list[Flow]:
+    """Flows every switch carries whatever the hosts: ARP and misses to the controller."""
+    to_controller = (Output(OFPP_CONTROLLER),)
+    return [
+        Flow(
+            priority=TABLE_MISS_PRIORITY,
+            match=match(),
+            actions=to_controller,
+            cookie=BASE_COOKIE,
+            description="table-miss: unknown traffic to the controller",
+        ),
+        Flow(
+            priority=ARP_PRIORITY,
+            match=match(eth_type=ETH_TYPE_ARP),
+            actions=to_controller,
+            cookie=BASE_COOKIE,
+            description="ARP to the controller (proxy ARP, no broadcast between switches)",
+        ),
+    ]
+
+
+def plan_base_flows(topology: Topology) -> dict[int, list[Flow]]:
+    """The base-layer flows every switch of ``topology`` should hold."""
+    graph = topology.graph()
+    plan: dict[int, list[Flow]] = {dpid: switch_flows() for dpid in topology.switch_ids()}
+    trees: dict[int, dict[int, LinkId]] = {}
+    for host in topology.hosts():
+        home = host.attach.dpid
+        if home not in graph:
+            continue
+        if home not in trees:
+            trees[home] = next_hops(graph, home)
+        plan[home].append(_host_flow(host.mac, host.attach.port, f"to {host.mac} (local)"))
+        for switch, link_id in trees[home].items():
+            plan[switch].append(
+                _host_flow(host.mac, link_id.src.port, f"to {host.mac} via {link_id}")
+            )
+    return plan
+
+
+def _host_flow(mac: str, port: int, description: str) -> Flow:
+    return Flow(
+        priority=HOST_PRIORITY,
+        match=match(eth_dst=mac),
+        actions=(Output(port),),
+        cookie=BASE_COOKIE,
+        description=description,
+    )

@@ -1,0 +1,114 @@
+"""Flow entries as plain values: what the core wants on a switch.
+
+The core never builds os-ken messages; it returns ``Flow`` records, which are
+hashable and comparable so that desired and installed state can be diffed.
+Matches use os-ken's OXM field names and the value forms os-ken parses back
+from a switch (MAC strings in lower case, ints for everything numeric), so
+that a flow read back from a switch compares equal to the one we asked for.
+
+Cookies say who owns a flow. The top 16 bits tag the flow as tegu_ryu's, the
+next 8 bits name the layer (base forwarding, reservations, ...), the low 40
+bits identify the object within the layer. Flows without the tag are never
+touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+COOKIE_TAG = 0x7E90 << 48
+COOKIE_TAG_MASK = 0xFFFF << 48
+COOKIE_LAYER_MASK = 0xFFFFFF << 40
+COOKIE_OBJECT_MASK = (1 << 40) - 1
+
+OFPP_CONTROLLER = 0xFFFFFFFD
+OFPCML_NO_BUFFER = 0xFFFF
+
+
+class Layer(IntEnum):
+    """The part of the controller that owns a flow."""
+
+    BASE = 1
+    RESERVATION = 2
+
+
+def cookie(layer: Layer, object_id: int = 0) -> int:
+    """The cookie for flows that ``layer`` installs for one of its objects."""
+    if not 0 <= object_id <= COOKIE_OBJECT_MASK:
+        raise ValueError(f"cookie object id {object_id} does not fit in 40 bits")
+    return COOKIE_TAG | (int(layer) << 40) | object_id
+
+
+def cookie_layer(value: int) -> Layer | None:
+    """The layer that owns a cookie, or None if the flow is not ours."""
+    if value & COOKIE_TAG_MASK != COOKIE_TAG:
+        return None
+    try:
+        return Layer((value >> 40) & 0xFF)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Output:
+    """Send the packet out of ``port`` (OFPP_CONTROLLER sends it to us, unbuffered)."""
+
+    port: int
+
+
+@dataclass(frozen=True)
+class SetField:
+    """Rewrite one header field, e.g. ``SetField("ip_dscp", 46)``."""
+
+    field: str
+    value: int | str
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """An instruction or action read from a switch that tegu_ryu never installs.
+
+    It never equals anything we want, so the reconciler replaces or removes
+    the entry that carries it.
+    """
+
+    text: str
+
+
+Action = Output | SetField | Opaque
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One flow entry: where it lives, what it matches, what it does, who owns it."""
+
+    priority: int
+    match: tuple[tuple[str, int | str], ...]
+    actions: tuple[Action, ...]
+    cookie: int
+    table: int = 0
+    meter: int | None = None
+    hard_timeout: int = 0
+    idle_timeout: int = 0
+    description: str = field(default="", compare=False)
+
+    @property
+    def key(self) -> tuple[int, int, tuple[tuple[str, int | str], ...]]:
+        """What identifies the entry on a switch (OpenFlow's strict match)."""
+        return (self.table, self.priority, self.match)
+
+
+def match(**fields: int | str) -> tuple[tuple[str, int | str], ...]:
+    """A canonical (sorted, lower-cased MAC) match tuple from OXM field names."""
+    return tuple(sorted((name, _canonical(value)) for name, value in fields.items()))
+
+
+def _canonical(value: int | str) -> int | str:
+    return value.lower() if isinstance(value, str) else value
+
+
+def by_key(flows: Iterable[Flow]) -> dict[tuple[int, int, tuple[tuple[str, int | str], ...]], Flow]:
+    """Index flows by their strict-match key."""
+    return {flow.key: flow for flow in flows}

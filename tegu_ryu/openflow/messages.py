@@ -1,0 +1,140 @@
+"""Translation between ``Flow`` values and OpenFlow 1.3 messages (os-ken parser objects).
+
+Messages are built with ``datapath=None``; the one function that sends
+attaches the datapath. ``flow_from_stats`` is the inverse of ``flow_add`` for
+everything we install, which is what lets the reconciler compare a switch's
+flow table with the desired state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from os_ken.ofproto import ofproto_v1_3 as ofp
+from os_ken.ofproto import ofproto_v1_3_parser as parser
+
+from tegu_ryu.openflow.flows import (
+    OFPCML_NO_BUFFER,
+    OFPP_CONTROLLER,
+    Action,
+    Flow,
+    Opaque,
+    Output,
+    SetField,
+    match,
+)
+
+
+def flow_add(flow: Flow) -> Any:
+    """An OFPFC_ADD that installs ``flow``, replacing an entry with the same key."""
+    return parser.OFPFlowMod(
+        datapath=None,
+        cookie=flow.cookie,
+        table_id=flow.table,
+        command=ofp.OFPFC_ADD,
+        idle_timeout=flow.idle_timeout,
+        hard_timeout=flow.hard_timeout,
+        priority=flow.priority,
+        buffer_id=ofp.OFP_NO_BUFFER,
+        match=parser.OFPMatch(**dict(flow.match)),
+        instructions=_instructions(flow),
+    )
+
+
+def flow_delete(flow: Flow) -> Any:
+    """An OFPFC_DELETE_STRICT for exactly this entry, limited to its cookie."""
+    return parser.OFPFlowMod(
+        datapath=None,
+        cookie=flow.cookie,
+        cookie_mask=0xFFFFFFFFFFFFFFFF,
+        table_id=flow.table,
+        command=ofp.OFPFC_DELETE_STRICT,
+        priority=flow.priority,
+        out_port=ofp.OFPP_ANY,
+        out_group=ofp.OFPG_ANY,
+        match=parser.OFPMatch(**dict(flow.match)),
+    )
+
+
+def flow_stats_request(cookie: int, cookie_mask: int) -> Any:
+    """Ask for every flow, in every table, whose cookie matches under ``cookie_mask``."""
+    return parser.OFPFlowStatsRequest(
+        datapath=None,
+        table_id=ofp.OFPTT_ALL,
+        out_port=ofp.OFPP_ANY,
+        out_group=ofp.OFPG_ANY,
+        cookie=cookie,
+        cookie_mask=cookie_mask,
+        match=parser.OFPMatch(),
+    )
+
+
+def barrier_request() -> Any:
+    return parser.OFPBarrierRequest(datapath=None)
+
+
+def packet_out(port: int, data: bytes) -> Any:
+    """Inject ``data`` out of ``port``, as if it came from the controller."""
+    return parser.OFPPacketOut(
+        datapath=None,
+        buffer_id=ofp.OFP_NO_BUFFER,
+        in_port=ofp.OFPP_CONTROLLER,
+        actions=[parser.OFPActionOutput(port, 0)],
+        data=data,
+    )
+
+
+def flow_from_stats(stats: Any) -> Flow:
+    """The ``Flow`` a switch's flow-stats entry describes."""
+    actions: list[Action] = []
+    meter: int | None = None
+    for instruction in stats.instructions:
+        if isinstance(instruction, parser.OFPInstructionMeter):
+            meter = instruction.meter_id
+        elif (
+            isinstance(instruction, parser.OFPInstructionActions)
+            and instruction.type == ofp.OFPIT_APPLY_ACTIONS
+        ):
+            actions.extend(_action_from_parser(action) for action in instruction.actions)
+        else:
+            actions.append(Opaque(str(instruction)))
+    return Flow(
+        priority=stats.priority,
+        match=match(**dict(stats.match.items())),
+        actions=tuple(actions),
+        cookie=stats.cookie,
+        table=stats.table_id,
+        meter=meter,
+        hard_timeout=stats.hard_timeout,
+        idle_timeout=stats.idle_timeout,
+    )
+
+
+def _instructions(flow: Flow) -> list[Any]:
+    instructions: list[Any] = []
+    if flow.meter is not None:
+        instructions.append(parser.OFPInstructionMeter(flow.meter, ofp.OFPIT_METER))
+    if flow.actions:
+        instructions.append(
+            parser.OFPInstructionActions(
+                ofp.OFPIT_APPLY_ACTIONS, [_action_to_parser(a) for a in flow.actions]
+            )
+        )
+    return instructions
+
+
+def _action_to_parser(action: Action) -> Any:
+    if isinstance(action, Output):
+        max_len = OFPCML_NO_BUFFER if action.port == OFPP_CONTROLLER else 0
+        return parser.OFPActionOutput(action.port, max_len)
+    if isinstance(action, SetField):
+        return parser.OFPActionSetField(**{action.field: action.value})
+    raise ValueError(f"{action} comes from a switch and cannot be installed")
+
+
+def _action_from_parser(action: Any) -> Action:
+    if isinstance(action, parser.OFPActionOutput):
+        return Output(action.port)
+    if isinstance(action, parser.OFPActionSetField):
+        return SetField(action.key, action.value)
+    return Opaque(str(action))

@@ -1,0 +1,306 @@
+"""The network as the controller believes it to be: switches, directed links, hosts.
+
+Pure state, no I/O. The os-ken shim feeds it discovery events (LLDP links,
+port status, packets seen from hosts); a static topology file can seed it for
+fabrics that LLDP does not see, or for running admission with no switch
+connected at all. Everything the controller decides is computed from here.
+
+A link is *up* unless one of its ports is known to be down: a link declared in
+the static file stays usable until a switch says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+import networkx as nx
+
+from tegu_ryu.topology.capacity import CapacityPolicy
+from tegu_ryu.topology.refs import LinkId, PortRef
+
+
+@dataclass(frozen=True)
+class PortState:
+    """What a switch reported about one of its ports."""
+
+    port: int
+    name: str = ""
+    hw_addr: str = ""
+    up: bool = True
+    speed_bps: int | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "port": self.port,
+            "name": self.name,
+            "mac": self.hw_addr,
+            "up": self.up,
+            "speed_bps": self.speed_bps,
+        }
+
+
+@dataclass(frozen=True)
+class Link:
+    """A directed link with its capacity as admission sees it."""
+
+    id: LinkId
+    capacity_bps: int
+    up: bool
+    static: bool
+
+    @property
+    def src(self) -> PortRef:
+        return self.id.src
+
+    @property
+    def dst(self) -> PortRef:
+        return self.id.dst
+
+
+@dataclass(frozen=True)
+class Host:
+    """An end host: where it attaches and the addresses it answers to."""
+
+    mac: str
+    attach: PortRef
+    ips: tuple[str, ...] = ()
+    name: str | None = None
+    static: bool = False
+
+
+@dataclass
+class _Switch:
+    dpid: int
+    connected: bool = False
+    static: bool = False
+    ports: dict[int, PortState] = field(default_factory=dict)
+
+
+@dataclass
+class _LinkSource:
+    discovered: bool = False
+    static: bool = False
+    declared_bps: int | None = None
+
+
+class Topology:
+    """Mutable model of the network; every mutation that matters bumps ``version``.
+
+    ``version`` lets consumers (forwarding plans, path search) cache what they
+    derive and recompute only when the network really changed.
+    """
+
+    def __init__(self, capacity: CapacityPolicy | None = None) -> None:
+        self.capacity = capacity or CapacityPolicy()
+        self.version = 0
+        self._switches: dict[int, _Switch] = {}
+        self._links: dict[LinkId, _LinkSource] = {}
+        self._hosts: dict[str, Host] = {}
+        self._graph_cache: tuple[int, nx.MultiDiGraph] | None = None
+
+    # ----------------------------------------------------------------- switches
+
+    def add_static_switch(self, dpid: int) -> None:
+        self._switch(dpid).static = True
+        self._changed()
+
+    def switch_connected(self, dpid: int, ports: Iterable[PortState]) -> None:
+        switch = self._switch(dpid)
+        switch.connected = True
+        switch.ports = {p.port: p for p in ports}
+        self._changed()
+
+    def switch_disconnected(self, dpid: int) -> None:
+        """Forget a switch that left; keep it as a node if the static file names it."""
+        switch = self._switches.get(dpid)
+        if switch is None:
+            return
+        switch.connected = False
+        switch.ports = {}
+        for link_id in [lid for lid in self._links if dpid in (lid.src.dpid, lid.dst.dpid)]:
+            self._forget_discovered(link_id)
+        if not switch.static and not self._links_touching(dpid):
+            del self._switches[dpid]
+        self._changed()
+
+    def port_updated(self, dpid: int, state: PortState) -> None:
+        switch = self._switch(dpid)
+        if switch.ports.get(state.port) == state:
+            return
+        switch.ports[state.port] = state
+        self._changed()
+
+    def port_deleted(self, dpid: int, port: int) -> None:
+        switch = self._switches.get(dpid)
+        if switch is None or port not in switch.ports:
+            return
+        del switch.ports[port]
+        self._changed()
+
+    def is_connected(self, dpid: int) -> bool:
+        switch = self._switches.get(dpid)
+        return switch is not None and switch.connected
+
+    def switch_ids(self) -> list[int]:
+        return sorted(self._switches)
+
+    def connected_switch_ids(self) -> list[int]:
+        return sorted(d for d, s in self._switches.items() if s.connected)
+
+    def ports(self, dpid: int) -> list[PortState]:
+        """Ports of a switch: as reported if connected, else those the static file implies."""
+        switch = self._switches.get(dpid)
+        if switch is None:
+            return []
+        if switch.connected:
+            return [switch.ports[p] for p in sorted(switch.ports)]
+        implied = {lid.src.port for lid in self._links if lid.src.dpid == dpid}
+        implied |= {lid.dst.port for lid in self._links if lid.dst.dpid == dpid}
+        implied |= {h.attach.port for h in self._hosts.values() if h.attach.dpid == dpid}
+        return [PortState(port=p) for p in sorted(implied)]
+
+    def port_state(self, ref: PortRef) -> PortState | None:
+        switch = self._switches.get(ref.dpid)
+        return None if switch is None else switch.ports.get(ref.port)
+
+    # -------------------------------------------------------------------- links
+
+    def add_static_link(self, link_id: LinkId, capacity_bps: int | None) -> None:
+        self._switch(link_id.src.dpid)
+        self._switch(link_id.dst.dpid)
+        source = self._links.setdefault(link_id, _LinkSource())
+        source.static = True
+        source.declared_bps = capacity_bps
+        self._drop_hosts_on_link_ports(link_id)
+        self._changed()
+
+    def link_discovered(self, link_id: LinkId) -> None:
+        source = self._links.setdefault(link_id, _LinkSource())
+        if source.discovered:
+            return
+        source.discovered = True
+        self._drop_hosts_on_link_ports(link_id)
+        self._changed()
+
+    def link_lost(self, link_id: LinkId) -> None:
+        if link_id in self._links:
+            self._forget_discovered(link_id)
+            self._changed()
+
+    def links(self) -> list[Link]:
+        return [self._link(lid) for lid in sorted(self._links)]
+
+    def link(self, link_id: LinkId) -> Link | None:
+        return self._link(link_id) if link_id in self._links else None
+
+    def is_link_port(self, ref: PortRef) -> bool:
+        return any(ref in (lid.src, lid.dst) for lid in self._links)
+
+    def edge_ports(self) -> list[PortRef]:
+        """Up ports of connected switches that no known link uses: where hosts live."""
+        link_ports = {lid.src for lid in self._links} | {lid.dst for lid in self._links}
+        return [
+            PortRef(dpid, state.port)
+            for dpid, switch in sorted(self._switches.items())
+            if switch.connected
+            for state in sorted(switch.ports.values(), key=lambda s: s.port)
+            if state.up and PortRef(dpid, state.port) not in link_ports
+        ]
+
+    def graph(self) -> nx.MultiDiGraph:
+        """Switches as nodes, up directed links as edges keyed by LinkId.
+
+        Edge attribute ``capacity`` holds bit/s. The graph is cached per version
+        and must be treated as read-only.
+        """
+        if self._graph_cache is not None and self._graph_cache[0] == self.version:
+            return self._graph_cache[1]
+        graph = nx.MultiDiGraph()
+        graph.add_nodes_from(self._switches)
+        for link in self.links():
+            if link.up:
+                graph.add_edge(
+                    link.src.dpid, link.dst.dpid, key=link.id, capacity=link.capacity_bps
+                )
+        self._graph_cache = (self.version, graph)
+        return graph
+
+    # -------------------------------------------------------------------- hosts
+
+    def add_static_host(self, host: Host) -> None:
+        self._switch(host.attach.dpid)
+        self._hosts[host.mac] = replace(host, static=True)
+        self._changed()
+
+    def host_seen(self, mac: str, attach: PortRef, ip: str | None) -> bool:
+        """Record a packet from ``mac`` at ``attach``; True if forwarding must be replanned.
+
+        A port that carries a known link never attaches a host: packets there
+        are in transit, not from a host.
+        """
+        if self.is_link_port(attach):
+            return False
+        known = self._hosts.get(mac)
+        moved = known is None or (known.attach != attach and not known.static)
+        ips = known.ips if known is not None else ()
+        if ip is not None and ip not in ips:
+            self._release_ip(ip)
+            ips = (*ips, ip)
+        if known is None:
+            self._hosts[mac] = Host(mac=mac, attach=attach, ips=ips)
+        else:
+            self._hosts[mac] = replace(known, ips=ips, attach=attach if moved else known.attach)
+        if moved:
+            self._changed()
+        return moved
+
+    def hosts(self) -> list[Host]:
+        return [self._hosts[mac] for mac in sorted(self._hosts)]
+
+    def host_by_mac(self, mac: str) -> Host | None:
+        return self._hosts.get(mac)
+
+    def host_by_ip(self, ip: str) -> Host | None:
+        for host in self._hosts.values():
+            if ip in host.ips:
+                return host
+        return None
+
+    # ----------------------------------------------------------------- internal
+
+    def _switch(self, dpid: int) -> _Switch:
+        return self._switches.setdefault(dpid, _Switch(dpid))
+
+    def _changed(self) -> None:
+        self.version += 1
+
+    def _link(self, link_id: LinkId) -> Link:
+        source = self._links[link_id]
+        src_state = self.port_state(link_id.src)
+        dst_state = self.port_state(link_id.dst)
+        up = (src_state is None or src_state.up) and (dst_state is None or dst_state.up)
+        capacity = self.capacity.capacity(
+            link_id.src, source.declared_bps, src_state.speed_bps if src_state else None
+        )
+        return Link(id=link_id, capacity_bps=capacity, up=up, static=source.static)
+
+    def _forget_discovered(self, link_id: LinkId) -> None:
+        source = self._links[link_id]
+        source.discovered = False
+        if not source.static:
+            del self._links[link_id]
+
+    def _links_touching(self, dpid: int) -> bool:
+        return any(dpid in (lid.src.dpid, lid.dst.dpid) for lid in self._links)
+
+    def _drop_hosts_on_link_ports(self, link_id: LinkId) -> None:
+        for mac, host in list(self._hosts.items()):
+            if not host.static and host.attach in (link_id.src, link_id.dst):
+                del self._hosts[mac]
+
+    def _release_ip(self, ip: str) -> None:
+        """An address moved to another MAC: the old owner no longer answers to it."""
+        for mac, host in list(self._hosts.items()):
+            if ip in host.ips:
+                self._hosts[mac] = replace(host, ips=tuple(a for a in host.ips if a != ip))

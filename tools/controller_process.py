@@ -1,0 +1,136 @@
+"""Run ``tegu-manager`` as a child process and talk to its REST API.
+
+Used by the demo, the benchmarks and the integration tests, so that all of
+them exercise the real console script with a real configuration file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def manager_command() -> list[str]:
+    """The tegu-manager beside this interpreter (the venv's), else the one on PATH."""
+    beside = Path(sys.executable).with_name("tegu-manager")
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("tegu-manager")
+    if found is None:
+        raise FileNotFoundError("tegu-manager is not installed; run tools/setup first")
+    return [found]
+
+
+class ControllerProcess:
+    """One tegu-manager child: configuration file in, API URL out, log kept for failures."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        options: dict[str, str | Sequence[str]] | None = None,
+        api_port: int | None = None,
+        of_port: int | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.api_port = api_port or free_port()
+        self.of_port = of_port or free_port()
+        self.options = options or {}
+        self.config_path = workdir / "tegu.conf"
+        self.log_path = workdir / "tegu-manager.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def write_config(self) -> None:
+        lines = [
+            "[DEFAULT]",
+            f"api_port = {self.api_port}",
+            f"ofp_tcp_listen_port = {self.of_port}",
+        ]
+        for key, value in self.options.items():
+            values = [value] if isinstance(value, str) else list(value)
+            lines.extend(f"{key} = {item}" for item in values)
+        self.config_path.write_text("\n".join(lines) + "\n")
+
+    def start(self, extra_args: Sequence[str] = ()) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.write_config()
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [*manager_command(), "--config-file", str(self.config_path), *extra_args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        self.wait_for(lambda: self.get("/v1/health")[0] == 200, timeout=20, what="API up")
+
+    def stop(self, timeout: float = 10) -> int | None:
+        """SIGTERM, then SIGKILL if it will not go; returns the exit status."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        status = self.process.returncode
+        self.process = None
+        return status
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            return error.code, json.loads(raw) if raw else None
+
+    def get(self, path: str) -> tuple[int, Any]:
+        try:
+            return self.request("GET", path)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return 0, None
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        """Poll ``condition`` until true; fail with the controller log if it never is."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(
+                    f"tegu-manager exited with {self.process.returncode}:\n{self.log()}"
+                )
+            if condition():
+                return
+            time.sleep(0.2)
+        raise TimeoutError(
+            f"timed out after {timeout}s waiting for {what}; log:\n{self.log()[-4000:]}"
+        )

@@ -1,0 +1,176 @@
+"""Emulated networks for the demo and the tests: mininet on the OVS userspace datapath.
+
+There is no openvswitch kernel module on the machines we run on, so every
+bridge is ``datapath_type=netdev``; TCP through that datapath stalls unless
+TX checksum offload is off on host interfaces, so we turn it off. Links are
+``TCLink`` so that a bandwidth given here is really enforced by tc, and the
+matching per-port capacities are handed to the controller, which cannot read
+tc shaping from port speeds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mininet.link import TCLink
+from mininet.net import Mininet
+from mininet.node import OVSSwitch, RemoteController
+from mininet.topo import LinearTopo, Topo
+from mininet.topolib import TreeTopo
+
+
+class FatTreeTopo(Topo):
+    """A k-ary fat-tree: (k/2)^2 cores, k pods of k/2 aggregation and k/2 edge switches.
+
+    Switches are s1.. (cores first, then per pod aggregation then edge) and
+    hosts h1.., k/2 per edge switch, so k=4 gives 20 switches and 16 hosts.
+    """
+
+    def build(self, k: int = 4, bw: float | None = None) -> None:  # type: ignore[override]
+        if k < 2 or k % 2:
+            raise ValueError("fat-tree k must be an even number >= 2")
+        half = k // 2
+        opts = {"bw": bw} if bw else {}
+        number = iter(range(1, 10**6))
+        cores = [self.addSwitch(f"s{next(number)}") for _ in range(half * half)]
+        host_number = iter(range(1, 10**6))
+        for _pod in range(k):
+            aggs = [self.addSwitch(f"s{next(number)}") for _ in range(half)]
+            edges = [self.addSwitch(f"s{next(number)}") for _ in range(half)]
+            for i, agg in enumerate(aggs):
+                for j in range(half):
+                    self.addLink(agg, cores[i * half + j], **opts)
+                for edge in edges:
+                    self.addLink(agg, edge, **opts)
+            for edge in edges:
+                for _ in range(half):
+                    self.addLink(self.addHost(f"h{next(host_number)}"), edge, **opts)
+
+
+class JsonTopo(Topo):
+    """A topology from a JSON file.
+
+    ``{"switches": ["s1", "s2"], "hosts": ["h1", "h2"],
+    "links": [{"a": "h1", "b": "s1"}, {"a": "s1", "b": "s2", "bw": 50}]}``
+    (``bw`` in Mbit/s, enforced with tc).
+    """
+
+    def build(self, spec: dict[str, Any]) -> None:  # type: ignore[override]
+        for name in spec.get("switches", []):
+            self.addSwitch(name)
+        for name in spec.get("hosts", []):
+            self.addHost(name)
+        for link in spec.get("links", []):
+            opts = {"bw": link["bw"]} if "bw" in link else {}
+            self.addLink(link["a"], link["b"], **opts)
+
+
+def parse_topo(text: str, bw: float | None) -> Topo:
+    """``linear,N`` | ``tree,D,F`` | ``fattree,K`` | path to a JSON topology."""
+    name, *args = text.split(",")
+    numbers = [int(a) for a in args]
+    opts = {"bw": bw} if bw else {}
+    if name == "linear":
+        return LinearTopo(k=numbers[0] if numbers else 2, lopts=opts)
+    if name == "tree":
+        depth, fanout = ([*numbers, 2, 2])[:2] if numbers else (2, 2)
+        return TreeTopo(depth=depth, fanout=fanout, lopts=opts)
+    if name == "fattree":
+        return FatTreeTopo(k=numbers[0] if numbers else 4, bw=bw)
+    path = Path(text)
+    if path.suffix == ".json" and path.exists():
+        return JsonTopo(spec=json.loads(path.read_text()))
+    raise ValueError(f"unknown topology {text!r}: use linear,N tree,D,F fattree,K or a .json file")
+
+
+def userspace_switch(name: str, **params: Any) -> OVSSwitch:
+    return OVSSwitch(name, datapath="user", protocols="OpenFlow13", failMode="secure", **params)
+
+
+@dataclass
+class Testbed:
+    """A built (not yet started) mininet network and what the controller must know about it."""
+
+    net: Mininet
+
+    @classmethod
+    def build(cls, topo: Topo, of_port: int) -> Testbed:
+        cleanup_stale(topo)
+        net = Mininet(
+            topo=topo,
+            switch=userspace_switch,
+            link=TCLink,
+            controller=None,
+            autoSetMacs=True,
+            build=False,
+        )
+        net.addController("c0", controller=RemoteController, ip="127.0.0.1", port=of_port)
+        net.build()
+        return cls(net)
+
+    def capacity_overrides(self) -> list[str]:
+        """``DPID:PORT=RATE`` for every switch port on a link shaped with tc."""
+        overrides = []
+        for link in self.net.links:
+            for intf in (link.intf1, link.intf2):
+                bw = intf.params.get("bw")
+                node = intf.node
+                if bw and node in self.net.switches:
+                    overrides.append(f"{node.dpid}:{node.ports[intf]}={bw}M")
+        return sorted(overrides)
+
+    def switch_link_count(self) -> int:
+        switches = set(self.net.switches)
+        return sum(1 for link in self.net.links if {link.intf1.node, link.intf2.node} <= switches)
+
+    def start(self) -> None:
+        self.net.start()
+        for host in self.net.hosts:
+            for intf in host.intfList():
+                host.cmd(f"ethtool -K {intf} tx off")
+
+    def stop(self) -> None:
+        self.net.stop()
+
+    def link_down(self, a: str, b: str) -> None:
+        self.net.configLinkStatus(a, b, "down")
+
+    def pingall(self, timeout: str = "1") -> float:
+        """Percentage of pings lost between every pair of hosts."""
+        return float(self.net.pingAll(timeout=timeout))
+
+    def dpid(self, switch: str) -> str:
+        return str(self.net.get(switch).dpid)
+
+
+def cleanup_stale(topo: Topo) -> None:
+    """Remove bridges and veths an interrupted run of this topology left behind.
+
+    Narrower than ``mn -c``, which also kills every process named ping or
+    controller and empties /tmp/*.log: we only touch names this topology uses.
+    """
+    names = set(topo.switches()) | set(topo.hosts())
+    for switch in topo.switches():
+        subprocess.run(["ovs-vsctl", "--if-exists", "del-br", switch], check=False)
+    links = subprocess.run(
+        ["ip", "-o", "link", "show"], check=True, capture_output=True, text=True
+    ).stdout
+    for intf in re.findall(r"^\d+: ([^:@]+)", links, flags=re.M):
+        if intf.partition("-eth")[0] in names and "-eth" in intf:
+            subprocess.run(["ip", "link", "del", intf], check=False, stderr=subprocess.DEVNULL)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
