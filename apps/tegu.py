@@ -59,6 +59,14 @@ class EventResync(osken_event.EventBase):
     """Time to re-read every switch's flows and repair drift."""
 
 
+class EventSettled(osken_event.EventBase):
+    """A reconnected switch's links have had time to be rediscovered."""
+
+    def __init__(self, datapath: Any) -> None:
+        super().__init__()
+        self.datapath = datapath
+
+
 def guarded(handler: HandlerT) -> HandlerT:
     """Log a handler's failure with the event it was handling, then stop the controller."""
 
@@ -102,6 +110,7 @@ class TeguApp(app_manager.OSKenApp):
         self.controller: Controller = kwargs["tegu_controller"]
         self.datapaths: dict[int, Any] = {}
         self.syncs: dict[int, SwitchSync] = {}
+        self._settling: set[int] = set()
         self._sent: OrderedDict[tuple[int, int], str] = OrderedDict()
         self._stopping = threading.Event()
         self.api = ApiServer(cfg.CONF.api_host, cfg.CONF.api_port, Api(self.controller))
@@ -133,6 +142,8 @@ class TeguApp(app_manager.OSKenApp):
             LOG.info("switch %s connected from %s", dpid_str(datapath.id), datapath.address)
             self.datapaths[datapath.id] = datapath
             self.syncs[datapath.id] = SwitchSync(datapath.id)
+            self._settling.add(datapath.id)
+            hub.spawn_after(cfg.CONF.discovery_settle, self._post_settled, datapath)
             ports = [port_state(p) for p in datapath.ports.values() if p.port_no <= MAX_PORT]
             self.controller.switch_connected(datapath.id, ports)
             self._read_flows(datapath.id)
@@ -140,6 +151,7 @@ class TeguApp(app_manager.OSKenApp):
             LOG.info("switch %s disconnected", dpid_str(datapath.id))
             del self.datapaths[datapath.id]
             del self.syncs[datapath.id]
+            self._settling.discard(datapath.id)
             self.controller.switch_disconnected(datapath.id)
         self._reconcile_all()
 
@@ -189,6 +201,30 @@ class TeguApp(app_manager.OSKenApp):
 
     # ------------------------------------------------------- reconciliation
 
+    def _post_settled(self, datapath: Any) -> None:
+        self.send_event(self.name, EventSettled(datapath))
+
+    @set_ev_cls(EventSettled)
+    @guarded
+    def _settled(self, ev: EventSettled) -> None:
+        """Adopt the hosts that switches' flows point at, then reconcile for real.
+
+        Every switch's flows are consulted, not just this one's: a host's own
+        switch may still be settling, and without its attachment this switch
+        would delete its flows towards that host.
+        """
+        dpid = ev.datapath.id
+        if self.datapaths.get(dpid) is not ev.datapath or dpid not in self._settling:
+            return
+        self._settling.discard(dpid)
+        adopted = sum(
+            self.controller.adopt_hosts(other, sync.installed())
+            for other, sync in self.syncs.items()
+        )
+        if adopted:
+            LOG.info("adopted %d hosts from the flows switches hold", adopted)
+        self._reconcile_all()
+
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     @guarded
     def _flow_stats(self, ev: Any) -> None:
@@ -199,7 +235,10 @@ class TeguApp(app_manager.OSKenApp):
         flows = [messages.flow_from_stats(stats) for stats in msg.body]
         more = bool(msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE)
         if sync.read_part(msg.xid, flows, more):
-            self._reconcile(msg.datapath.id)
+            dpid = msg.datapath.id
+            if not sync.installed():
+                self._settling.discard(dpid)  # a fresh switch: nothing to preserve
+            self._reconcile(dpid)
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
     @guarded
@@ -236,12 +275,12 @@ class TeguApp(app_manager.OSKenApp):
 
     def _reconcile(self, dpid: int) -> None:
         sync = self.syncs[dpid]
-        if sync.reading:
-            return  # the read's completion reconciles, against fresher knowledge
+        if sync.reading or dpid in self._settling:
+            return  # the read's completion (or settling) reconciles, with better knowledge
         diff = sync.plan(self.controller.desired_flows(dpid))
         if not diff:
             return
-        LOG.debug(
+        LOG.info(
             "switch %s: %d flows to add, %d to delete",
             dpid_str(dpid),
             len(diff.add),

@@ -44,6 +44,13 @@ OPTIONS = [
         help="Capacity of a link whose switch reports no port speed.",
     ),
     cfg.FloatOpt(
+        "discovery-settle",
+        default=3.0,
+        min=0.0,
+        help="Seconds to leave a newly connected switch's existing flows alone while "
+        "LLDP rediscovers its links, so a controller restart changes nothing that works.",
+    ),
+    cfg.FloatOpt(
         "resync-interval",
         default=10.0,
         min=1.0,

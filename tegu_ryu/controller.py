@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 
 from tegu_ryu import __version__
-from tegu_ryu.forwarding.base import plan_base_flows
+from tegu_ryu.forwarding.base import host_attachments, plan_base_flows
 from tegu_ryu.forwarding.packet_in import FloodMemory, PacketInOutcome, handle_packet_in
 from tegu_ryu.openflow.flows import Flow
 from tegu_ryu.topology.capacity import CapacityPolicy
@@ -64,6 +64,16 @@ class Controller:
     def link_lost(self, link_id: LinkId) -> None:
         with self.lock:
             self.topology.link_lost(link_id)
+
+    def adopt_hosts(self, dpid: int, installed: list[Flow]) -> int:
+        """Learn hosts from base flows a switch already holds; returns how many were new."""
+        adopted = 0
+        with self.lock:
+            for mac, at in host_attachments(dpid, installed):
+                if self.topology.host_by_mac(mac) is None and not self.topology.is_link_port(at):
+                    self.topology.host_seen(mac, at, None)
+                    adopted += 1
+        return adopted
 
     def packet_in(self, now: float, at: PortRef, data: bytes) -> PacketInOutcome:
         with self.lock:

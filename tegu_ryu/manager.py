@@ -52,6 +52,8 @@ def run(argv: list[str]) -> int:
     except cfg.Error as exc:
         print(f"tegu-manager: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except SystemExit as exc:  # oslo.config has printed the problem, or --help/--version
+        return EXIT_USAGE if exc.code else 0
     configure_logging()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

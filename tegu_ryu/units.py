@@ -61,6 +61,8 @@ def format_bitrate(bps: int) -> str:
     """Render bit/s compactly for logs and messages ("50M", "1.5G", "1200")."""
     for prefix, factor in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
         if bps >= factor:
-            text = f"{Decimal(bps) / factor:f}".rstrip("0").rstrip(".")
+            text = f"{Decimal(bps) / factor:f}"
+            if "." in text:
+                text = text.rstrip("0").rstrip(".")
             return f"{text}{prefix}"
     return str(bps)

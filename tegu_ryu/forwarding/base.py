@@ -13,11 +13,13 @@ reservation flows (higher priority) override them for the traffic they match.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import networkx as nx
 
 from tegu_ryu.openflow.flows import OFPP_CONTROLLER, Flow, Layer, Output, cookie, match
 from tegu_ryu.topology.model import Topology
-from tegu_ryu.topology.refs import LinkId
+from tegu_ryu.topology.refs import LinkId, PortRef
 
 TABLE_MISS_PRIORITY = 0
 HOST_PRIORITY = 100
@@ -85,6 +87,27 @@ def plan_base_flows(topology: Topology) -> dict[int, list[Flow]]:
                 _host_flow(host.mac, link_id.src.port, f"to {host.mac} via {link_id}")
             )
     return plan
+
+
+def host_attachments(dpid: int, flows: Iterable[Flow]) -> list[tuple[str, PortRef]]:
+    """Where base-layer flows on switch ``dpid`` say hosts were: (MAC, port) pairs.
+
+    A restarted controller has forgotten the hosts it learnt, but the switches
+    still forward to them. Reading the attachments back from the flows lets it
+    carry on without deleting working flows and relearning every host. Only
+    flows that leave through a port with no link are attachments; the caller
+    knows which ports carry links.
+    """
+    found = []
+    for flow in flows:
+        if flow.cookie != BASE_COOKIE or flow.priority != HOST_PRIORITY:
+            continue
+        fields = dict(flow.match)
+        if set(fields) == {"eth_dst"} and len(flow.actions) == 1:
+            action = flow.actions[0]
+            if isinstance(action, Output) and action.port != OFPP_CONTROLLER:
+                found.append((str(fields["eth_dst"]), PortRef(dpid, action.port)))
+    return found
 
 
 def _host_flow(mac: str, port: int, description: str) -> Flow:

@@ -31,6 +31,10 @@ class SwitchSync:
         """True once a read-back has completed: only then can a diff be trusted."""
         return self._installed is not None
 
+    def installed(self) -> list[Flow]:
+        """What we believe the switch holds (empty before the first read)."""
+        return list(self._installed.values()) if self._installed is not None else []
+
     @property
     def reading(self) -> bool:
         return self._reading is not None
