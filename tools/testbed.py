@@ -98,6 +98,7 @@ def userspace_switch(name: str, **params: Any) -> OVSSwitch:
 class Testbed:
     """A built (not yet started) mininet network and what the controller must know about it."""
 
+    __test__ = False  # not a pytest test class, whatever its name says
     net: Mininet
 
     @classmethod

@@ -5,8 +5,11 @@ port status, packets seen from hosts); a static topology file can seed it for
 fabrics that LLDP does not see, or for running admission with no switch
 connected at all. Everything the controller decides is computed from here.
 
-A link is *up* unless one of its ports is known to be down: a link declared in
-the static file stays usable until a switch says otherwise.
+A link is *up* when it is known (declared in the static file, or discovered
+and not since lost) and neither of its ports is known to be down: a declared
+link stays usable until a switch says otherwise. A discovered link that LLDP
+loses stays in the model as down, so operators see what failed, until its
+switch leaves, its port is deleted, or another link is found on its port.
 """
 
 from __future__ import annotations
@@ -83,6 +86,11 @@ class _LinkSource:
     static: bool = False
     declared_bps: int | None = None
 
+    @property
+    def known(self) -> bool:
+        """Declared, or discovered and not lost since."""
+        return self.discovered or self.static
+
 
 class Topology:
     """Mutable model of the network; every mutation that matters bumps ``version``.
@@ -119,7 +127,10 @@ class Topology:
         switch.connected = False
         switch.ports = {}
         for link_id in [lid for lid in self._links if dpid in (lid.src.dpid, lid.dst.dpid)]:
-            self._forget_discovered(link_id)
+            if self._links[link_id].static:
+                self._links[link_id].discovered = False
+            else:
+                del self._links[link_id]
         if not switch.static and not self._links_touching(dpid):
             del self._switches[dpid]
         self._changed()
@@ -136,6 +147,7 @@ class Topology:
         if switch is None or port not in switch.ports:
             return
         del switch.ports[port]
+        self._forget_lost_links_at(PortRef(dpid, port))
         self._changed()
 
     def is_connected(self, dpid: int) -> bool:
@@ -180,12 +192,15 @@ class Topology:
         if source.discovered:
             return
         source.discovered = True
+        self._forget_lost_links_at(link_id.src, link_id.dst)
         self._drop_hosts_on_link_ports(link_id)
         self._changed()
 
     def link_lost(self, link_id: LinkId) -> None:
-        if link_id in self._links:
-            self._forget_discovered(link_id)
+        """LLDP no longer sees the link: it stays visible, as down."""
+        source = self._links.get(link_id)
+        if source is not None and source.discovered:
+            source.discovered = False
             self._changed()
 
     def links(self) -> list[Link]:
@@ -195,11 +210,13 @@ class Topology:
         return self._link(link_id) if link_id in self._links else None
 
     def is_link_port(self, ref: PortRef) -> bool:
-        return any(ref in (lid.src, lid.dst) for lid in self._links)
+        """True if a known link uses the port (a lost link does not: a host may be there now)."""
+        return any(ref in (lid.src, lid.dst) for lid, src in self._links.items() if src.known)
 
     def edge_ports(self) -> list[PortRef]:
         """Up ports of connected switches that no known link uses: where hosts live."""
-        link_ports = {lid.src for lid in self._links} | {lid.dst for lid in self._links}
+        known = [lid for lid, source in self._links.items() if source.known]
+        link_ports = {lid.src for lid in known} | {lid.dst for lid in known}
         return [
             PortRef(dpid, state.port)
             for dpid, switch in sorted(self._switches.items())
@@ -279,17 +296,17 @@ class Topology:
         source = self._links[link_id]
         src_state = self.port_state(link_id.src)
         dst_state = self.port_state(link_id.dst)
-        up = (src_state is None or src_state.up) and (dst_state is None or dst_state.up)
+        ports_up = (src_state is None or src_state.up) and (dst_state is None or dst_state.up)
+        up = source.known and ports_up
         capacity = self.capacity.capacity(
             link_id.src, source.declared_bps, src_state.speed_bps if src_state else None
         )
         return Link(id=link_id, capacity_bps=capacity, up=up, static=source.static)
 
-    def _forget_discovered(self, link_id: LinkId) -> None:
-        source = self._links[link_id]
-        source.discovered = False
-        if not source.static:
-            del self._links[link_id]
+    def _forget_lost_links_at(self, *ends: PortRef) -> None:
+        for link_id, source in list(self._links.items()):
+            if not source.known and ({link_id.src, link_id.dst} & set(ends)):
+                del self._links[link_id]
 
     def _links_touching(self, dpid: int) -> bool:
         return any(dpid in (lid.src.dpid, lid.dst.dpid) for lid in self._links)

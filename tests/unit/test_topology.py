@@ -159,3 +159,21 @@ def test_an_address_moving_to_another_mac_leaves_the_old_one() -> None:
     topology.host_seen("0a:00:00:00:00:02", PortRef(1, 2), "10.0.0.1")
     assert topology.host_by_ip("10.0.0.1").mac == "0a:00:00:00:00:02"  # type: ignore[union-attr]
     assert topology.host_by_mac("0a:00:00:00:00:01").ips == ()  # type: ignore[union-attr]
+
+
+def test_a_lost_link_stays_visible_as_down_until_replaced() -> None:
+    topology = Topology()
+    topology.switch_connected(1, [PortState(port=1)])
+    topology.switch_connected(2, [PortState(port=1)])
+    topology.switch_connected(3, [PortState(port=1)])
+    old = LinkId(PortRef(1, 1), PortRef(2, 1))
+    topology.link_discovered(old)
+    topology.link_lost(old)
+    assert [(link.id, link.up) for link in topology.links()] == [(old, False)]
+    assert not topology.is_link_port(PortRef(1, 1))  # a host may be plugged in there now
+    topology.link_discovered(old)
+    assert topology.link(old).up  # type: ignore[union-attr]
+    topology.link_lost(old)
+    moved = LinkId(PortRef(1, 1), PortRef(3, 1))
+    topology.link_discovered(moved)
+    assert [link.id for link in topology.links()] == [moved]
