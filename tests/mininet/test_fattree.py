@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,8 +79,6 @@ def test_pingall_recovers_within_10s_of_a_core_link_failure(
 
 
 def test_demo_command_runs_to_the_end_without_a_terminal(tmp_path: Path) -> None:
-    import subprocess
-
     root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
         [
