@@ -238,7 +238,11 @@ class TeguApp(app_manager.OSKenApp):
             dpid = msg.datapath.id
             if not sync.installed():
                 self._settling.discard(dpid)  # a fresh switch: nothing to preserve
-            self._reconcile(dpid)
+            count = self._reconcile(dpid)
+            if count:
+                LOG.info(
+                    "sent %d flow changes to switch %s after reading it", count, dpid_str(dpid)
+                )
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
     @guarded
@@ -270,17 +274,20 @@ class TeguApp(app_manager.OSKenApp):
             self.syncs[dpid].read_started(request.xid)
 
     def _reconcile_all(self) -> None:
-        for dpid in list(self.datapaths):
-            self._reconcile(dpid)
+        changes = {dpid: self._reconcile(dpid) for dpid in list(self.datapaths)}
+        changed = {dpid: n for dpid, n in changes.items() if n}
+        if changed:
+            LOG.info("sent %d flow changes to %d switches", sum(changed.values()), len(changed))
 
-    def _reconcile(self, dpid: int) -> None:
+    def _reconcile(self, dpid: int) -> int:
+        """Send what switch ``dpid`` lacks or holds in excess; returns the number of changes."""
         sync = self.syncs[dpid]
         if sync.reading or dpid in self._settling:
-            return  # the read's completion (or settling) reconciles, with better knowledge
+            return 0  # the read's completion (or settling) reconciles, with better knowledge
         diff = sync.plan(self.controller.desired_flows(dpid))
         if not diff:
-            return
-        LOG.info(
+            return 0
+        LOG.debug(
             "switch %s: %d flows to add, %d to delete",
             dpid_str(dpid),
             len(diff.add),
@@ -292,6 +299,7 @@ class TeguApp(app_manager.OSKenApp):
             self._send(dpid, messages.flow_delete(flow), f"delete {flow.match}")
         self._send(dpid, messages.barrier_request())
         sync.applied(diff)
+        return len(diff.add) + len(diff.delete)
 
     def _send(self, dpid: int, msg: Any, what: str = "") -> bool:
         """Send one message to a connected switch, remembering it by xid for errors."""

@@ -81,7 +81,9 @@ def handle_packet_in(
     eth = pkt.get_protocol(ethernet.ethernet)
     if eth is None or eth.ethertype in _IGNORED_ETH_TYPES:
         return PacketInOutcome()
-    if topology.is_link_port(at) or memory.is_echo(now, data, at):
+    if topology.is_link_port(at):
+        return _deliver_in_transit(topology, eth.dst.lower(), data)
+    if memory.is_echo(now, data, at):
         return PacketInOutcome()
     src_mac = eth.src.lower()
     replan = False
@@ -105,6 +107,19 @@ def handle_packet_in(
     memory.remember(now, data, at)
     flood = tuple(PacketOut(port, data) for port in topology.edge_ports() if port != at)
     return PacketInOutcome(packets=flood, replan=replan)
+
+
+def _deliver_in_transit(topology: Topology, dst_mac: str, data: bytes) -> PacketInOutcome:
+    """A packet between switches met a switch whose flows are not there yet.
+
+    It teaches nothing about its sender (it did not come from a host port) and
+    is never flooded, but a packet for a known host is handed straight to the
+    host's port so that it is not lost while flows are being installed.
+    """
+    destination = topology.host_by_mac(dst_mac)
+    if destination is None:
+        return PacketInOutcome()
+    return PacketInOutcome(packets=(PacketOut(destination.attach, data),))
 
 
 def _is_group_mac(mac: str) -> bool:

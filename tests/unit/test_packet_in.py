@@ -86,7 +86,7 @@ def test_a_new_host_is_learnt_and_forwarding_replanned() -> None:
     assert not again.replan
 
 
-def test_packets_arriving_on_links_teach_nothing_and_go_nowhere() -> None:
+def test_packets_arriving_on_links_teach_nothing_and_are_never_flooded() -> None:
     builder = two_switch_network()
     topology = builder.topology
     link = topology.links()[0]
@@ -94,6 +94,17 @@ def test_packets_arriving_on_links_teach_nothing_and_go_nowhere() -> None:
     outcome = handle_packet_in(topology, FloodMemory(), 0.0, link.dst, data)
     assert outcome.packets == () and not outcome.replan
     assert topology.host_by_mac("0a:00:00:00:00:08") is None
+
+
+def test_a_packet_in_transit_to_a_known_host_is_delivered() -> None:
+    """Flows are still being installed on the next switch: the packet must not be lost."""
+    topology = two_switch_network().topology
+    a, b = topology.hosts()
+    link = topology.links()[0]
+    data = ipv4_packet(a.mac, b.mac, a.ips[0], b.ips[0])
+    outcome = handle_packet_in(topology, FloodMemory(), 0.0, link.dst, data)
+    assert [(o.at, o.data) for o in outcome.packets] == [(b.attach, data)]
+    assert not outcome.replan
 
 
 def test_our_own_flood_coming_back_is_dropped_but_a_retry_is_not() -> None:
