@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -19,29 +18,20 @@ from webob import Request, Response
 
 from tegu_ryu import __version__
 from tegu_ryu.controller import Controller
+from tegu_ryu.errors import MethodNotAllowed, NotFound, RequestError
 
 LOG = logging.getLogger(__name__)
 
 Handler = Callable[[Request, dict[str, str]], Response]
 
 
-@dataclass
-class ApiError(Exception):
-    """An error the client can act on; ``code`` is stable, ``message`` is for humans."""
-
-    status: int
-    code: str
-    message: str
-    details: dict[str, Any] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def response(self) -> Response:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details is not None:
-            body["details"] = self.details
-        response = json_response({"error": body}, status=self.status)
-        response.headers.update(self.headers)
-        return response
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return json_response({"error": body}, status=status)
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -69,15 +59,13 @@ class Router:
     def dispatch(self, request: Request) -> Response:
         found = self._mapper.match(request.path_info)
         if found is None:
-            raise ApiError(404, "not_found", f"no such resource: {request.path_info}")
+            raise NotFound(f"no such resource: {request.path_info}")
         params = dict(found)
         methods = self._handlers[params.pop("route_path")]
         handler = methods.get(request.method)
         if handler is None:
             allowed = ", ".join(sorted(methods))
-            raise ApiError(
-                405,
-                "method_not_allowed",
+            raise MethodNotAllowed(
                 f"{request.method} is not allowed on {request.path_info}; use {allowed}",
                 headers={"Allow": allowed},
             )
@@ -101,13 +89,14 @@ class Api:
         request = Request(environ)
         try:
             response = self.router.dispatch(request)
-        except ApiError as error:
-            response = error.response()
+        except RequestError as error:
+            response = error_response(error.status, error.code, error.message, error.details)
+            response.headers.update(error.headers)
         except Exception:
             LOG.exception("internal error serving %s %s", request.method, request.path_qs)
-            response = ApiError(
+            response = error_response(
                 500, "internal_error", "internal error; see the controller log"
-            ).response()
+            )
         result: Iterable[bytes] = response(environ, start_response)
         return result
 

@@ -1,0 +1,1 @@
+"""Reservations: the time-and-graph admission engine, lifecycle, and persistence."""

@@ -1,0 +1,530 @@
+"""Admission and lifecycle of reservations: pure, with ``now`` passed in.
+
+A request is admitted when, for each direction it carries traffic, some path
+has room on every link over the whole window (after headroom, within the
+tenant's fence); it is then booked on those links. When nothing fits, the
+rejection names the bottleneck: the tightest link on the path that would have
+been taken with the network empty, the interval where that link is most
+booked, and how much was free there.
+
+``tick`` moves reservations through their states on time, moves those whose
+path broke onto another one (or marks them degraded), and forgets ended
+reservations after the retention period.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from tegu_ryu.errors import Conflict, InvalidField, NotFound
+from tegu_ryu.reservations.ledger import Booking, Ledger, Peak
+from tegu_ryu.reservations.model import (
+    Bandwidth,
+    Direction,
+    Endpoint,
+    Kind,
+    Reservation,
+    Route,
+    State,
+)
+from tegu_ryu.reservations.paths import Hop, PathMode, constrained_path, hops_along
+from tegu_ryu.reservations.policy import Fence, Policy
+from tegu_ryu.reservations.requests import Modification, ReservationRequest
+from tegu_ryu.reservations.window import Window
+from tegu_ryu.timefmt import format_time
+from tegu_ryu.topology.model import Topology
+from tegu_ryu.topology.refs import LinkId
+from tegu_ryu.units import format_bitrate
+
+LOG = logging.getLogger(__name__)
+
+ALARM_MEMORY = 1000
+
+
+@dataclass(frozen=True)
+class Room:
+    """Free bit/s on a link for one tenant over one window, and what limits it."""
+
+    free: int
+    capacity_free: int
+    fence_free: int | None
+    peak: Peak
+    fence_peak: Peak | None
+
+    @property
+    def fenced(self) -> bool:
+        """True when the tenant's fence, not the link, is the tighter limit."""
+        return self.fence_free is not None and self.fence_free < self.capacity_free
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What admission must find room for."""
+
+    owner: str
+    kind: Kind
+    src: Endpoint
+    dst: Endpoint
+    bandwidth: Bandwidth
+    window: Window
+    mode: PathMode
+
+    def directions(self) -> list[tuple[Direction, Endpoint, Endpoint, int]]:
+        """(direction, from, to, bit/s) for each direction that carries traffic."""
+        both = [
+            (Direction.OUT, self.src, self.dst, self.bandwidth.out),
+            (Direction.IN, self.dst, self.src, self.bandwidth.in_),
+        ]
+        return [entry for entry in both if entry[3] > 0]
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """A booking took a link past the alarm threshold."""
+
+    raised: float
+    link: LinkId
+    reservation: str
+    start: float
+    end: float
+    booked_bps: int
+    threshold_bps: int
+
+
+class Engine:
+    """Reservations, the ledger they are booked in, and the policy they are admitted under."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        policy: Policy | None = None,
+        *,
+        retention: float = 7 * 86400,
+        new_id: Callable[[], str] | None = None,
+    ) -> None:
+        self.topology = topology
+        self.policy = policy or Policy()
+        self.fences: dict[str, Fence] = {}
+        self.retention = retention
+        self.ledger = Ledger()
+        self.reservations: dict[str, Reservation] = {}
+        self.alarms: deque[Alarm] = deque(maxlen=ALARM_MEMORY)
+        self._new_id = new_id or (lambda: f"r-{uuid.uuid4().hex[:12]}")
+        self._checked_version = -1
+
+    # ---------------------------------------------------------------- queries
+
+    def get(self, reservation_id: str) -> Reservation:
+        try:
+            return self.reservations[reservation_id]
+        except KeyError:
+            raise NotFound(f"no reservation {reservation_id}", code="not_found") from None
+
+    def fence_of(self, tenant: str) -> Fence:
+        return self.fences.get(tenant, self.policy.default_fence)
+
+    # -------------------------------------------------------------- admission
+
+    def create(self, now: float, owner: str, request: ReservationRequest) -> Reservation:
+        """Admit and book ``request`` for ``owner``, or raise saying why not (nothing changes)."""
+        src = self.resolve(request.src, "src", external_ok=False)
+        dst = self.resolve(request.dst, "dst", external_ok=request.kind is Kind.ONEWAY)
+        if src.identity == dst.identity:
+            raise InvalidField("dst", "is the same host as src")
+        duplicate = self._duplicate_of(owner, request.kind, src, dst, request)
+        if duplicate is not None:
+            raise Conflict(
+                f"duplicates reservation {duplicate.id} (same endpoints, traffic and owner, "
+                "overlapping window)",
+                code="duplicate",
+                details={"reservation": duplicate.id},
+            )
+        bandwidth = Bandwidth(
+            out=self.policy.discount.apply(request.bandwidth.out),
+            in_=self.policy.discount.apply(request.bandwidth.in_) if request.bandwidth.in_ else 0,
+        )
+        routes = self._admit(
+            Demand(owner, request.kind, src, dst, bandwidth, request.window, request.path_mode)
+        )
+        reservation = Reservation(
+            id=self._new_id(),
+            kind=request.kind,
+            owner=owner,
+            src=src,
+            dst=dst,
+            requested=request.bandwidth,
+            bandwidth=bandwidth,
+            window=request.window,
+            match=request.match,
+            dscp=request.dscp,
+            path_mode=request.path_mode,
+            created=now,
+            state=State.PENDING,
+            routes=routes,
+            name=request.name,
+        )
+        reservation = replace(reservation, state=reservation.state_at(now))
+        self._book(now, reservation)
+        self.reservations[reservation.id] = reservation
+        return reservation
+
+    def cancel(self, now: float, reservation_id: str) -> Reservation:
+        reservation = self.get(reservation_id)
+        if reservation.state.final:
+            raise Conflict(
+                f"reservation {reservation_id} already {reservation.state.value}", code="ended"
+            )
+        self.ledger.release(reservation_id)
+        cancelled = replace(reservation, state=State.CANCELLED, ended=now)
+        self.reservations[reservation_id] = cancelled
+        return cancelled
+
+    def modify(self, now: float, reservation_id: str, change: Modification) -> Reservation:
+        """New end and/or bandwidth, admitted without counting the reservation against itself."""
+        reservation = self.get(reservation_id)
+        if reservation.state.final:
+            raise Conflict(
+                f"reservation {reservation_id} already {reservation.state.value}", code="ended"
+            )
+        end = change.end if change.end is not None else reservation.window.end
+        if end <= reservation.window.start:
+            raise InvalidField("end", "must be after the reservation's start")
+        window = Window(reservation.window.start, end)
+        requested = change.bandwidth or reservation.requested
+        bandwidth = Bandwidth(
+            out=self.policy.discount.apply(requested.out),
+            in_=self.policy.discount.apply(requested.in_) if requested.in_ else 0,
+        )
+        held = self.ledger.release(reservation_id)
+        try:
+            routes = self._keep_or_find_routes(reservation, bandwidth, window)
+        except Conflict:
+            self.ledger.book(held)
+            raise
+        changed = replace(
+            reservation,
+            window=window,
+            requested=requested,
+            bandwidth=bandwidth,
+            routes=routes,
+            reason=None,
+            state=State.PENDING,
+        )
+        changed = replace(changed, state=changed.state_at(now))
+        self._book(now, changed)
+        self.reservations[reservation_id] = changed
+        return changed
+
+    def resolve(self, given: str, field: str, *, external_ok: bool) -> Endpoint:
+        """An endpoint from an address, a MAC or a host name; 404 if the network lacks it."""
+        text = given.strip()
+        lowered = text.lower()
+        host = (
+            self.topology.host_by_ip(_canonical_ip(text) or text)
+            or self.topology.host_by_mac(lowered)
+            or next((h for h in self.topology.hosts() if h.name == text), None)
+        )
+        if host is not None:
+            ip = _canonical_ip(text) or (host.ips[0] if host.ips else None)
+            return Endpoint(given=text, mac=host.mac, ip=ip, attach=host.attach, name=host.name)
+        external = _canonical_ip(text)
+        if external_ok and external is not None:
+            return Endpoint(given=text, mac=None, ip=external, attach=None)
+        raise NotFound(
+            f"{field} {text!r} is not a host the controller knows (by address, MAC or name)",
+            code="unknown_endpoint",
+            details={"field": field},
+        )
+
+    def room(self, tenant: str, link: LinkId, window: Window) -> Room:
+        """What ``tenant`` could still book on ``link`` over ``window``."""
+        known = self.topology.link(link)
+        capacity = known.capacity_bps if known is not None else 0
+        peak = self.ledger.peak(link, window)
+        capacity_free = self.policy.usable(capacity) - peak.amount
+        cap = self.fence_of(tenant).cap(capacity)
+        if cap is None:
+            return Room(capacity_free, capacity_free, None, peak, None)
+        fence_peak = self.ledger.tenant_peak(link, tenant, window)
+        fence_free = cap - fence_peak.amount
+        return Room(min(capacity_free, fence_free), capacity_free, fence_free, peak, fence_peak)
+
+    def availability(
+        self, owner: str, src: Endpoint, dst: Endpoint, window: Window
+    ) -> dict[Direction, tuple[int, Route | None]]:
+        """The most each direction could get now over ``window``, and on which path."""
+        demand = Demand(owner, Kind.BANDWIDTH, src, dst, Bandwidth(1, 1), window, PathMode.WIDEST)
+        return {direction: self._widest(demand, a, b) for direction, a, b, _ in demand.directions()}
+
+    def _widest(self, demand: Demand, a: Endpoint, b: Endpoint) -> tuple[int, Route | None]:
+        assert a.attach is not None and b.attach is not None
+        widths: dict[LinkId, int] = {}
+
+        def width(link: LinkId) -> int:
+            if link not in widths:
+                widths[link] = max(self.room(demand.owner, link, demand.window).free, 0)
+            return widths[link]
+
+        path = constrained_path(
+            self.topology.graph(),
+            a.attach.dpid,
+            b.attach.dpid,
+            lambda link: width(link) > 0,
+            mode=PathMode.WIDEST,
+            width=width,
+        )
+        if path is None:
+            return 0, None
+        best = min((width(link) for link in path), default=_UNLIMITED)
+        return best, Route(hops_along(a.attach, b.attach, path), tuple(path))
+
+    # -------------------------------------------------------------- lifecycle
+
+    def tick(self, now: float, check_paths: bool = True) -> tuple[list[Reservation], list[str]]:
+        """Advance states to ``now``; returns (changed reservations, ids forgotten).
+
+        ``check_paths`` is False while the topology is still being discovered,
+        so that links not yet seen again are not mistaken for broken ones.
+        """
+        changed: dict[str, Reservation] = {}
+        forgotten = []
+        for reservation in list(self.reservations.values()):
+            if reservation.state.final:
+                if reservation.ended is not None and now - reservation.ended > self.retention:
+                    del self.reservations[reservation.id]
+                    forgotten.append(reservation.id)
+                continue
+            state = reservation.state_at(now)
+            if state is not reservation.state:
+                updated = replace(reservation, state=state)
+                if state is State.EXPIRED:
+                    self.ledger.release(reservation.id)
+                    updated = replace(updated, ended=reservation.window.end)
+                self.reservations[reservation.id] = updated
+                changed[reservation.id] = updated
+        if check_paths and self.topology.version != self._checked_version:
+            self._checked_version = self.topology.version
+            for reservation in self._rerouted(now):
+                changed[reservation.id] = reservation
+        return list(changed.values()), forgotten
+
+    def restore(self, reservations: Iterable[Reservation]) -> None:
+        """Load stored reservations and book the live ones on their stored paths."""
+        for reservation in reservations:
+            self.reservations[reservation.id] = reservation
+            if not reservation.state.final and reservation.state is not State.DEGRADED:
+                self.ledger.book(self._bookings(reservation))
+
+    # --------------------------------------------------------------- internal
+
+    def _admit(self, demand: Demand) -> dict[Direction, Route]:
+        if demand.kind is Kind.ONEWAY and demand.dst.attach is None:
+            return {Direction.OUT: self._gate(demand)}
+        return {
+            direction: self._route(demand, direction, a, b, amount)
+            for direction, a, b, amount in demand.directions()
+        }
+
+    def _route(
+        self, demand: Demand, direction: Direction, a: Endpoint, b: Endpoint, amount: int
+    ) -> Route:
+        assert a.attach is not None and b.attach is not None
+        rooms: dict[LinkId, Room] = {}
+
+        def room(link: LinkId) -> Room:
+            if link not in rooms:
+                rooms[link] = self.room(demand.owner, link, demand.window)
+            return rooms[link]
+
+        graph = self.topology.graph()
+        path = constrained_path(
+            graph,
+            a.attach.dpid,
+            b.attach.dpid,
+            lambda link: room(link).free >= amount,
+            mode=demand.mode,
+            width=lambda link: room(link).free,
+        )
+        if path is not None:
+            return Route(hops_along(a.attach, b.attach, path), tuple(path))
+        unconstrained = constrained_path(graph, a.attach.dpid, b.attach.dpid, lambda _: True)
+        if unconstrained is None:
+            raise Conflict(
+                f"no path from {a.given} to {b.given} ({direction.value}): the network does not "
+                "connect them",
+                code="no_path",
+                details={"direction": direction.value, "requested_bps": amount},
+            )
+        tightest = min(unconstrained, key=lambda link: room(link).free)
+        raise self._rejection(direction, tightest, room(tightest), amount)
+
+    def _gate(self, demand: Demand) -> Route:
+        """One-way to an outside address: every link out of the ingress switch must have room."""
+        attach = demand.src.attach
+        assert attach is not None
+        graph = self.topology.graph()
+        links = sorted(link for _, _, link in graph.out_edges(attach.dpid, keys=True))
+        for link in links:
+            room = self.room(demand.owner, link, demand.window)
+            if room.free < demand.bandwidth.out:
+                raise self._rejection(Direction.OUT, link, room, demand.bandwidth.out)
+        return Route((Hop(attach.dpid, attach.port, None),), tuple(links))
+
+    def _rejection(self, direction: Direction, link: LinkId, room: Room, amount: int) -> Conflict:
+        peak = room.fence_peak if room.fenced and room.fence_peak else room.peak
+        available = max(room.free, 0)
+        if room.fenced:
+            code = "fence"
+            why = "the tenant's fence on link"
+        else:
+            code = "no_capacity"
+            why = "link"
+        message = (
+            f"{direction.value} direction: {why} {link} has {format_bitrate(available)}bit/s free "
+            f"from {format_time(peak.start)} to {format_time(peak.end)}, "
+            f"{format_bitrate(amount)}bit/s requested"
+        )
+        return Conflict(
+            message,
+            code=code,
+            details={
+                "direction": direction.value,
+                "link": {"src": link.src.as_json(), "dst": link.dst.as_json()},
+                "interval": [format_time(peak.start), format_time(peak.end)],
+                "requested_bps": amount,
+                "available_bps": available,
+            },
+        )
+
+    def _keep_or_find_routes(
+        self, reservation: Reservation, bandwidth: Bandwidth, window: Window
+    ) -> dict[Direction, Route]:
+        """The current paths if they still fit (no needless moves), else new ones."""
+        graph = self.topology.graph()
+        up = {key for _, _, key in graph.edges(keys=True)}
+        keep = bool(reservation.routes) and all(
+            link in up
+            and self.room(reservation.owner, link, window).free >= bandwidth.of(direction)
+            for direction, route in reservation.routes.items()
+            for link in route.links
+        )
+        if keep:
+            return reservation.routes
+        return self._admit(_demand_of(reservation, bandwidth, window))
+
+    def _rerouted(self, now: float) -> list[Reservation]:
+        """Reservations whose path lost a link, moved or degraded; degraded ones retried."""
+        graph = self.topology.graph()
+        up = {key for _, _, key in graph.edges(keys=True)}
+        changed = []
+        for reservation in list(self.reservations.values()):
+            if reservation.state.final:
+                continue
+            broken = any(link not in up for _, link in reservation.booked_links())
+            if not broken and reservation.state is not State.DEGRADED:
+                continue
+            remaining = reservation.window.clipped_from(now)
+            if remaining is None:
+                continue
+            self.ledger.release(reservation.id)
+            try:
+                routes = self._admit(_demand_of(reservation, reservation.bandwidth, remaining))
+            except Conflict as rejection:
+                if reservation.state is State.DEGRADED:
+                    continue
+                degraded = replace(
+                    reservation, state=State.DEGRADED, routes={}, reason=rejection.message
+                )
+                LOG.warning("reservation %s degraded: %s", reservation.id, rejection.message)
+                self.reservations[reservation.id] = degraded
+                changed.append(degraded)
+                continue
+            moved = replace(reservation, routes=routes, reason=None, state=State.PENDING)
+            moved = replace(moved, state=moved.state_at(now))
+            self._book(now, moved, window=remaining)
+            self.reservations[reservation.id] = moved
+            LOG.info("reservation %s moved to a new path", reservation.id)
+            changed.append(moved)
+        return changed
+
+    def _book(self, now: float, reservation: Reservation, window: Window | None = None) -> None:
+        bookings = self._bookings(reservation, window)
+        before = {b.link: self.ledger.peak(b.link, b.window).amount for b in bookings}
+        self.ledger.book(bookings)
+        for booking in bookings:
+            link = self.topology.link(booking.link)
+            if link is None:
+                continue
+            threshold = self.policy.alarm_level(link.capacity_bps)
+            peak = self.ledger.peak(booking.link, booking.window)
+            if before[booking.link] < threshold <= peak.amount:
+                alarm = Alarm(
+                    now, booking.link, reservation.id, peak.start, peak.end, peak.amount, threshold
+                )
+                self.alarms.append(alarm)
+                LOG.warning(
+                    "link %s is %sbit/s booked from %s to %s, past its alarm threshold of %sbit/s "
+                    "(reservation %s)",
+                    booking.link,
+                    format_bitrate(peak.amount),
+                    format_time(peak.start),
+                    format_time(peak.end),
+                    format_bitrate(threshold),
+                    reservation.id,
+                )
+
+    @staticmethod
+    def _bookings(reservation: Reservation, window: Window | None = None) -> list[Booking]:
+        return [
+            Booking(
+                reservation.id,
+                reservation.owner,
+                link,
+                window or reservation.window,
+                reservation.bandwidth.of(direction),
+            )
+            for direction, link in reservation.booked_links()
+        ]
+
+    def _duplicate_of(
+        self, owner: str, kind: Kind, src: Endpoint, dst: Endpoint, request: ReservationRequest
+    ) -> Reservation | None:
+        for other in self.reservations.values():
+            if other.state.final or other.owner != owner or other.kind is not kind:
+                continue
+            if not other.window.overlaps(request.window):
+                continue
+            same = (other.src.identity, other.dst.identity) == (src.identity, dst.identity)
+            swapped = (other.src.identity, other.dst.identity) == (dst.identity, src.identity)
+            if (same and other.match == request.match) or (
+                swapped and kind is Kind.BANDWIDTH and other.match == request.match.reversed()
+            ):
+                return other
+        return None
+
+
+_UNLIMITED = 2**62
+
+
+def _demand_of(reservation: Reservation, bandwidth: Bandwidth, window: Window) -> Demand:
+    return Demand(
+        reservation.owner,
+        reservation.kind,
+        reservation.src,
+        reservation.dst,
+        bandwidth,
+        window,
+        reservation.path_mode,
+    )
+
+
+def _canonical_ip(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None

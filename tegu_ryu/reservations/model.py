@@ -1,0 +1,122 @@
+"""Reservation records: typed, frozen values that the engine, the store and the API share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+from tegu_ryu.reservations.paths import Hop, PathMode
+from tegu_ryu.reservations.window import Window
+from tegu_ryu.topology.refs import LinkId, PortRef
+
+
+class Kind(str, Enum):
+    BANDWIDTH = "bandwidth"
+    ONEWAY = "oneway"
+
+
+class State(str, Enum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    DEGRADED = "degraded"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self in (State.EXPIRED, State.CANCELLED)
+
+
+class Direction(str, Enum):
+    OUT = "out"
+    IN = "in"
+
+
+DSCP_CLASSES = {"voice": 46, "control": 26, "data": 18}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One end of a reservation: what the user wrote and what it resolved to.
+
+    ``attach`` is None only for an external destination of a one-way
+    reservation, known by address alone.
+    """
+
+    given: str
+    mac: str | None
+    ip: str | None
+    attach: PortRef | None
+    name: str | None = None
+
+    @property
+    def identity(self) -> str:
+        """What makes two endpoints the same host (for duplicate detection)."""
+        return self.mac or self.ip or self.given
+
+
+@dataclass(frozen=True)
+class Match:
+    """Which of the endpoints' traffic the reservation covers."""
+
+    protocol: str | None = None
+    src_port: int | None = None
+    dst_port: int | None = None
+    vlan: int | None = None
+
+    def reversed(self) -> Match:
+        """The same traffic seen from the other end."""
+        return replace(self, src_port=self.dst_port, dst_port=self.src_port)
+
+
+@dataclass(frozen=True)
+class Bandwidth:
+    """bit/s from src to dst (``out``) and from dst to src (``in``)."""
+
+    out: int
+    in_: int
+
+    def of(self, direction: Direction) -> int:
+        return self.out if direction is Direction.OUT else self.in_
+
+
+@dataclass(frozen=True)
+class Route:
+    """An admitted path for one direction: per-switch hops and the links booked."""
+
+    hops: tuple[Hop, ...]
+    links: tuple[LinkId, ...]
+
+
+@dataclass(frozen=True)
+class Reservation:
+    id: str
+    kind: Kind
+    owner: str
+    src: Endpoint
+    dst: Endpoint
+    requested: Bandwidth
+    bandwidth: Bandwidth
+    window: Window
+    match: Match
+    dscp: int | None
+    path_mode: PathMode
+    created: float
+    state: State
+    routes: dict[Direction, Route] = field(default_factory=dict)
+    name: str | None = None
+    reason: str | None = None
+    ended: float | None = None
+
+    def state_at(self, now: float) -> State:
+        """The state time alone would give (degraded and final states are sticky)."""
+        if self.state.final:
+            return self.state
+        if now >= self.window.end:
+            return State.EXPIRED
+        if self.state is State.DEGRADED:
+            return State.DEGRADED
+        return State.ACTIVE if now >= self.window.start else State.PENDING
+
+    def booked_links(self) -> list[tuple[Direction, LinkId]]:
+        return [(d, link) for d, route in self.routes.items() for link in route.links]

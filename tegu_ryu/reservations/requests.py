@@ -1,0 +1,200 @@
+"""Reservation requests: JSON bodies checked field by field into typed values.
+
+Every problem raises ``InvalidField`` naming the field, before anything is
+looked up or booked, so a bad request changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tegu_ryu.errors import InvalidField, RequestError
+from tegu_ryu.reservations.model import DSCP_CLASSES, Bandwidth, Kind, Match
+from tegu_ryu.reservations.paths import PathMode
+from tegu_ryu.reservations.window import Window
+from tegu_ryu.timefmt import parse_time
+from tegu_ryu.units import UnitError, parse_bitrate
+
+MAX_AHEAD = 100 * 365 * 86400  # a relative bound, so no date is ever a time bomb
+PORTED_PROTOCOLS = ("tcp", "udp")
+
+_RESERVATION_FIELDS = {
+    "type", "src", "dst", "bandwidth", "start", "end", "duration", "protocol",
+    "src_port", "dst_port", "vlan", "dscp", "path", "name",
+}  # fmt: skip
+_MODIFICATION_FIELDS = {"end", "bandwidth"}
+
+
+@dataclass(frozen=True)
+class ReservationRequest:
+    kind: Kind
+    src: str
+    dst: str
+    bandwidth: Bandwidth
+    window: Window
+    match: Match
+    dscp: int | None
+    path_mode: PathMode
+    name: str | None
+
+
+@dataclass(frozen=True)
+class Modification:
+    end: float | None
+    bandwidth: Bandwidth | None
+
+
+def parse_reservation(body: Any, now: float) -> ReservationRequest:
+    """Validate a ``POST /v1/reservations`` body received at ``now``."""
+    fields = _object(body, _RESERVATION_FIELDS)
+    kind = _choice(fields, "type", [k.value for k in Kind], default=Kind.BANDWIDTH.value)
+    src = _endpoint(fields, "src")
+    dst = _endpoint(fields, "dst")
+    protocol = _choice(fields, "protocol", ["tcp", "udp", "icmp"], default=None)
+    match = Match(
+        protocol=protocol,
+        src_port=_port(fields, "src_port", protocol),
+        dst_port=_port(fields, "dst_port", protocol),
+        vlan=_integer(fields, "vlan", 1, 4094),
+    )
+    name = fields.get("name")
+    if name is not None and (not isinstance(name, str) or not 0 < len(name) <= 128):
+        raise InvalidField("name", "expected a string of 1 to 128 characters")
+    return ReservationRequest(
+        kind=Kind(kind),
+        src=src,
+        dst=dst,
+        bandwidth=parse_bandwidth(fields.get("bandwidth"), Kind(kind)),
+        window=_window(fields, now),
+        match=match,
+        dscp=_dscp(fields.get("dscp")),
+        path_mode=PathMode(
+            _choice(fields, "path", [m.value for m in PathMode], default="shortest")
+        ),
+        name=name,
+    )
+
+
+def parse_modification(body: Any, now: float, kind: Kind) -> Modification:
+    """Validate a ``PATCH /v1/reservations/{id}`` body (new ``end`` and/or ``bandwidth``)."""
+    fields = _object(body, _MODIFICATION_FIELDS)
+    if not fields:
+        raise RequestError("nothing to change: give end and/or bandwidth")
+    end = None
+    if "end" in fields:
+        end = _time(fields, "end")
+        if end <= now:
+            raise InvalidField("end", "is not in the future; cancel the reservation to end it now")
+        if end > now + MAX_AHEAD:
+            raise InvalidField("end", "is more than 100 years ahead")
+    bandwidth = parse_bandwidth(fields["bandwidth"], kind) if "bandwidth" in fields else None
+    return Modification(end=end, bandwidth=bandwidth)
+
+
+def parse_bandwidth(value: Any, kind: Kind) -> Bandwidth:
+    """``"20M"`` (both directions) or ``{"out": "20M", "in": "5M"}``; one-way has only ``out``."""
+    if value is None:
+        raise InvalidField("bandwidth", 'is required, e.g. "20M" or {"out": "20M", "in": "5M"}')
+    if isinstance(value, dict):
+        unknown = set(value) - {"out", "in"}
+        if unknown:
+            raise InvalidField("bandwidth", f"unknown keys {sorted(unknown)}; use out and in")
+        if kind is Kind.ONEWAY and "in" in value:
+            raise InvalidField("bandwidth.in", "one-way reservations carry no inbound traffic")
+        out = _rate(value.get("out"), "bandwidth.out")
+        inbound = 0 if kind is Kind.ONEWAY else _rate(value.get("in"), "bandwidth.in")
+        return Bandwidth(out=out, in_=inbound)
+    rate = _rate(value, "bandwidth")
+    return Bandwidth(out=rate, in_=0 if kind is Kind.ONEWAY else rate)
+
+
+def _rate(value: Any, field: str) -> int:
+    if value is None:
+        raise InvalidField(field, "is required")
+    try:
+        bps = parse_bitrate(value)
+    except UnitError as exc:
+        raise InvalidField(field, str(exc)) from exc
+    if bps <= 0:
+        raise InvalidField(field, "must be more than zero")
+    return bps
+
+
+def _object(body: Any, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise RequestError("the request body must be a JSON object")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InvalidField(
+            unknown[0], f"unknown field; expected one of {', '.join(sorted(allowed))}"
+        )
+    return body
+
+
+def _choice(fields: dict[str, Any], key: str, choices: list[str], default: str | None) -> Any:
+    value = fields.get(key, default)
+    if value is not None and value not in choices:
+        raise InvalidField(key, f"{value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _endpoint(fields: dict[str, Any], key: str) -> str:
+    value = fields.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidField(key, "is required: an IPv4/IPv6 address, a MAC or a host name")
+    return value.strip()
+
+
+def _integer(fields: dict[str, Any], key: str, low: int, high: int) -> int | None:
+    value = fields.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidField(key, f"expected an integer from {low} to {high}")
+    return value
+
+
+def _port(fields: dict[str, Any], key: str, protocol: str | None) -> int | None:
+    port = _integer(fields, key, 1, 65535)
+    if port is not None and protocol not in PORTED_PROTOCOLS:
+        raise InvalidField(key, "ports need protocol tcp or udp")
+    return port
+
+
+def _dscp(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value in DSCP_CLASSES:
+        return DSCP_CLASSES[value]
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 63:
+        return value
+    raise InvalidField("dscp", "expected voice, control, data or an integer from 0 to 63")
+
+
+def _time(fields: dict[str, Any], key: str) -> float:
+    try:
+        return parse_time(fields[key])
+    except ValueError as exc:
+        raise InvalidField(key, str(exc)) from exc
+
+
+def _window(fields: dict[str, Any], now: float) -> Window:
+    """Start defaults to now and is never earlier; exactly one of end or duration."""
+    start = max(_time(fields, "start"), now) if "start" in fields else now
+    if ("end" in fields) == ("duration" in fields):
+        raise InvalidField("end", "give exactly one of end or duration")
+    if "duration" in fields:
+        duration = fields["duration"]
+        if isinstance(duration, bool) or not isinstance(duration, int | float) or duration <= 0:
+            raise InvalidField("duration", "expected a positive number of seconds")
+        end = start + float(duration)
+    else:
+        end = _time(fields, "end")
+        if end <= now:
+            raise InvalidField("end", "the window is in the past")
+        if end <= start:
+            raise InvalidField("end", "must be after start")
+    if end > now + MAX_AHEAD:
+        raise InvalidField("end", "is more than 100 years ahead")
+    return Window(start, end)

@@ -1,0 +1,107 @@
+"""The booking calendar against a brute-force oracle."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tegu_ryu.reservations.ledger import Booking, Ledger, StepFunction
+from tegu_ryu.reservations.window import Window
+from tegu_ryu.topology.refs import LinkId, PortRef
+
+LINK = LinkId(PortRef(1, 1), PortRef(2, 1))
+
+# Few distinct instants, so that many windows share end points, touch, or nest.
+instants = st.integers(min_value=0, max_value=12).map(float)
+
+
+@st.composite
+def windows(draw: st.DrawFn) -> Window:
+    start = draw(instants)
+    end = draw(st.integers(min_value=int(start) + 1, max_value=13).map(float))
+    return Window(start, end)
+
+
+bookings = st.lists(st.tuples(windows(), st.sampled_from([1, 5, 10, 10, 10])), max_size=40)
+
+
+def oracle_level(booked: list[tuple[Window, int]], instant: float) -> int:
+    return sum(amount for window, amount in booked if window.contains(instant))
+
+
+def oracle_peak(booked: list[tuple[Window, int]], window: Window) -> int:
+    """The highest level at the window start or at any booking boundary inside the window."""
+    candidates = {window.start} | {
+        t for w, _ in booked for t in (w.start, w.end) if window.start <= t < window.end
+    }
+    return max(oracle_level(booked, t) for t in candidates)
+
+
+@settings(max_examples=300, deadline=None)
+@given(bookings, windows())
+def test_peak_matches_the_oracle(booked: list[tuple[Window, int]], query: Window) -> None:
+    function = StepFunction()
+    for window, amount in booked:
+        function.add(window, amount)
+    peak = function.peak(query)
+    assert peak.amount == oracle_peak(booked, query)
+    assert query.start <= peak.start < peak.end <= query.end
+    assert oracle_level(booked, peak.start) == peak.amount
+
+
+@settings(max_examples=200, deadline=None)
+@given(bookings, windows())
+def test_steps_cover_the_window_with_the_right_levels(
+    booked: list[tuple[Window, int]], query: Window
+) -> None:
+    function = StepFunction()
+    for window, amount in booked:
+        function.add(window, amount)
+    steps = function.steps(query)
+    assert steps[0][0] == query.start and steps[-1][1] == query.end
+    for (_, end, _), (start, _, _) in itertools.pairwise(steps):
+        assert end == start
+    for start, end, level in steps:
+        assert start < end
+        assert oracle_level(booked, start) == level
+
+
+@settings(max_examples=200, deadline=None)
+@given(bookings, st.data())
+def test_releasing_restores_exactly_what_was_there(
+    booked: list[tuple[Window, int]], data: st.DataObject
+) -> None:
+    ledger = Ledger()
+    for n, (window, amount) in enumerate(booked):
+        ledger.book([Booking(f"r{n}", f"t{n % 3}", LINK, window, amount)])
+    released = data.draw(st.sets(st.integers(0, max(0, len(booked) - 1)))) if booked else set()
+    for n in released:
+        ledger.release(f"r{n}")
+    remaining = [b for n, b in enumerate(booked) if n not in released]
+    for start in range(14):
+        window = Window(float(start), float(start) + 1)
+        assert ledger.peak(LINK, window).amount == oracle_peak(remaining, window)
+        tenant = [b for n, b in enumerate(booked) if n not in released and n % 3 == 0]
+        assert ledger.tenant_peak(LINK, "t0", window).amount == oracle_peak(tenant, window)
+    for n in range(len(booked)):
+        ledger.release(f"r{n}")
+    assert ledger.booked_links() == []
+
+
+def test_touching_windows_do_not_overlap() -> None:
+    function = StepFunction()
+    function.add(Window(0, 10), 10)
+    function.add(Window(10, 20), 10)
+    assert function.peak(Window(0, 20)).amount == 10
+    assert function.peak(Window(5, 15)).amount == 10
+
+
+def test_a_short_booking_strictly_inside_the_window_is_seen() -> None:
+    """The case Tegu's time-slice overlap test missed."""
+    function = StepFunction()
+    function.add(Window(0, 100), 10)
+    function.add(Window(40, 41), 30)
+    peak = function.peak(Window(10, 90))
+    assert (peak.amount, peak.start, peak.end) == (40, 40, 41)
