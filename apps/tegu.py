@@ -31,6 +31,7 @@ from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 from os_ken.topology import event as topo_event
 
+from tegu_ryu.api.auth import Authenticator
 from tegu_ryu.api.server import ApiServer
 from tegu_ryu.api.wsgi import Api
 from tegu_ryu.config import controller_settings
@@ -48,11 +49,18 @@ _SENT_MEMORY = 1024
 HandlerT = TypeVar("HandlerT", bound=Callable[..., None])
 
 
+TICK_INTERVAL = 0.5  # reservations change state within a second of their start and end
+
+
 class ConfiguredController(Controller):
     """The process's one Controller, built from configuration (an os-ken context)."""
 
     def __init__(self) -> None:
-        super().__init__(controller_settings(cfg.CONF))
+        super().__init__(controller_settings(cfg.CONF), now=time.time())
+
+
+class EventTick(osken_event.EventBase):
+    """Time to move reservations on (start, end, broken paths)."""
 
 
 class EventResync(osken_event.EventBase):
@@ -113,22 +121,36 @@ class TeguApp(app_manager.OSKenApp):
         self._settling: set[int] = set()
         self._sent: OrderedDict[tuple[int, int], str] = OrderedDict()
         self._stopping = threading.Event()
-        self.api = ApiServer(cfg.CONF.api_host, cfg.CONF.api_port, Api(self.controller))
+        authenticator = Authenticator.from_config(
+            cfg.CONF.auth_mode, cfg.CONF.token_file, cfg.CONF.api_host
+        )
+        self.api = ApiServer(
+            cfg.CONF.api_host, cfg.CONF.api_port, Api(self.controller, authenticator)
+        )
 
     def start(self) -> None:
         super().start()
         self.api.start()
-        self.threads.append(hub.spawn(self._resync_timer))
+        self.threads.append(hub.spawn(self._timer))
 
     def stop(self) -> None:
         self._stopping.set()
         self.api.stop()
         super().stop()
 
-    def _resync_timer(self) -> None:
-        """Post a resync event now and then; the work happens on the event thread."""
-        while not self._stopping.wait(cfg.CONF.resync_interval):
-            self.send_event(self.name, EventResync())
+    def _timer(self) -> None:
+        """Post tick and resync events on time; the work happens on the event thread."""
+        next_resync = time.monotonic() + cfg.CONF.resync_interval
+        while not self._stopping.wait(TICK_INTERVAL):
+            self.send_event(self.name, EventTick())
+            if time.monotonic() >= next_resync:
+                next_resync += cfg.CONF.resync_interval
+                self.send_event(self.name, EventResync())
+
+    @set_ev_cls(EventTick)
+    @guarded
+    def _tick(self, ev: EventTick) -> None:
+        self.controller.tick(time.time())
 
     # ------------------------------------------------------------- switches
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from oslo_config import cfg
 
 from tegu_ryu.controller import ControllerSettings
+from tegu_ryu.errors import ConfigurationError, RequestError
+from tegu_ryu.reservations.policy import Discount, Fence, Policy
 from tegu_ryu.topology.capacity import CapacityPolicy
 
 DEFAULT_API_PORT = 29444  # the port Tegu listened on, so existing clients find us
@@ -43,6 +45,53 @@ OPTIONS = [
         default="1G",
         help="Capacity of a link whose switch reports no port speed.",
     ),
+    cfg.StrOpt(
+        "state-dir",
+        default="/var/lib/tegu_ryu",
+        help="Directory of the reservation database (created on first start).",
+    ),
+    cfg.FloatOpt(
+        "reservation-retention",
+        default=7 * 86400.0,
+        min=0.0,
+        help="Seconds an expired or cancelled reservation stays queryable.",
+    ),
+    cfg.FloatOpt(
+        "link-headroom",
+        default=0.0,
+        min=0.0,
+        max=99.0,
+        help="Percent of every link's capacity kept back from reservations (initial value; "
+        "admins change it with PUT /v1/settings).",
+    ),
+    cfg.FloatOpt(
+        "link-alarm",
+        default=90.0,
+        min=0.0,
+        max=100.0,
+        help="Warn when bookings on a link pass this percent of its capacity.",
+    ),
+    cfg.StrOpt(
+        "discount",
+        default="0",
+        help="Taken off every request before admission: a percentage (10%) or a rate (1M).",
+    ),
+    cfg.FloatOpt(
+        "default-fence",
+        default=100.0,
+        min=0.0,
+        max=100.0,
+        help="Percent of any link one tenant may hold unless an admin sets its fence "
+        "(100 = no limit, 0 = nothing until a fence is set).",
+    ),
+    cfg.StrOpt(
+        "auth-mode",
+        default="none",
+        choices=["none", "token"],
+        help="none: every request is the admin tenant 'default' (loopback only); "
+        "token: Authorization: Bearer TOKEN, looked up in token_file.",
+    ),
+    cfg.StrOpt("token-file", help="JSON file of token -> {tenant, roles}."),
     cfg.FloatOpt(
         "discovery-settle",
         default=3.0,
@@ -81,4 +130,21 @@ def controller_settings(conf: cfg.ConfigOpts) -> ControllerSettings:
     capacity = CapacityPolicy.from_config(
         conf.capacity_override, conf.capacity_override_default, conf.capacity_fallback
     )
-    return ControllerSettings(capacity=capacity, static_topology=conf.static_topology)
+    try:
+        discount = Discount.parse(conf.discount)
+    except RequestError as exc:
+        raise ConfigurationError(f"discount: {exc.message}") from exc
+    policy = Policy(
+        headroom_percent=conf.link_headroom,
+        alarm_percent=conf.link_alarm,
+        discount=discount,
+        default_fence=Fence(percent=conf.default_fence),
+    )
+    return ControllerSettings(
+        capacity=capacity,
+        state_dir=conf.state_dir,
+        static_topology=conf.static_topology,
+        policy=policy,
+        retention=conf.reservation_retention,
+        discovery_settle=conf.discovery_settle,
+    )

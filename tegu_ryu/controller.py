@@ -8,12 +8,15 @@ Both run on their own threads, so every entry point takes ``lock``.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tegu_ryu import __version__
 from tegu_ryu.forwarding.base import host_attachments, plan_base_flows
 from tegu_ryu.forwarding.packet_in import FloodMemory, PacketInOutcome, handle_packet_in
 from tegu_ryu.openflow.flows import Flow
+from tegu_ryu.reservations.policy import Policy
+from tegu_ryu.reservations.service import ReservationService
+from tegu_ryu.reservations.store import Store
 from tegu_ryu.topology.capacity import CapacityPolicy
 from tegu_ryu.topology.model import PortState, Topology
 from tegu_ryu.topology.refs import LinkId, PortRef, dpid_str
@@ -25,19 +28,35 @@ class ControllerSettings:
     """What the controller needs from configuration, already validated."""
 
     capacity: CapacityPolicy
+    state_dir: str
     static_topology: str | None = None
+    policy: Policy = field(default_factory=Policy)
+    retention: float = 7 * 86400
+    discovery_settle: float = 3.0
 
 
 class Controller:
     """Topology, forwarding plan and (later) reservations, guarded by one lock."""
 
-    def __init__(self, settings: ControllerSettings) -> None:
+    def __init__(self, settings: ControllerSettings, now: float) -> None:
         self.lock = threading.RLock()
         self.topology = Topology(settings.capacity)
         if settings.static_topology:
             load_static_topology(settings.static_topology, self.topology)
+        self.reservations = ReservationService(
+            self.topology, Store(settings.state_dir), self.lock, settings.policy, settings.retention
+        )
         self._flood_memory = FloodMemory()
         self._plan: tuple[int, dict[int, list[Flow]]] | None = None
+        self._paths_trusted_from = now + settings.discovery_settle
+
+    def tick(self, now: float) -> None:
+        """Move reservations on in time; check their paths once discovery has settled.
+
+        Right after a start, links are still being rediscovered, and a link not
+        seen yet is not a broken one.
+        """
+        self.reservations.tick(now, check_paths=now >= self._paths_trusted_from)
 
     # ------------------------------------------------------- discovery events
 

@@ -22,6 +22,9 @@ def validate_response(
     else:
         if "$ref" in response:
             response = _resolve(document, response["$ref"])
+        if "content" not in response:
+            assert body is None, f"{method} {path} {status} promises no body"
+            return
         schema = response["content"]["application/json"]["schema"]
     Draft202012Validator({**schema, "components": document["components"]}).validate(body)
 

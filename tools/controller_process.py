@@ -52,7 +52,7 @@ class ControllerProcess:
         self.workdir = workdir
         self.api_port = api_port or free_port()
         self.of_port = of_port or free_port()
-        self.options = options or {}
+        self.options = {"state_dir": str(workdir / "state"), **(options or {})}
         self.config_path = workdir / "tegu.conf"
         self.log_path = workdir / "tegu-manager.log"
         self.process: subprocess.Popen[bytes] | None = None

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tegu_ryu.reservations.model import Endpoint, Reservation
+from tegu_ryu.reservations.engine import Alarm
+from tegu_ryu.reservations.ledger import Peak
+from tegu_ryu.reservations.model import Endpoint, Reservation, Route
+from tegu_ryu.reservations.policy import Fence
+from tegu_ryu.reservations.service import Availability, LinkSchedule
+from tegu_ryu.tenancy import Principal
 from tegu_ryu.timefmt import format_time
+from tegu_ryu.topology.model import Link
+from tegu_ryu.topology.refs import dpid_str
 
 
 def reservation_json(reservation: Reservation) -> dict[str, Any]:
@@ -31,11 +38,7 @@ def reservation_json(reservation: Reservation) -> dict[str, Any]:
         "dscp": reservation.dscp,
         "path_mode": reservation.path_mode.value,
         "path": {
-            direction.value: [
-                {"dpid": f"{hop.dpid:016x}", "in_port": hop.in_port, "out_port": hop.out_port}
-                for hop in route.hops
-            ]
-            for direction, route in reservation.routes.items()
+            direction.value: _hops_json(route) for direction, route in reservation.routes.items()
         },
         "created": format_time(reservation.created),
         "reason": reservation.reason,
@@ -50,3 +53,83 @@ def _endpoint_json(endpoint: Endpoint) -> dict[str, Any]:
         "ip": endpoint.ip,
         "attach": None if endpoint.attach is None else endpoint.attach.as_json(),
     }
+
+
+def availability_json(found: Availability) -> dict[str, Any]:
+    return {
+        "src": found.src,
+        "dst": found.dst,
+        "start": format_time(found.window.start),
+        "end": format_time(found.window.end),
+        **{
+            direction.value: {
+                "max_bps": bps,
+                "path": None if route is None else _hops_json(route),
+            }
+            for direction, (bps, route) in found.directions.items()
+        },
+    }
+
+
+def link_json(link: Link, usable_bps: int, now: Peak, ahead: Peak) -> dict[str, Any]:
+    return {
+        "src": link.src.as_json(),
+        "dst": link.dst.as_json(),
+        "capacity_bps": link.capacity_bps,
+        "usable_bps": usable_bps,
+        "up": link.up,
+        "booked_now_bps": now.amount,
+        "peak_next_24h_bps": ahead.amount,
+    }
+
+
+def schedule_json(schedule: LinkSchedule, who: Principal) -> dict[str, Any]:
+    return {
+        "link": {"src": schedule.link.src.as_json(), "dst": schedule.link.dst.as_json()},
+        "capacity_bps": schedule.link.capacity_bps,
+        "usable_bps": schedule.usable_bps,
+        "from": format_time(schedule.window.start),
+        "to": format_time(schedule.window.end),
+        "steps": [
+            {
+                "start": format_time(start),
+                "end": format_time(end),
+                "booked_bps": booked,
+                "free_bps": schedule.usable_bps - booked,
+            }
+            for start, end, booked in schedule.steps
+        ],
+        "reservations": [
+            {
+                "id": r.id if who.admin or r.owner == who.tenant else None,
+                "owner": r.owner if who.admin or r.owner == who.tenant else None,
+                "direction": direction.value,
+                "start": format_time(r.window.start),
+                "end": format_time(r.window.end),
+                "bps": r.bandwidth.of(direction),
+            }
+            for r, direction in schedule.reservations
+        ],
+    }
+
+
+def fence_json(tenant: str, fence: Fence, is_default: bool) -> dict[str, Any]:
+    return {"tenant": tenant, "default": is_default, **fence.as_json()}
+
+
+def alarm_json(alarm: Alarm) -> dict[str, Any]:
+    return {
+        "raised": format_time(alarm.raised),
+        "link": {"src": alarm.link.src.as_json(), "dst": alarm.link.dst.as_json()},
+        "reservation": alarm.reservation,
+        "interval": [format_time(alarm.start), format_time(alarm.end)],
+        "booked_bps": alarm.booked_bps,
+        "threshold_bps": alarm.threshold_bps,
+    }
+
+
+def _hops_json(route: Route) -> list[dict[str, Any]]:
+    return [
+        {"dpid": dpid_str(hop.dpid), "in_port": hop.in_port, "out_port": hop.out_port}
+        for hop in route.hops
+    ]

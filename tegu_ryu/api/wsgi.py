@@ -1,14 +1,17 @@
 """The REST API as a WSGI application (WebOb requests, Routes for paths).
 
-Every answer is JSON, errors included: ``{"error": {"code", "message"}}`` with
-the HTTP status that fits (404 for unknown paths, 405 with ``Allow`` for a
-wrong method, 500 only for our own bugs, which are logged with the request).
+Every answer is JSON, errors included: ``{"error": {"code", "message",
+"details"?}}`` with the status that fits (400 bad input, 401 no or bad token,
+403 not yours or not admin, 404 unknown, 405 wrong method with ``Allow``, 409
+refused by the current state). 500 is only for our own bugs, which are
+logged with the request.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any
@@ -17,12 +20,16 @@ import routes
 from webob import Request, Response
 
 from tegu_ryu import __version__
+from tegu_ryu.api import views
+from tegu_ryu.api.auth import Authenticator
 from tegu_ryu.controller import Controller
 from tegu_ryu.errors import MethodNotAllowed, NotFound, RequestError
+from tegu_ryu.tenancy import Principal
 
 LOG = logging.getLogger(__name__)
 
-Handler = Callable[[Request, dict[str, str]], Response]
+Handler = Callable[[Request, dict[str, str], Principal], Response]
+NOBODY = Principal(tenant="", admin=False)  # who public endpoints (health, openapi) serve
 
 
 def error_response(
@@ -43,52 +50,88 @@ def json_response(body: Any, status: int = 200) -> Response:
     )
 
 
+def json_body(request: Request) -> Any:
+    try:
+        return json.loads(request.body or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RequestError(f"the request body is not valid JSON: {exc}", code="bad_json") from exc
+
+
 class Router:
     """Paths to per-method handlers; knows the difference between 404 and 405."""
 
     def __init__(self) -> None:
         self._mapper = routes.Mapper()
-        self._handlers: dict[str, dict[str, Handler]] = {}
+        self._handlers: dict[str, dict[str, tuple[Handler, bool]]] = {}
 
-    def add(self, method: str, path: str, handler: Handler) -> None:
+    def add(self, method: str, path: str, handler: Handler, public: bool = False) -> None:
         if path not in self._handlers:
             self._mapper.connect(path, path, route_path=path)
             self._handlers[path] = {}
-        self._handlers[path][method] = handler
+        self._handlers[path][method] = (handler, public)
 
-    def dispatch(self, request: Request) -> Response:
+    def match(self, request: Request) -> tuple[Handler, dict[str, str], bool]:
         found = self._mapper.match(request.path_info)
         if found is None:
             raise NotFound(f"no such resource: {request.path_info}")
         params = dict(found)
         methods = self._handlers[params.pop("route_path")]
-        handler = methods.get(request.method)
-        if handler is None:
+        if request.method not in methods:
             allowed = ", ".join(sorted(methods))
             raise MethodNotAllowed(
                 f"{request.method} is not allowed on {request.path_info}; use {allowed}",
                 headers={"Allow": allowed},
             )
-        return handler(request, params)
+        handler, public = methods[request.method]
+        return handler, params, public
 
 
 class Api:
     """The WSGI callable serving ``/v1``."""
 
-    def __init__(self, controller: Controller) -> None:
+    def __init__(
+        self,
+        controller: Controller,
+        authenticator: Authenticator | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.controller = controller
-        self.router = Router()
-        self.router.add("GET", "/v1/health", self.health)
-        self.router.add("GET", "/v1/topology", self.topology)
-        self.router.add("GET", "/v1/openapi.json", self.openapi)
-        self._openapi = load_openapi()
+        self.service = controller.reservations
+        self.authenticator = authenticator or Authenticator(None)
+        self.clock = clock
+        self.openapi_document = load_openapi()
+        r = self.router = Router()
+        r.add("GET", "/v1/health", self.health, public=True)
+        r.add("GET", "/v1/openapi.json", self.openapi, public=True)
+        r.add("GET", "/v1/topology", self.topology)
+        r.add("GET", "/v1/reservations", self.list_reservations)
+        r.add("POST", "/v1/reservations", self.create_reservation)
+        r.add("GET", "/v1/reservations/{rid}", self.get_reservation)
+        r.add("PATCH", "/v1/reservations/{rid}", self.modify_reservation)
+        r.add("DELETE", "/v1/reservations/{rid}", self.cancel_reservation)
+        r.add("GET", "/v1/availability", self.availability)
+        r.add("GET", "/v1/links", self.links)
+        r.add("GET", "/v1/links/{src}/{dst}/schedule", self.schedule)
+        r.add("GET", "/v1/fences", self.list_fences)
+        r.add("GET", "/v1/fences/{tenant}", self.get_fence)
+        r.add("PUT", "/v1/fences/{tenant}", self.put_fence)
+        r.add("DELETE", "/v1/fences/{tenant}", self.delete_fence)
+        r.add("GET", "/v1/settings", self.get_settings)
+        r.add("PUT", "/v1/settings", self.put_settings)
+        r.add("GET", "/v1/alarms", self.alarms)
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         request = Request(environ)
         try:
-            response = self.router.dispatch(request)
+            handler, params, public = self.router.match(request)
+            principal = (
+                NOBODY
+                if public
+                else self.authenticator.authenticate(request.headers.get("Authorization"))
+            )
+            response = handler(request, params, principal)
         except RequestError as error:
             response = error_response(error.status, error.code, error.message, error.details)
             response.headers.update(error.headers)
@@ -100,14 +143,97 @@ class Api:
         result: Iterable[bytes] = response(environ, start_response)
         return result
 
-    def health(self, request: Request, params: dict[str, str]) -> Response:
+    # ------------------------------------------------------------ handlers
+
+    def health(self, request: Request, params: dict[str, str], who: Principal) -> Response:
         return json_response(self.controller.health())
 
-    def topology(self, request: Request, params: dict[str, str]) -> Response:
+    def openapi(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        return json_response(self.openapi_document)
+
+    def topology(self, request: Request, params: dict[str, str], who: Principal) -> Response:
         return json_response(self.controller.topology_view())
 
-    def openapi(self, request: Request, params: dict[str, str]) -> Response:
-        return json_response(self._openapi)
+    def list_reservations(
+        self, request: Request, params: dict[str, str], who: Principal
+    ) -> Response:
+        query = dict(request.GET)
+        unknown = set(query) - {"state", "owner", "type"}
+        if unknown:
+            raise RequestError(
+                f"unknown filter {sorted(unknown)[0]}; use state, owner or type",
+                code="invalid_field",
+                details={"field": sorted(unknown)[0]},
+            )
+        found = self.service.visible(who, query.get("state"), query.get("type"), query.get("owner"))
+        return json_response({"reservations": [views.reservation_json(r) for r in found]})
+
+    def create_reservation(
+        self, request: Request, params: dict[str, str], who: Principal
+    ) -> Response:
+        reservation = self.service.create(who, json_body(request), self.clock())
+        response = json_response(views.reservation_json(reservation), status=201)
+        response.headers["Location"] = f"/v1/reservations/{reservation.id}"
+        return response
+
+    def get_reservation(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        return json_response(views.reservation_json(self.service.get(who, params["rid"])))
+
+    def modify_reservation(
+        self, request: Request, params: dict[str, str], who: Principal
+    ) -> Response:
+        changed = self.service.modify(who, params["rid"], json_body(request), self.clock())
+        return json_response(views.reservation_json(changed))
+
+    def cancel_reservation(
+        self, request: Request, params: dict[str, str], who: Principal
+    ) -> Response:
+        self.service.cancel(who, params["rid"], self.clock())
+        return Response(status=204)
+
+    def availability(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        result = self.service.availability(who, dict(request.GET), self.clock())
+        return json_response(views.availability_json(result))
+
+    def links(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        return json_response(
+            {"links": [views.link_json(*row) for row in self.service.links(self.clock())]}
+        )
+
+    def schedule(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        found = self.service.schedule(params["src"], params["dst"], dict(request.GET), self.clock())
+        return json_response(views.schedule_json(found, who))
+
+    def list_fences(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        fences = self.service.fences(who)
+        default = self.service.policy().default_fence
+        return json_response(
+            {
+                "default": default.as_json(),
+                "fences": [views.fence_json(t, f, False) for t, f in sorted(fences.items())],
+            }
+        )
+
+    def get_fence(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        fence, is_default = self.service.fence(who, params["tenant"])
+        return json_response(views.fence_json(params["tenant"], fence, is_default))
+
+    def put_fence(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        fence = self.service.set_fence(who, params["tenant"], json_body(request))
+        return json_response(views.fence_json(params["tenant"], fence, False))
+
+    def delete_fence(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        self.service.clear_fence(who, params["tenant"])
+        return Response(status=204)
+
+    def get_settings(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        return json_response(self.service.policy().as_json())
+
+    def put_settings(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        return json_response(self.service.set_policy(who, json_body(request)).as_json())
+
+    def alarms(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        return json_response({"alarms": [views.alarm_json(a) for a in self.service.alarms(who)]})
 
 
 def load_openapi() -> dict[str, Any]:

@@ -313,6 +313,11 @@ class Engine:
                 changed[reservation.id] = reservation
         return list(changed.values()), forgotten
 
+    def forget(self, reservation_id: str) -> None:
+        """Drop a reservation and its bookings without a trace (undoing a failed commit)."""
+        self.ledger.release(reservation_id)
+        self.reservations.pop(reservation_id, None)
+
     def restore(self, reservations: Iterable[Reservation]) -> None:
         """Load stored reservations and book the live ones on their stored paths."""
         for reservation in reservations:

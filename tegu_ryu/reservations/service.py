@@ -1,0 +1,287 @@
+"""The reservation service: the engine, its store and who may do what, behind one lock.
+
+Each operation validates, changes the engine, and commits to the store
+before returning, so an answer the API gives is already durable. If the
+store fails, the change is undone in memory and the error propagates.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tegu_ryu.errors import Forbidden, InvalidField, NotFound, RequestError
+from tegu_ryu.reservations.engine import Alarm, Engine
+from tegu_ryu.reservations.ledger import Peak
+from tegu_ryu.reservations.model import Direction, Kind, Reservation, Route, State
+from tegu_ryu.reservations.policy import Fence, Policy
+from tegu_ryu.reservations.requests import parse_modification, parse_reservation
+from tegu_ryu.reservations.store import Store
+from tegu_ryu.reservations.window import Window
+from tegu_ryu.tenancy import Principal
+from tegu_ryu.timefmt import parse_time
+from tegu_ryu.topology.model import Link, Topology
+from tegu_ryu.topology.refs import LinkId, RefError, parse_port_ref
+
+
+@dataclass(frozen=True)
+class LinkSchedule:
+    """A link's bookings over a window: the data for a timeline view."""
+
+    link: Link
+    usable_bps: int
+    window: Window
+    steps: list[tuple[float, float, int]]
+    reservations: list[tuple[Reservation, Direction]]
+
+
+@dataclass(frozen=True)
+class Availability:
+    src: str
+    dst: str
+    window: Window
+    directions: Mapping[Direction, tuple[int, Route | None]]
+
+
+class ReservationService:
+    def __init__(
+        self,
+        topology: Topology,
+        store: Store,
+        lock: threading.RLock,
+        policy: Policy,
+        retention: float,
+    ) -> None:
+        self.lock = lock
+        self.store = store
+        stored = store.load()
+        self.engine = Engine(topology, stored.policy or policy, retention=retention)
+        self.engine.fences.update(stored.fences)
+        self.engine.restore(stored.reservations)
+
+    # --------------------------------------------------------------- tenants
+
+    def create(self, principal: Principal, body: Any, now: float) -> Reservation:
+        with self.lock:
+            request = parse_reservation(body, now)
+            reservation = self.engine.create(now, principal.tenant, request)
+            try:
+                self.store.save_reservations([reservation])
+            except Exception:
+                self.engine.forget(reservation.id)
+                raise
+            return reservation
+
+    def visible(
+        self,
+        principal: Principal,
+        state: str | None = None,
+        kind: str | None = None,
+        owner: str | None = None,
+    ) -> list[Reservation]:
+        """What ``principal`` may see, filtered; only admins may ask about other owners."""
+        if state is not None and state not in {s.value for s in State}:
+            raise InvalidField("state", f"expected one of {', '.join(s.value for s in State)}")
+        if kind is not None and kind not in {k.value for k in Kind}:
+            raise InvalidField("type", f"expected one of {', '.join(k.value for k in Kind)}")
+        if owner is not None and not principal.admin and owner != principal.tenant:
+            raise Forbidden("only admins may list other tenants' reservations")
+        with self.lock:
+            found = [
+                r
+                for r in self.engine.reservations.values()
+                if (principal.admin or r.owner == principal.tenant)
+                and (owner is None or r.owner == owner)
+                and (state is None or r.state.value == state)
+                and (kind is None or r.kind.value == kind)
+            ]
+        return sorted(found, key=lambda r: (r.created, r.id))
+
+    def get(self, principal: Principal, reservation_id: str) -> Reservation:
+        with self.lock:
+            reservation = self.engine.get(reservation_id)
+        if not principal.admin and reservation.owner != principal.tenant:
+            raise Forbidden(f"reservation {reservation_id} belongs to another tenant")
+        return reservation
+
+    def cancel(self, principal: Principal, reservation_id: str, now: float) -> Reservation:
+        with self.lock:
+            before = self.get(principal, reservation_id)
+            cancelled = self.engine.cancel(now, reservation_id)
+            self._commit_or_restore(before, cancelled)
+            return cancelled
+
+    def modify(
+        self, principal: Principal, reservation_id: str, body: Any, now: float
+    ) -> Reservation:
+        with self.lock:
+            before = self.get(principal, reservation_id)
+            change = parse_modification(body, now, before.kind)
+            changed = self.engine.modify(now, reservation_id, change)
+            self._commit_or_restore(before, changed)
+            return changed
+
+    def availability(
+        self, principal: Principal, query: Mapping[str, str], now: float
+    ) -> Availability:
+        unknown = set(query) - {"src", "dst", "start", "end", "duration"}
+        if unknown:
+            raise InvalidField(
+                sorted(unknown)[0], "unknown parameter; use src, dst, start, end or duration"
+            )
+        for key in ("src", "dst"):
+            if not query.get(key):
+                raise InvalidField(key, "is required")
+        window = _query_window(query, now)
+        with self.lock:
+            src = self.engine.resolve(query["src"], "src", external_ok=False)
+            dst = self.engine.resolve(query["dst"], "dst", external_ok=False)
+            result = self.engine.availability(principal.tenant, src, dst, window)
+        return Availability(query["src"], query["dst"], window, result)
+
+    # ------------------------------------------------------------------ links
+
+    def links(self, now: float, horizon: float = 86400) -> list[tuple[Link, int, Peak, Peak]]:
+        """(link, usable bit/s, booked now, peak over the next ``horizon`` seconds)."""
+        with self.lock:
+            result = []
+            for link in self.engine.topology.links():
+                current = self.engine.ledger.peak(link.id, Window(now, now + 1e-3))
+                ahead = self.engine.ledger.peak(link.id, Window(now, now + horizon))
+                result.append((link, self.engine.policy.usable(link.capacity_bps), current, ahead))
+            return result
+
+    def schedule(self, src: str, dst: str, query: Mapping[str, str], now: float) -> LinkSchedule:
+        try:
+            link_id = LinkId(parse_port_ref(src), parse_port_ref(dst))
+        except RefError as exc:
+            raise NotFound(f"no link {src} -> {dst}: {exc}") from exc
+        unknown = set(query) - {"from", "to"}
+        if unknown:
+            raise InvalidField(sorted(unknown)[0], "unknown parameter; use from and to")
+        start = _query_time(query, "from", now)
+        end = _query_time(query, "to", start + 86400)
+        if end <= start:
+            raise InvalidField("to", "must be after from")
+        window = Window(start, end)
+        with self.lock:
+            link = self.engine.topology.link(link_id)
+            if link is None:
+                raise NotFound(f"no link {link_id}")
+            booked = [
+                (r, direction)
+                for r in self.engine.reservations.values()
+                if not r.state.final and r.window.overlaps(window)
+                for direction, lk in r.booked_links()
+                if lk == link_id
+            ]
+            return LinkSchedule(
+                link=link,
+                usable_bps=self.engine.policy.usable(link.capacity_bps),
+                window=window,
+                steps=self.engine.ledger.steps(link_id, window),
+                reservations=sorted(booked, key=lambda rd: (rd[0].window.start, rd[0].id)),
+            )
+
+    # ------------------------------------------------------------------ admin
+
+    def policy(self) -> Policy:
+        with self.lock:
+            return self.engine.policy
+
+    def set_policy(self, principal: Principal, body: Any) -> Policy:
+        _require_admin(principal)
+        with self.lock:
+            policy = self.engine.policy.updated(body)
+            self.store.save_policy(policy)
+            self.engine.policy = policy
+            return policy
+
+    def fence(self, principal: Principal, tenant: str) -> tuple[Fence, bool]:
+        """The tenant's fence, and whether it is the default one."""
+        if not principal.admin and tenant != principal.tenant:
+            raise Forbidden("only admins may see other tenants' fences")
+        with self.lock:
+            return self.engine.fence_of(tenant), tenant not in self.engine.fences
+
+    def fences(self, principal: Principal) -> dict[str, Fence]:
+        _require_admin(principal)
+        with self.lock:
+            return dict(self.engine.fences)
+
+    def set_fence(self, principal: Principal, tenant: str, body: Any) -> Fence:
+        _require_admin(principal)
+        fence = Fence.from_json(body)
+        with self.lock:
+            self.store.save_fence(tenant, fence)
+            self.engine.fences[tenant] = fence
+            return fence
+
+    def clear_fence(self, principal: Principal, tenant: str) -> None:
+        _require_admin(principal)
+        with self.lock:
+            self.store.save_fence(tenant, None)
+            self.engine.fences.pop(tenant, None)
+
+    def alarms(self, principal: Principal) -> list[Alarm]:
+        with self.lock:
+            owners = {r.id: r.owner for r in self.engine.reservations.values()}
+            return [
+                a
+                for a in self.engine.alarms
+                if principal.admin or owners.get(a.reservation) == principal.tenant
+            ]
+
+    # -------------------------------------------------------------- lifecycle
+
+    def tick(self, now: float, check_paths: bool) -> list[Reservation]:
+        with self.lock:
+            changed, forgotten = self.engine.tick(now, check_paths=check_paths)
+            if changed:
+                self.store.save_reservations(changed)
+            if forgotten:
+                self.store.forget_reservations(forgotten)
+            return changed
+
+    def _commit_or_restore(self, before: Reservation, after: Reservation) -> None:
+        try:
+            self.store.save_reservations([after])
+        except Exception:
+            self.engine.forget(after.id)
+            self.engine.restore([before])
+            raise
+
+
+def _require_admin(principal: Principal) -> None:
+    if not principal.admin:
+        raise Forbidden("this needs the admin role")
+
+
+def _query_time(query: Mapping[str, str], key: str, default: float) -> float:
+    if key not in query:
+        return default
+    try:
+        return parse_time(query[key])
+    except ValueError as exc:
+        raise InvalidField(key, str(exc)) from exc
+
+
+def _query_window(query: Mapping[str, str], now: float) -> Window:
+    start = max(_query_time(query, "start", now), now)
+    if "duration" in query:
+        try:
+            duration = float(query["duration"])
+        except ValueError as exc:
+            raise InvalidField("duration", "expected seconds") from exc
+        if duration <= 0:
+            raise InvalidField("duration", "expected a positive number of seconds")
+        end = start + duration
+    elif "end" in query:
+        end = _query_time(query, "end", now)
+    else:
+        raise RequestError("give end or duration for the window to check")
+    if end <= start:
+        raise InvalidField("end", "must be after start (and in the future)")
+    return Window(start, end)

@@ -1,0 +1,235 @@
+"""Persistence: reservations, policy and fences in SQLite (WAL), one row per object.
+
+Every accepted change is committed before the API answers, so what a client
+was told survives a crash. On start the controller loads everything and
+re-derives the ledger from the stored reservations; the database is the
+source of truth, switches are reconciled to it.
+
+A missing or damaged database is a startup error, never a silent empty
+state: a brand-new (absent or empty) state directory is initialised, but a
+used one without its database, or a file that is not our database, stops the
+controller with a message that says which.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tegu_ryu.errors import ConfigurationError
+from tegu_ryu.reservations.model import (
+    Bandwidth,
+    Direction,
+    Endpoint,
+    Kind,
+    Match,
+    Reservation,
+    Route,
+    State,
+)
+from tegu_ryu.reservations.paths import Hop, PathMode
+from tegu_ryu.reservations.policy import Discount, Fence, Policy
+from tegu_ryu.reservations.window import Window
+from tegu_ryu.topology.refs import LinkId, PortRef
+
+SCHEMA_VERSION = 1
+DATABASE = "tegu.db"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE reservations (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    state TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE TABLE fences (tenant TEXT PRIMARY KEY, record TEXT NOT NULL);
+"""
+
+
+class StoreError(ConfigurationError):
+    """The state directory or database cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class StoredState:
+    reservations: list[Reservation]
+    policy: Policy | None
+    fences: dict[str, Fence]
+
+
+class Store:
+    """One SQLite database in the state directory, used under the controller's lock."""
+
+    def __init__(self, state_dir: str | Path) -> None:
+        self.path = Path(state_dir) / DATABASE
+        self._db = self._open(Path(state_dir))
+
+    def _open(self, state_dir: Path) -> sqlite3.Connection:
+        fresh = not state_dir.exists() or not any(state_dir.iterdir())
+        if not fresh and not self.path.exists():
+            raise StoreError(
+                f"{state_dir} is in use but has no {DATABASE}: refusing to start with an empty "
+                "reservation store (restore the database, or point state_dir at an empty directory)"
+            )
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            if fresh:
+                with db:
+                    db.executescript(_SCHEMA)
+                    db.execute(
+                        "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    )
+            version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise StoreError(f"cannot use the reservation database {self.path}: {exc}") from exc
+        if version is None or int(version[0]) != SCHEMA_VERSION:
+            found = "none" if version is None else version[0]
+            raise StoreError(
+                f"{self.path} has schema version {found}; "
+                f"this tegu_ryu reads version {SCHEMA_VERSION}"
+            )
+        return db
+
+    def load(self) -> StoredState:
+        try:
+            rows = self._db.execute("SELECT record FROM reservations").fetchall()
+            reservations = [decode_reservation(json.loads(row[0])) for row in rows]
+            policy_row = self._db.execute("SELECT value FROM meta WHERE key = 'policy'").fetchone()
+            fences = {
+                tenant: Fence(**json.loads(record))
+                for tenant, record in self._db.execute("SELECT tenant, record FROM fences")
+            }
+        except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"the reservation database {self.path} is damaged: {exc}") from exc
+        policy = decode_policy(json.loads(policy_row[0])) if policy_row else None
+        return StoredState(reservations=reservations, policy=policy, fences=fences)
+
+    def save_reservations(self, reservations: list[Reservation]) -> None:
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO reservations VALUES (?, ?, ?, ?)",
+                [
+                    (r.id, r.owner, r.state.value, json.dumps(encode_reservation(r)))
+                    for r in reservations
+                ],
+            )
+
+    def forget_reservations(self, ids: list[str]) -> None:
+        with self._db:
+            self._db.executemany("DELETE FROM reservations WHERE id = ?", [(i,) for i in ids])
+
+    def save_policy(self, policy: Policy) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('policy', ?)",
+                (json.dumps(encode_policy(policy)),),
+            )
+
+    def save_fence(self, tenant: str, fence: Fence | None) -> None:
+        with self._db:
+            if fence is None:
+                self._db.execute("DELETE FROM fences WHERE tenant = ?", (tenant,))
+            else:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO fences VALUES (?, ?)",
+                    (tenant, json.dumps(fence.as_json())),
+                )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+# ------------------------------------------------------------------ encoding
+
+
+def encode_reservation(r: Reservation) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "kind": r.kind.value,
+        "owner": r.owner,
+        "src": _encode_endpoint(r.src),
+        "dst": _encode_endpoint(r.dst),
+        "requested": [r.requested.out, r.requested.in_],
+        "bandwidth": [r.bandwidth.out, r.bandwidth.in_],
+        "window": [r.window.start, r.window.end],
+        "match": [r.match.protocol, r.match.src_port, r.match.dst_port, r.match.vlan],
+        "dscp": r.dscp,
+        "path_mode": r.path_mode.value,
+        "created": r.created,
+        "state": r.state.value,
+        "routes": {
+            d.value: {
+                "hops": [[h.dpid, h.in_port, h.out_port] for h in route.hops],
+                "links": [
+                    [lk.src.dpid, lk.src.port, lk.dst.dpid, lk.dst.port] for lk in route.links
+                ],
+            }
+            for d, route in r.routes.items()
+        },
+        "name": r.name,
+        "reason": r.reason,
+        "ended": r.ended,
+    }
+
+
+def decode_reservation(d: dict[str, Any]) -> Reservation:
+    return Reservation(
+        id=d["id"],
+        kind=Kind(d["kind"]),
+        owner=d["owner"],
+        src=_decode_endpoint(d["src"]),
+        dst=_decode_endpoint(d["dst"]),
+        requested=Bandwidth(*d["requested"]),
+        bandwidth=Bandwidth(*d["bandwidth"]),
+        window=Window(*d["window"]),
+        match=Match(*d["match"]),
+        dscp=d["dscp"],
+        path_mode=PathMode(d["path_mode"]),
+        created=d["created"],
+        state=State(d["state"]),
+        routes={
+            Direction(direction): Route(
+                hops=tuple(Hop(*hop) for hop in route["hops"]),
+                links=tuple(LinkId(PortRef(a, b), PortRef(c, e)) for a, b, c, e in route["links"]),
+            )
+            for direction, route in d["routes"].items()
+        },
+        name=d["name"],
+        reason=d["reason"],
+        ended=d["ended"],
+    )
+
+
+def encode_policy(policy: Policy) -> dict[str, Any]:
+    return {
+        "headroom_percent": policy.headroom_percent,
+        "alarm_percent": policy.alarm_percent,
+        "discount": [policy.discount.percent, policy.discount.bps],
+        "default_fence": policy.default_fence.as_json(),
+    }
+
+
+def decode_policy(d: dict[str, Any]) -> Policy:
+    return Policy(
+        headroom_percent=d["headroom_percent"],
+        alarm_percent=d["alarm_percent"],
+        discount=Discount(*d["discount"]),
+        default_fence=Fence(**d["default_fence"]),
+    )
+
+
+def _encode_endpoint(e: Endpoint) -> list[Any]:
+    attach = None if e.attach is None else [e.attach.dpid, e.attach.port]
+    return [e.given, e.mac, e.ip, attach, e.name]
+
+
+def _decode_endpoint(v: list[Any]) -> Endpoint:
+    given, mac, ip, attach, name = v
+    return Endpoint(given, mac, ip, None if attach is None else PortRef(*attach), name)

@@ -1,0 +1,129 @@
+"""Persistence: all comes back after a restart; damage is a clear error, never an empty start."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from tegu_ryu.reservations.model import Bandwidth, Direction, Kind, Match, State
+from tegu_ryu.reservations.paths import PathMode
+from tegu_ryu.reservations.policy import Discount, Fence, Policy
+from tegu_ryu.reservations.requests import ReservationRequest
+from tegu_ryu.reservations.service import ReservationService
+from tegu_ryu.reservations.store import Store, StoreError, decode_reservation, encode_reservation
+from tegu_ryu.reservations.window import Window
+from tegu_ryu.tenancy import Principal
+
+from .test_engine import H1, H4, M, diamond
+
+ACME = Principal("acme", admin=False)
+ADMIN = Principal("ops", admin=True)
+
+
+def service(state: Path) -> ReservationService:
+    engine, _ = diamond()
+    return ReservationService(
+        engine.topology, Store(state), threading.RLock(), Policy(), retention=3600
+    )
+
+
+def body(**fields: object) -> dict[str, object]:
+    return {"src": H1, "dst": H4, "bandwidth": "20M", "start": 100, "end": 200, **fields}
+
+
+def test_reservations_policy_and_fences_survive_a_restart(tmp_path: Path) -> None:
+    first = service(tmp_path / "state")
+    kept = [first.create(ACME, body(protocol="tcp", dst_port=80, dscp="data", name="web"), now=0)]
+    kept.append(
+        first.create(ACME, body(bandwidth={"out": "5M", "in": "1M"}, protocol="udp"), now=0)
+    )
+    cancelled = first.create(ACME, body(protocol="icmp"), now=0)
+    first.cancel(ACME, cancelled.id, now=1)
+    first.set_policy(ADMIN, {"headroom_percent": 10, "discount": "1M"})
+    first.set_fence(ADMIN, "acme", {"percent": 80})
+    first.store.close()
+
+    second = service(tmp_path / "state")
+    for original in kept:
+        assert second.get(ACME, original.id) == original
+    assert second.get(ACME, cancelled.id).state is State.CANCELLED
+    assert second.policy() == Policy(headroom_percent=10, discount=Discount(bps=M))
+    assert second.fence(ACME, "acme") == (Fence(percent=80), False)
+    link = kept[0].routes[Direction.OUT].links[0]
+    assert (
+        second.engine.ledger.peak(link, Window(100, 200)).amount == 25 * M
+    )  # the ledger is re-derived
+
+
+def test_a_reservation_that_ended_while_down_is_expired_on_the_first_tick(tmp_path: Path) -> None:
+    first = service(tmp_path / "state")
+    made = first.create(ACME, body(), now=0)
+    first.store.close()
+    second = service(tmp_path / "state")
+    changed = second.tick(now=500, check_paths=True)
+    assert [(r.id, r.state) for r in changed] == [(made.id, State.EXPIRED)]
+    third = service(tmp_path / "state")
+    assert third.get(ACME, made.id).state is State.EXPIRED
+
+
+def test_encoding_round_trips_every_field() -> None:
+    engine, _ = diamond()
+    request = ReservationRequest(
+        Kind.ONEWAY,
+        H1,
+        "198.51.100.7",
+        Bandwidth(3 * M, 0),
+        Window(10.5, 99.25),
+        Match("udp", 1, 2, 3),
+        46,
+        PathMode.WIDEST,
+        "named",
+    )
+    reservation = engine.create(0, "acme", request)
+    assert decode_reservation(encode_reservation(reservation)) == reservation
+
+
+def test_a_used_state_dir_without_its_database_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "something-else").write_text("x")
+    with pytest.raises(StoreError, match="refusing to start with an empty reservation store"):
+        Store(state)
+
+
+def test_a_corrupt_database_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "tegu.db").write_bytes(b"this is not sqlite, it is garbage" * 100)
+    with pytest.raises(StoreError, match="cannot use the reservation database"):
+        Store(state)
+
+
+def test_a_database_of_another_schema_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    Store(state).close()
+    with sqlite3.connect(state / "tegu.db") as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="schema version 99"):
+        Store(state)
+
+
+def test_a_damaged_record_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    Store(state).close()
+    with sqlite3.connect(state / "tegu.db") as db:
+        db.execute("INSERT INTO reservations VALUES ('r-x', 'acme', 'active', '{\"id\": 1}')")
+    with pytest.raises(StoreError, match="damaged"):
+        Store(state).load()
+
+
+def test_a_failed_commit_leaves_nothing_behind(tmp_path: Path) -> None:
+    svc = service(tmp_path / "state")
+    svc.store.close()  # every write now fails
+    with pytest.raises(sqlite3.ProgrammingError):
+        svc.create(ACME, body(), now=0)
+    assert svc.engine.reservations == {}
+    assert svc.engine.ledger.booked_links() == []
