@@ -17,12 +17,12 @@ from __future__ import annotations
 import ipaddress
 import logging
 import uuid
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from tegu_ryu.errors import Conflict, InvalidField, NotFound
-from tegu_ryu.reservations.ledger import Booking, Ledger, Peak
+from tegu_ryu.reservations.ledger import Booking, Ledger
 from tegu_ryu.reservations.model import (
     Bandwidth,
     Direction,
@@ -53,8 +53,6 @@ class Room:
     free: int
     capacity_free: int
     fence_free: int | None
-    peak: Peak
-    fence_peak: Peak | None
 
     @property
     def fenced(self) -> bool:
@@ -115,6 +113,7 @@ class Engine:
         self.reservations: dict[str, Reservation] = {}
         self.alarms: deque[Alarm] = deque(maxlen=ALARM_MEMORY)
         self._new_id = new_id or (lambda: f"r-{uuid.uuid4().hex[:12]}")
+        self._by_pair: defaultdict[tuple[str, Kind, frozenset[str]], set[str]] = defaultdict(set)
         self._checked_version = -1
 
     # ---------------------------------------------------------------- queries
@@ -170,7 +169,7 @@ class Engine:
         )
         reservation = replace(reservation, state=reservation.state_at(now))
         self._book(now, reservation)
-        self.reservations[reservation.id] = reservation
+        self._add(reservation)
         return reservation
 
     def cancel(self, now: float, reservation_id: str) -> Reservation:
@@ -243,16 +242,13 @@ class Engine:
 
     def room(self, tenant: str, link: LinkId, window: Window) -> Room:
         """What ``tenant`` could still book on ``link`` over ``window``."""
-        known = self.topology.link(link)
-        capacity = known.capacity_bps if known is not None else 0
-        peak = self.ledger.peak(link, window)
-        capacity_free = self.policy.usable(capacity) - peak.amount
+        capacity = self.topology.view().capacity.get(link, 0)
+        capacity_free = self.policy.usable(capacity) - self.ledger.peak_amount(link, window)
         cap = self.fence_of(tenant).cap(capacity)
         if cap is None:
-            return Room(capacity_free, capacity_free, None, peak, None)
-        fence_peak = self.ledger.tenant_peak(link, tenant, window)
-        fence_free = cap - fence_peak.amount
-        return Room(min(capacity_free, fence_free), capacity_free, fence_free, peak, fence_peak)
+            return Room(capacity_free, capacity_free, None)
+        fence_free = cap - self.ledger.tenant_peak_amount(link, tenant, window)
+        return Room(min(capacity_free, fence_free), capacity_free, fence_free)
 
     def availability(
         self, owner: str, src: Endpoint, dst: Endpoint, window: Window
@@ -263,24 +259,18 @@ class Engine:
 
     def _widest(self, demand: Demand, a: Endpoint, b: Endpoint) -> tuple[int, Route | None]:
         assert a.attach is not None and b.attach is not None
-        widths: dict[LinkId, int] = {}
-
-        def width(link: LinkId) -> int:
-            if link not in widths:
-                widths[link] = max(self.room(demand.owner, link, demand.window).free, 0)
-            return widths[link]
-
+        free = self._free(demand.owner, demand.window)
         path = constrained_path(
-            self.topology.graph(),
+            self.topology.view().adjacency,
             a.attach.dpid,
             b.attach.dpid,
-            lambda link: width(link) > 0,
+            lambda link: free(link) > 0,
             mode=PathMode.WIDEST,
-            width=width,
+            width=free,
         )
         if path is None:
             return 0, None
-        best = min((width(link) for link in path), default=_UNLIMITED)
+        best = min((free(link) for link in path), default=_UNLIMITED)
         return best, Route(hops_along(a.attach, b.attach, path), tuple(path))
 
     # -------------------------------------------------------------- lifecycle
@@ -296,7 +286,7 @@ class Engine:
         for reservation in list(self.reservations.values()):
             if reservation.state.final:
                 if reservation.ended is not None and now - reservation.ended > self.retention:
-                    del self.reservations[reservation.id]
+                    self._remove(reservation.id)
                     forgotten.append(reservation.id)
                 continue
             state = reservation.state_at(now)
@@ -316,12 +306,12 @@ class Engine:
     def forget(self, reservation_id: str) -> None:
         """Drop a reservation and its bookings without a trace (undoing a failed commit)."""
         self.ledger.release(reservation_id)
-        self.reservations.pop(reservation_id, None)
+        self._remove(reservation_id)
 
     def restore(self, reservations: Iterable[Reservation]) -> None:
         """Load stored reservations and book the live ones on their stored paths."""
         for reservation in reservations:
-            self.reservations[reservation.id] = reservation
+            self._add(reservation)
             if not reservation.state.final and reservation.state is not State.DEGRADED:
                 self.ledger.book(self._bookings(reservation))
 
@@ -339,25 +329,21 @@ class Engine:
         self, demand: Demand, direction: Direction, a: Endpoint, b: Endpoint, amount: int
     ) -> Route:
         assert a.attach is not None and b.attach is not None
-        rooms: dict[LinkId, Room] = {}
-
-        def room(link: LinkId) -> Room:
-            if link not in rooms:
-                rooms[link] = self.room(demand.owner, link, demand.window)
-            return rooms[link]
-
-        graph = self.topology.graph()
+        free = self._free(demand.owner, demand.window)
+        view = self.topology.view()
+        source, target = a.attach.dpid, b.attach.dpid
         path = constrained_path(
-            graph,
-            a.attach.dpid,
-            b.attach.dpid,
-            lambda link: room(link).free >= amount,
+            view.adjacency,
+            source,
+            target,
+            lambda link: free(link) >= amount,
             mode=demand.mode,
-            width=lambda link: room(link).free,
+            width=free,
+            hops_to_target=view.hops_to(target) if target in view.adjacency else None,
         )
         if path is not None:
             return Route(hops_along(a.attach, b.attach, path), tuple(path))
-        unconstrained = constrained_path(graph, a.attach.dpid, b.attach.dpid, lambda _: True)
+        unconstrained = constrained_path(view.adjacency, source, target, lambda _: True)
         if unconstrained is None:
             raise Conflict(
                 f"no path from {a.given} to {b.given} ({direction.value}): the network does not "
@@ -365,30 +351,56 @@ class Engine:
                 code="no_path",
                 details={"direction": direction.value, "requested_bps": amount},
             )
-        tightest = min(unconstrained, key=lambda link: room(link).free)
-        raise self._rejection(direction, tightest, room(tightest), amount)
+        raise self._rejection(demand, direction, min(unconstrained, key=free), amount)
+
+    def _free(self, tenant: str, window: Window) -> Callable[[LinkId], int]:
+        """Free bit/s per link for ``tenant`` over ``window``, memoised for one search.
+
+        This is the innermost call of admission, hence the locals.
+        """
+        capacities = self.topology.view().capacity
+        usable = self.policy.usable
+        fence = self.fence_of(tenant)
+        peak = self.ledger.peak_amount
+        tenant_peak = self.ledger.tenant_peak_amount
+        known: dict[LinkId, int] = {}
+
+        def free(link: LinkId) -> int:
+            value = known.get(link)
+            if value is None:
+                capacity = capacities.get(link, 0)
+                value = usable(capacity) - peak(link, window)
+                cap = fence.cap(capacity)
+                if cap is not None:
+                    value = min(value, cap - tenant_peak(link, tenant, window))
+                known[link] = value
+            return value
+
+        return free
 
     def _gate(self, demand: Demand) -> Route:
         """One-way to an outside address: every link out of the ingress switch must have room."""
         attach = demand.src.attach
         assert attach is not None
-        graph = self.topology.graph()
-        links = sorted(link for _, _, link in graph.out_edges(attach.dpid, keys=True))
+        links = [link for _, link in self.topology.view().adjacency.get(attach.dpid, ())]
+        free = self._free(demand.owner, demand.window)
         for link in links:
-            room = self.room(demand.owner, link, demand.window)
-            if room.free < demand.bandwidth.out:
-                raise self._rejection(Direction.OUT, link, room, demand.bandwidth.out)
+            if free(link) < demand.bandwidth.out:
+                raise self._rejection(demand, Direction.OUT, link, demand.bandwidth.out)
         return Route((Hop(attach.dpid, attach.port, None),), tuple(links))
 
-    def _rejection(self, direction: Direction, link: LinkId, room: Room, amount: int) -> Conflict:
-        peak = room.fence_peak if room.fenced and room.fence_peak else room.peak
-        available = max(room.free, 0)
+    def _rejection(
+        self, demand: Demand, direction: Direction, link: LinkId, amount: int
+    ) -> Conflict:
+        """A 409 that names the link, when it is busiest, and what was free then."""
+        room = self.room(demand.owner, link, demand.window)
         if room.fenced:
-            code = "fence"
-            why = "the tenant's fence on link"
+            code, why = "fence", "the tenant's fence on link"
+            peak = self.ledger.tenant_peak(link, demand.owner, demand.window)
         else:
-            code = "no_capacity"
-            why = "link"
+            code, why = "no_capacity", "link"
+            peak = self.ledger.peak(link, demand.window)
+        available = max(room.free, 0)
         message = (
             f"{direction.value} direction: {why} {link} has {format_bitrate(available)}bit/s free "
             f"from {format_time(peak.start)} to {format_time(peak.end)}, "
@@ -410,11 +422,10 @@ class Engine:
         self, reservation: Reservation, bandwidth: Bandwidth, window: Window
     ) -> dict[Direction, Route]:
         """The current paths if they still fit (no needless moves), else new ones."""
-        graph = self.topology.graph()
-        up = {key for _, _, key in graph.edges(keys=True)}
+        up = self.topology.view().up
+        free = self._free(reservation.owner, window)
         keep = bool(reservation.routes) and all(
-            link in up
-            and self.room(reservation.owner, link, window).free >= bandwidth.of(direction)
+            link in up and free(link) >= bandwidth.of(direction)
             for direction, route in reservation.routes.items()
             for link in route.links
         )
@@ -424,8 +435,7 @@ class Engine:
 
     def _rerouted(self, now: float) -> list[Reservation]:
         """Reservations whose path lost a link, moved or degraded; degraded ones retried."""
-        graph = self.topology.graph()
-        up = {key for _, _, key in graph.edges(keys=True)}
+        up = self.topology.view().up
         changed = []
         for reservation in list(self.reservations.values()):
             if reservation.state.final:
@@ -459,15 +469,17 @@ class Engine:
 
     def _book(self, now: float, reservation: Reservation, window: Window | None = None) -> None:
         bookings = self._bookings(reservation, window)
-        before = {b.link: self.ledger.peak(b.link, b.window).amount for b in bookings}
+        before = {b.link: self.ledger.peak_amount(b.link, b.window) for b in bookings}
         self.ledger.book(bookings)
+        capacities = self.topology.view().capacity
         for booking in bookings:
-            link = self.topology.link(booking.link)
-            if link is None:
-                continue
-            threshold = self.policy.alarm_level(link.capacity_bps)
-            peak = self.ledger.peak(booking.link, booking.window)
-            if before[booking.link] < threshold <= peak.amount:
+            threshold = self.policy.alarm_level(capacities.get(booking.link, 0))
+            if (
+                before[booking.link]
+                < threshold
+                <= self.ledger.peak_amount(booking.link, booking.window)
+            ):
+                peak = self.ledger.peak(booking.link, booking.window)
                 alarm = Alarm(
                     now, booking.link, reservation.id, peak.start, peak.end, peak.amount, threshold
                 )
@@ -496,21 +508,38 @@ class Engine:
             for direction, link in reservation.booked_links()
         ]
 
+    def _add(self, reservation: Reservation) -> None:
+        self.reservations[reservation.id] = reservation
+        self._by_pair[
+            _pair_key(reservation.owner, reservation.kind, reservation.src, reservation.dst)
+        ].add(reservation.id)
+
+    def _remove(self, reservation_id: str) -> None:
+        reservation = self.reservations.pop(reservation_id, None)
+        if reservation is not None:
+            key = _pair_key(reservation.owner, reservation.kind, reservation.src, reservation.dst)
+            self._by_pair[key].discard(reservation_id)
+            if not self._by_pair[key]:
+                del self._by_pair[key]
+
     def _duplicate_of(
         self, owner: str, kind: Kind, src: Endpoint, dst: Endpoint, request: ReservationRequest
     ) -> Reservation | None:
-        for other in self.reservations.values():
-            if other.state.final or other.owner != owner or other.kind is not kind:
-                continue
-            if not other.window.overlaps(request.window):
+        for other_id in sorted(self._by_pair.get(_pair_key(owner, kind, src, dst), ())):
+            other = self.reservations[other_id]
+            if other.state.final or not other.window.overlaps(request.window):
                 continue
             same = (other.src.identity, other.dst.identity) == (src.identity, dst.identity)
-            swapped = (other.src.identity, other.dst.identity) == (dst.identity, src.identity)
             if (same and other.match == request.match) or (
-                swapped and kind is Kind.BANDWIDTH and other.match == request.match.reversed()
+                not same and kind is Kind.BANDWIDTH and other.match == request.match.reversed()
             ):
                 return other
         return None
+
+
+def _pair_key(owner: str, kind: Kind, a: Endpoint, b: Endpoint) -> tuple[str, Kind, frozenset[str]]:
+    """Reservations between the same two endpoints, in either order, for one owner."""
+    return (owner, kind, frozenset((a.identity, b.identity)))
 
 
 _UNLIMITED = 2**62

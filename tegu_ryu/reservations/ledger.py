@@ -1,26 +1,26 @@
 """The booking calendar: how much of each directed link is promised, when.
 
-Each link's bookings are a step function of time, kept as two numpy arrays:
+Each link's bookings are a step function of time, kept as two parallel lists:
 sorted breakpoints and the level (bit/s booked) from each breakpoint to the
-next. Booking an interval splits at most two steps and adds to a contiguous
-slice; the peak over a window is one binary search and a vectorised max. That
-makes a capacity check a few microseconds however many reservations a link
-carries, which is what lets path search consult the calendar for every link it
-considers. (Tegu's time slices missed bookings strictly inside the requested
-window; here every step the window touches is read.)
+next. Booking an interval splits at most two steps and adds to the steps in
+between; the peak over a window is two binary searches and a max over the
+steps the window touches. A capacity check costs about a microsecond plus the
+number of steps in the window, which is what lets path search consult the
+calendar for every link it considers. (Tegu's time slices missed bookings
+strictly inside the requested window; here every step the window touches is
+read.)
 
 Tenants' bookings are kept the same way, per link, for fences.
 """
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeVar
-
-import numpy as np
-import numpy.typing as npt
 
 from tegu_ryu.reservations.window import Window
 from tegu_ryu.topology.refs import LinkId
@@ -41,56 +41,62 @@ class StepFunction:
     """Booked bit/s over time: ``levels[i]`` holds on ``[times[i], times[i+1])``."""
 
     def __init__(self) -> None:
-        self.times: npt.NDArray[np.float64] = np.array([-np.inf])
-        self.levels: npt.NDArray[np.int64] = np.zeros(1, dtype=np.int64)
+        self.times: list[float] = [-math.inf]
+        self.levels: list[int] = [0]
 
     def add(self, window: Window, amount: int) -> None:
         """Add ``amount`` (negative to remove) over ``window``."""
         first = self._split(window.start)
         last = self._split(window.end)
-        self.levels[first:last] += amount
+        levels = self.levels
+        for index in range(first, last):
+            levels[index] += amount
         self._merge(last)
         self._merge(first)
 
+    def peak_amount(self, window: Window) -> int:
+        """The most booked at any instant of ``window`` (the hot path of admission)."""
+        first = bisect.bisect_right(self.times, window.start) - 1
+        last = bisect.bisect_left(self.times, window.end)
+        return max(self.levels[first:last])
+
     def peak(self, window: Window) -> Peak:
-        first = int(np.searchsorted(self.times, window.start, side="right")) - 1
-        last = int(np.searchsorted(self.times, window.end, side="left"))
+        """The peak and the first step where it occurs, clipped to ``window``."""
+        first = bisect.bisect_right(self.times, window.start) - 1
+        last = bisect.bisect_left(self.times, window.end)
         segment = self.levels[first:last]
-        top = int(np.argmax(segment))
-        index = first + top
-        start = max(float(self.times[index]), window.start)
-        end = float(self.times[index + 1]) if index + 1 < len(self.times) else window.end
-        return Peak(amount=int(segment[top]), start=start, end=min(end, window.end))
+        amount = max(segment)
+        index = first + segment.index(amount)
+        start = max(self.times[index], window.start)
+        end = self.times[index + 1] if index + 1 < len(self.times) else window.end
+        return Peak(amount=amount, start=start, end=min(end, window.end))
 
     def steps(self, window: Window) -> list[tuple[float, float, int]]:
         """(start, end, level) for every step that ``window`` touches, clipped to it."""
-        first = int(np.searchsorted(self.times, window.start, side="right")) - 1
-        last = int(np.searchsorted(self.times, window.end, side="left"))
-        bounds = [*self.times[first + 1 : last].tolist(), window.end]
+        first = bisect.bisect_right(self.times, window.start) - 1
+        last = bisect.bisect_left(self.times, window.end)
+        bounds = [*self.times[first + 1 : last], window.end]
         starts = [window.start, *bounds[:-1]]
-        return [
-            (s, e, int(level))
-            for s, e, level in zip(starts, bounds, self.levels[first:last].tolist(), strict=True)
-        ]
+        return list(zip(starts, bounds, self.levels[first:last], strict=True))
 
     @property
     def empty(self) -> bool:
-        return len(self.times) == 1 and int(self.levels[0]) == 0
+        return len(self.times) == 1 and self.levels[0] == 0
 
     def _split(self, instant: float) -> int:
         """Index of the step that starts at ``instant``, creating it if needed."""
-        index = int(np.searchsorted(self.times, instant, side="left"))
+        index = bisect.bisect_left(self.times, instant)
         if index < len(self.times) and self.times[index] == instant:
             return index
-        self.times = np.insert(self.times, index, instant)
-        self.levels = np.insert(self.levels, index, self.levels[index - 1])
+        self.times.insert(index, instant)
+        self.levels.insert(index, self.levels[index - 1])
         return index
 
     def _merge(self, index: int) -> None:
         """Drop the breakpoint at ``index`` if it no longer changes the level."""
         if 0 < index < len(self.times) and self.levels[index] == self.levels[index - 1]:
-            self.times = np.delete(self.times, index)
-            self.levels = np.delete(self.levels, index)
+            del self.times[index]
+            del self.levels[index]
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,14 @@ class Ledger:
     def peak(self, link: LinkId, window: Window) -> Peak:
         function = self._links.get(link)
         return function.peak(window) if function else Peak(0, window.start, window.end)
+
+    def peak_amount(self, link: LinkId, window: Window) -> int:
+        function = self._links.get(link)
+        return function.peak_amount(window) if function else 0
+
+    def tenant_peak_amount(self, link: LinkId, tenant: str, window: Window) -> int:
+        function = self._tenants.get((link, tenant))
+        return function.peak_amount(window) if function else 0
 
     def tenant_peak(self, link: LinkId, tenant: str, window: Window) -> Peak:
         function = self._tenants.get((link, tenant))

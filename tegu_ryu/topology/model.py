@@ -72,6 +72,28 @@ class Host:
     static: bool = False
 
 
+@dataclass(frozen=True)
+class LinkView:
+    """What path search needs, derived once per topology version.
+
+    ``adjacency`` lists each switch's up out-links as (neighbour, link),
+    sorted so that searches break ties the same way every time.
+    """
+
+    graph: nx.MultiDiGraph
+    adjacency: dict[int, tuple[tuple[int, LinkId], ...]]
+    capacity: dict[LinkId, int]
+    up: frozenset[LinkId]
+    _hops_to: dict[int, dict[int, int]] = field(default_factory=dict, compare=False)
+
+    def hops_to(self, target: int) -> dict[int, int]:
+        """Fewest up links from each switch to ``target`` (absent: cannot reach it)."""
+        if target not in self._hops_to:
+            reverse = self.graph.reverse(copy=False)
+            self._hops_to[target] = dict(nx.single_source_shortest_path_length(reverse, target))
+        return self._hops_to[target]
+
+
 @dataclass
 class _Switch:
     dpid: int
@@ -105,7 +127,7 @@ class Topology:
         self._switches: dict[int, _Switch] = {}
         self._links: dict[LinkId, _LinkSource] = {}
         self._hosts: dict[str, Host] = {}
-        self._graph_cache: tuple[int, nx.MultiDiGraph] | None = None
+        self._view_cache: tuple[int, LinkView] | None = None
 
     # ----------------------------------------------------------------- switches
 
@@ -226,22 +248,34 @@ class Topology:
         ]
 
     def graph(self) -> nx.MultiDiGraph:
-        """Switches as nodes, up directed links as edges keyed by LinkId.
+        """Switches as nodes, up directed links as edges keyed by LinkId (read-only).
 
-        Edge attribute ``capacity`` holds bit/s. The graph is cached per version
-        and must be treated as read-only.
+        Edge attribute ``capacity`` holds bit/s.
         """
-        if self._graph_cache is not None and self._graph_cache[0] == self.version:
-            return self._graph_cache[1]
+        return self.view().graph
+
+    def view(self) -> LinkView:
+        """The derived link view for the current version (cached until something changes)."""
+        if self._view_cache is not None and self._view_cache[0] == self.version:
+            return self._view_cache[1]
+        links = self.links()
         graph = nx.MultiDiGraph()
         graph.add_nodes_from(self._switches)
-        for link in self.links():
+        adjacency: dict[int, list[tuple[int, LinkId]]] = {dpid: [] for dpid in self._switches}
+        for link in links:
             if link.up:
                 graph.add_edge(
                     link.src.dpid, link.dst.dpid, key=link.id, capacity=link.capacity_bps
                 )
-        self._graph_cache = (self.version, graph)
-        return graph
+                adjacency.setdefault(link.src.dpid, []).append((link.dst.dpid, link.id))
+        view = LinkView(
+            graph=graph,
+            adjacency={dpid: tuple(sorted(out)) for dpid, out in adjacency.items()},
+            capacity={link.id: link.capacity_bps for link in links},
+            up=frozenset(link.id for link in links if link.up),
+        )
+        self._view_cache = (self.version, view)
+        return view
 
     # -------------------------------------------------------------------- hosts
 

@@ -6,7 +6,7 @@ boundary (API, files, config), the form ovs-ofctl and os-ken print.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MAX_DPID = 2**64 - 1
 MAX_PORT = 0xFFFFFF00  # OFPP_MAX: higher numbers are reserved ports
@@ -33,9 +33,12 @@ def parse_dpid(text: str) -> int:
         raise RefError(f"{text!r} is not a datapath id (up to 16 hex digits)") from exc
 
 
-@dataclass(frozen=True, order=True)
-class PortRef:
-    """One port of one switch: the end of a link or a host attachment point."""
+class PortRef(NamedTuple):
+    """One port of one switch: the end of a link or a host attachment point.
+
+    A named tuple rather than a dataclass: these are dictionary keys on the
+    admission hot path, and tuples hash in C.
+    """
 
     dpid: int
     port: int
@@ -62,8 +65,7 @@ def parse_port_ref(text: str) -> PortRef:
     return PortRef(dpid, port)
 
 
-@dataclass(frozen=True, order=True)
-class LinkId:
+class LinkId(NamedTuple):
     """A directed link: traffic leaves ``src`` and arrives at ``dst``."""
 
     src: PortRef

@@ -46,7 +46,7 @@ def test_peak_matches_the_oracle(booked: list[tuple[Window, int]], query: Window
     for window, amount in booked:
         function.add(window, amount)
     peak = function.peak(query)
-    assert peak.amount == oracle_peak(booked, query)
+    assert peak.amount == oracle_peak(booked, query) == function.peak_amount(query)
     assert query.start <= peak.start < peak.end <= query.end
     assert oracle_level(booked, peak.start) == peak.amount
 
