@@ -28,7 +28,7 @@ from tegu_ryu.topology.refs import LinkId
 KeyT = TypeVar("KeyT")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Peak:
     """The most booked on a link over a window, and the first interval where it occurs."""
 
@@ -99,7 +99,7 @@ class StepFunction:
             del self.levels[index]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Booking:
     """One reservation's claim on one directed link."""
 

@@ -35,7 +35,7 @@ class Direction(str, Enum):
 DSCP_CLASSES = {"voice": 46, "control": 26, "data": 18}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     """One end of a reservation: what the user wrote and what it resolved to.
 
@@ -55,7 +55,7 @@ class Endpoint:
         return self.mac or self.ip or self.given
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Match:
     """Which of the endpoints' traffic the reservation covers."""
 
@@ -69,7 +69,7 @@ class Match:
         return replace(self, src_port=self.dst_port, dst_port=self.src_port)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Bandwidth:
     """bit/s from src to dst (``out``) and from dst to src (``in``)."""
 
@@ -80,7 +80,7 @@ class Bandwidth:
         return self.out if direction is Direction.OUT else self.in_
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Route:
     """An admitted path for one direction: per-switch hops and the links booked."""
 
@@ -88,7 +88,7 @@ class Route:
     links: tuple[LinkId, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reservation:
     id: str
     kind: Kind

@@ -29,7 +29,7 @@ class PathMode(str, Enum):
     WIDEST = "widest"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hop:
     """Where a reservation's traffic enters and leaves one switch.
 
