@@ -1,10 +1,10 @@
-"""The tegu_ryu os-ken application: OpenFlow and discovery events in, flows out.
+"""The tegu_ryu os-ken application: OpenFlow and discovery events in, flows and meters out.
 
 A shim in faucet's sense. Handlers turn os-ken events into plain values, call
 ``tegu_ryu.controller.Controller``, and carry out what it decides; the one
-place that talks to switches is ``_send``. Keeping each switch right is one
-mechanism: read back what it holds under our cookie tag, diff against the
-desired state, send the difference (``tegu_ryu.openflow.sync``).
+place that talks to switches is ``_send``. Keeping every switch right is one
+loop (``_run_pass``): ask the controller for the next pass of changes, send
+it with a barrier per switch, and ask again when the barriers are answered.
 
 os-ken 4.x on native threads ends an app's event loop *silently* when a
 handler raises (its ``TaskExit`` is ``Exception``), so every handler here is
@@ -36,20 +36,25 @@ from tegu_ryu.api.server import ApiServer
 from tegu_ryu.api.wsgi import Api
 from tegu_ryu.config import controller_settings
 from tegu_ryu.controller import Controller
+from tegu_ryu.enforcement.planner import serial_of_meter
 from tegu_ryu.openflow import messages
-from tegu_ryu.openflow.flows import COOKIE_TAG, COOKIE_TAG_MASK
-from tegu_ryu.openflow.sync import SwitchSync
+from tegu_ryu.openflow.flows import (
+    COOKIE_OBJECT_MASK,
+    COOKIE_TAG,
+    COOKIE_TAG_MASK,
+    Layer,
+    cookie_layer,
+)
+from tegu_ryu.openflow.reconcile import Changes, InstalledFlow
 from tegu_ryu.process import STOP
 from tegu_ryu.topology.model import PortState
 from tegu_ryu.topology.refs import MAX_PORT, LinkId, PortRef, dpid_str
 
 LOG = logging.getLogger("tegu_ryu.app")
 
-_SENT_MEMORY = 1024
-HandlerT = TypeVar("HandlerT", bound=Callable[..., None])
-
-
+_SENT_MEMORY = 4096
 TICK_INTERVAL = 0.5  # reservations change state within a second of their start and end
+HandlerT = TypeVar("HandlerT", bound=Callable[..., None])
 
 
 class ConfiguredController(Controller):
@@ -60,19 +65,15 @@ class ConfiguredController(Controller):
 
 
 class EventTick(osken_event.EventBase):
-    """Time to move reservations on (start, end, broken paths)."""
+    """Time to move reservations on (start, end, broken paths) and end settling."""
 
 
 class EventResync(osken_event.EventBase):
-    """Time to re-read every switch's flows and repair drift."""
+    """Time to re-read every switch's flows and meters and repair drift."""
 
 
-class EventSettled(osken_event.EventBase):
-    """A reconnected switch's links have had time to be rediscovered."""
-
-    def __init__(self, datapath: Any) -> None:
-        super().__init__()
-        self.datapath = datapath
+class EventChanged(osken_event.EventBase):
+    """The API changed something the switches must follow."""
 
 
 def guarded(handler: HandlerT) -> HandlerT:
@@ -117,9 +118,7 @@ class TeguApp(app_manager.OSKenApp):
         super().__init__(*args, **kwargs)
         self.controller: Controller = kwargs["tegu_controller"]
         self.datapaths: dict[int, Any] = {}
-        self.syncs: dict[int, SwitchSync] = {}
-        self._settling: set[int] = set()
-        self._sent: OrderedDict[tuple[int, int], str] = OrderedDict()
+        self._sent: OrderedDict[tuple[int, int], tuple[str, int | None]] = OrderedDict()
         self._stopping = threading.Event()
         authenticator = Authenticator.from_config(
             cfg.CONF.auth_mode, cfg.CONF.token_file, cfg.CONF.api_host
@@ -127,6 +126,7 @@ class TeguApp(app_manager.OSKenApp):
         self.api = ApiServer(
             cfg.CONF.api_host, cfg.CONF.api_port, Api(self.controller, authenticator)
         )
+        self.controller.on_change = lambda: self.send_event(self.name, EventChanged())
 
     def start(self) -> None:
         super().start()
@@ -150,7 +150,19 @@ class TeguApp(app_manager.OSKenApp):
     @set_ev_cls(EventTick)
     @guarded
     def _tick(self, ev: EventTick) -> None:
-        self.controller.tick(time.time())
+        if self.controller.tick(time.time()):
+            self._run_pass()
+
+    @set_ev_cls(EventChanged)
+    @guarded
+    def _changed(self, ev: EventChanged) -> None:
+        self._run_pass()
+
+    @set_ev_cls(EventResync)
+    @guarded
+    def _resync(self, ev: EventResync) -> None:
+        for dpid in self.controller.resync_due(time.time()):
+            self._read(dpid)
 
     # ------------------------------------------------------------- switches
 
@@ -163,19 +175,14 @@ class TeguApp(app_manager.OSKenApp):
         if ev.state == MAIN_DISPATCHER:
             LOG.info("switch %s connected from %s", dpid_str(datapath.id), datapath.address)
             self.datapaths[datapath.id] = datapath
-            self.syncs[datapath.id] = SwitchSync(datapath.id)
-            self._settling.add(datapath.id)
-            hub.spawn_after(cfg.CONF.discovery_settle, self._post_settled, datapath)
             ports = [port_state(p) for p in datapath.ports.values() if p.port_no <= MAX_PORT]
-            self.controller.switch_connected(datapath.id, ports)
-            self._read_flows(datapath.id)
+            self.controller.switch_connected(datapath.id, ports, time.time())
+            self._read(datapath.id)
         elif self.datapaths.get(datapath.id) is datapath:
             LOG.info("switch %s disconnected", dpid_str(datapath.id))
             del self.datapaths[datapath.id]
-            del self.syncs[datapath.id]
-            self._settling.discard(datapath.id)
             self.controller.switch_disconnected(datapath.id)
-        self._reconcile_all()
+        self._run_pass()
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     @guarded
@@ -192,7 +199,7 @@ class TeguApp(app_manager.OSKenApp):
                 "switch %s port %d is %s", dpid_str(dpid), state.port, "up" if state.up else "down"
             )
             self.controller.port_updated(dpid, state)
-        self._reconcile_all()
+        self._on_topology_change()
 
     @set_ev_cls(topo_event.EventLinkAdd)
     @guarded
@@ -200,7 +207,7 @@ class TeguApp(app_manager.OSKenApp):
         link_id = _link_id(ev.link)
         LOG.info("link %s discovered", link_id)
         self.controller.link_discovered(link_id)
-        self._reconcile_all()
+        self._on_topology_change()
 
     @set_ev_cls(topo_event.EventLinkDelete)
     @guarded
@@ -208,7 +215,12 @@ class TeguApp(app_manager.OSKenApp):
         link_id = _link_id(ev.link)
         LOG.info("link %s lost", link_id)
         self.controller.link_lost(link_id)
-        self._reconcile_all()
+        self._on_topology_change()
+
+    def _on_topology_change(self) -> None:
+        """Reservations on a broken path move (or degrade) at once, then the switches follow."""
+        self.controller.tick(time.time())
+        self._run_pass()
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     @guarded
@@ -217,120 +229,104 @@ class TeguApp(app_manager.OSKenApp):
         at = PortRef(msg.datapath.id, msg.match["in_port"])
         outcome = self.controller.packet_in(time.time(), at, bytes(msg.data))
         if outcome.replan:
-            self._reconcile_all()
+            self._run_pass()
         for out in outcome.packets:
             self._send(out.at.dpid, messages.packet_out(out.at.port, out.data))
 
     # ------------------------------------------------------- reconciliation
 
-    def _post_settled(self, datapath: Any) -> None:
-        self.send_event(self.name, EventSettled(datapath))
-
-    @set_ev_cls(EventSettled)
-    @guarded
-    def _settled(self, ev: EventSettled) -> None:
-        """Adopt the hosts that switches' flows point at, then reconcile for real.
-
-        Every switch's flows are consulted, not just this one's: a host's own
-        switch may still be settling, and without its attachment this switch
-        would delete its flows towards that host.
-        """
-        dpid = ev.datapath.id
-        if self.datapaths.get(dpid) is not ev.datapath or dpid not in self._settling:
-            return
-        self._settling.discard(dpid)
-        adopted = sum(
-            self.controller.adopt_hosts(other, sync.installed())
-            for other, sync in self.syncs.items()
-        )
-        if adopted:
-            LOG.info("adopted %d hosts from the flows switches hold", adopted)
-        self._reconcile_all()
+    def _read(self, dpid: int) -> None:
+        """Ask a switch for every tegu-owned flow and its meter table."""
+        flows = messages.flow_stats_request(COOKIE_TAG, COOKIE_TAG_MASK)
+        meters = messages.meter_config_request()
+        if self._send(dpid, flows) and self._send(dpid, meters):
+            self.controller.read_started(dpid, flows.xid, meters.xid)
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     @guarded
     def _flow_stats(self, ev: Any) -> None:
         msg = ev.msg
-        sync = self.syncs.get(msg.datapath.id)
-        if sync is None:
-            return
-        flows = [messages.flow_from_stats(stats) for stats in msg.body]
+        now = time.time()
+        entries = [InstalledFlow(*messages.flow_from_stats(stats, now)) for stats in msg.body]
         more = bool(msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE)
-        if sync.read_part(msg.xid, flows, more):
-            dpid = msg.datapath.id
-            if not sync.installed():
-                self._settling.discard(dpid)  # a fresh switch: nothing to preserve
-            count = self._reconcile(dpid)
-            if count:
-                LOG.info(
-                    "sent %d flow changes to switch %s after reading it", count, dpid_str(dpid)
-                )
+        if self.controller.flows_read(msg.datapath.id, msg.xid, entries, more):
+            self._run_pass()
+
+    @set_ev_cls(ofp_event.EventOFPMeterConfigStatsReply, MAIN_DISPATCHER)
+    @guarded
+    def _meter_config(self, ev: Any) -> None:
+        msg = ev.msg
+        meters = [messages.meter_from_stats(stats) for stats in msg.body]
+        more = bool(msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE)
+        if self.controller.meters_read(msg.datapath.id, msg.xid, meters, more):
+            self._run_pass()
+
+    @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
+    @guarded
+    def _barrier(self, ev: Any) -> None:
+        if self.controller.barrier_replied(ev.msg.datapath.id, ev.msg.xid):
+            self._run_pass()
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
     @guarded
     def _error(self, ev: Any) -> None:
         msg = ev.msg
         dpid = msg.datapath.id
-        cause = self._sent.get((dpid, msg.xid), "a message no longer remembered")
-        LOG.error(
-            "switch %s rejected %s: OpenFlow error type %d code %d",
-            dpid_str(dpid),
-            cause,
-            msg.type,
-            msg.code,
-        )
-        if dpid in self.syncs:
-            self.syncs[dpid].distrust()
-            self._read_flows(dpid)
+        what, serial = self._sent.get((dpid, msg.xid), ("a message no longer remembered", None))
+        detail = f"rejected {what}: OpenFlow error type {msg.type} code {msg.code}"
+        LOG.error("switch %s %s", dpid_str(dpid), detail)
+        self.controller.switch_error(dpid, serial, detail)
+        self._read(dpid)
 
-    @set_ev_cls(EventResync)
-    @guarded
-    def _resync(self, ev: EventResync) -> None:
-        for dpid, sync in self.syncs.items():
-            if not sync.reading:
-                self._read_flows(dpid)
+    def _run_pass(self) -> None:
+        """Send the next phase of changes, if no earlier one awaits confirmation."""
+        now = time.time()
+        work = self.controller.next_pass(now)
+        for dpid, changes in work.items():
+            self._send_changes(dpid, changes, now)
+        if work:
+            LOG.info(
+                "sent %d changes to %d switches", sum(len(c) for c in work.values()), len(work)
+            )
 
-    def _read_flows(self, dpid: int) -> None:
-        request = messages.flow_stats_request(COOKIE_TAG, COOKIE_TAG_MASK)
-        if self._send(dpid, request):
-            self.syncs[dpid].read_started(request.xid)
+    def _send_changes(self, dpid: int, changes: Changes, now: float) -> None:
+        LOG.debug("switch %s: %s", dpid_str(dpid), changes)
+        for meter in changes.meter_add:
+            self._send(
+                dpid, messages.meter_mod(meter, "add"), f"add {meter}", serial_of_meter(meter.id)
+            )
+        for meter in changes.meter_modify:
+            self._send(
+                dpid,
+                messages.meter_mod(meter, "modify"),
+                f"modify {meter}",
+                serial_of_meter(meter.id),
+            )
+        for flow in (*changes.flow_add, *changes.flow_modify):
+            self._send(
+                dpid,
+                messages.flow_add(flow, now),
+                f"add {flow.description or flow.match}",
+                _flow_serial(flow.cookie),
+            )
+        for flow in changes.flow_delete:
+            self._send(
+                dpid, messages.flow_delete(flow), f"delete {flow.match}", _flow_serial(flow.cookie)
+            )
+        for meter in changes.meter_delete:
+            self._send(dpid, messages.meter_mod(meter, "delete"), f"delete meter {meter.id}")
+        barrier = messages.barrier_request()
+        if self._send(dpid, barrier):
+            self.controller.pass_sent(dpid, changes, barrier.xid, now)
 
-    def _reconcile_all(self) -> None:
-        changes = {dpid: self._reconcile(dpid) for dpid in list(self.datapaths)}
-        changed = {dpid: n for dpid, n in changes.items() if n}
-        if changed:
-            LOG.info("sent %d flow changes to %d switches", sum(changed.values()), len(changed))
-
-    def _reconcile(self, dpid: int) -> int:
-        """Send what switch ``dpid`` lacks or holds in excess; returns the number of changes."""
-        sync = self.syncs[dpid]
-        if sync.reading or dpid in self._settling:
-            return 0  # the read's completion (or settling) reconciles, with better knowledge
-        diff = sync.plan(self.controller.desired_flows(dpid))
-        if not diff:
-            return 0
-        LOG.debug(
-            "switch %s: %d flows to add, %d to delete",
-            dpid_str(dpid),
-            len(diff.add),
-            len(diff.delete),
-        )
-        for flow in diff.add:
-            self._send(dpid, messages.flow_add(flow), f"add {flow.description or flow.match}")
-        for flow in diff.delete:
-            self._send(dpid, messages.flow_delete(flow), f"delete {flow.match}")
-        self._send(dpid, messages.barrier_request())
-        sync.applied(diff)
-        return len(diff.add) + len(diff.delete)
-
-    def _send(self, dpid: int, msg: Any, what: str = "") -> bool:
+    def _send(self, dpid: int, msg: Any, what: str = "", serial: int | None = None) -> bool:
         """Send one message to a connected switch, remembering it by xid for errors."""
         datapath = self.datapaths.get(dpid)
         if datapath is None:
             return False
         msg.datapath = datapath
         datapath.set_xid(msg)
-        self._sent[(dpid, msg.xid)] = what or type(msg).__name__
+        self._sent[(dpid, msg.xid)] = (what or type(msg).__name__, serial)
         while len(self._sent) > _SENT_MEMORY:
             self._sent.popitem(last=False)
         return bool(datapath.send_msg(msg))
@@ -340,3 +336,8 @@ def _link_id(link: Any) -> LinkId:
     return LinkId(
         PortRef(link.src.dpid, link.src.port_no), PortRef(link.dst.dpid, link.dst.port_no)
     )
+
+
+def _flow_serial(value: int) -> int | None:
+    """The reservation serial a cookie names, if it is a reservation's."""
+    return value & COOKIE_OBJECT_MASK if cookie_layer(value) is Layer.RESERVATION else None

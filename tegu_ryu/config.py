@@ -11,6 +11,7 @@ from __future__ import annotations
 from oslo_config import cfg
 
 from tegu_ryu.controller import ControllerSettings
+from tegu_ryu.enforcement.planner import MeterSettings
 from tegu_ryu.errors import ConfigurationError, RequestError
 from tegu_ryu.reservations.policy import Discount, Fence, Policy
 from tegu_ryu.topology.capacity import CapacityPolicy
@@ -84,6 +85,18 @@ OPTIONS = [
         help="Percent of any link one tenant may hold unless an admin sets its fence "
         "(100 = no limit, 0 = nothing until a fence is set).",
     ),
+    cfg.FloatOpt(
+        "reservation-burst-ms",
+        default=100.0,
+        min=1.0,
+        help="Burst of a reservation's meter, in milliseconds of its rate (TCP needs some).",
+    ),
+    cfg.IntOpt(
+        "best-effort-burst-kbit",
+        default=200,
+        min=1,
+        help="Burst of the best-effort meter on a reserved link, in kbit.",
+    ),
     cfg.StrOpt(
         "auth-mode",
         default="none",
@@ -147,4 +160,8 @@ def controller_settings(conf: cfg.ConfigOpts) -> ControllerSettings:
         policy=policy,
         retention=conf.reservation_retention,
         discovery_settle=conf.discovery_settle,
+        meters=MeterSettings(
+            reserved_burst_ms=conf.reservation_burst_ms,
+            best_effort_burst_kbit=conf.best_effort_burst_kbit,
+        ),
     )

@@ -3,24 +3,48 @@
 The os-ken shim (``apps/tegu.py``) turns OpenFlow and discovery events into
 calls here and carries out what comes back; the REST API reads from here.
 Both run on their own threads, so every entry point takes ``lock``.
+
+Keeping switches right is one loop: the desired state of every switch is a
+function of the topology, the reservations and the time (``plan``); what each
+switch holds is known from read-backs (``SwitchSync``); ``next_pass`` returns
+the changes of the earliest phase any switch still needs (see
+``openflow.reconcile``), and the next pass waits until every switch has
+confirmed the last one with a barrier.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tegu_ryu import __version__
-from tegu_ryu.forwarding.base import host_attachments, plan_base_flows
+from tegu_ryu.enforcement.planner import (
+    MeterSettings,
+    Plan,
+    SwitchPlan,
+    plan_switches,
+    reservation_cookie,
+    reservation_meter_id,
+)
+from tegu_ryu.forwarding.base import host_attachments
 from tegu_ryu.forwarding.packet_in import FloodMemory, PacketInOutcome, handle_packet_in
-from tegu_ryu.openflow.flows import Flow
+from tegu_ryu.openflow.flows import Meter
+from tegu_ryu.openflow.reconcile import Changes, InstalledFlow
+from tegu_ryu.openflow.sync import SwitchSync
+from tegu_ryu.reservations.model import Reservation, State
 from tegu_ryu.reservations.policy import Policy
 from tegu_ryu.reservations.service import ReservationService
 from tegu_ryu.reservations.store import Store
+from tegu_ryu.timefmt import format_time
 from tegu_ryu.topology.capacity import CapacityPolicy
 from tegu_ryu.topology.model import PortState, Topology
 from tegu_ryu.topology.refs import LinkId, PortRef, dpid_str
 from tegu_ryu.topology.static import load_static_topology
+
+BARRIER_PATIENCE = 10.0  # seconds before an unanswered barrier means the switch needs a re-read
+EMPTY = SwitchPlan(flows=(), meters=())
 
 
 @dataclass(frozen=True)
@@ -33,39 +57,69 @@ class ControllerSettings:
     policy: Policy = field(default_factory=Policy)
     retention: float = 7 * 86400
     discovery_settle: float = 3.0
+    meters: MeterSettings = field(default_factory=MeterSettings)
+
+
+@dataclass
+class _Switch:
+    sync: SwitchSync
+    settle_until: float
+    barrier_since: float = 0.0
 
 
 class Controller:
-    """Topology, forwarding plan and (later) reservations, guarded by one lock."""
+    """Topology, reservations and what the switches hold, guarded by one lock."""
 
     def __init__(self, settings: ControllerSettings, now: float) -> None:
         self.lock = threading.RLock()
+        self.settings = settings
         self.topology = Topology(settings.capacity)
         if settings.static_topology:
             load_static_topology(settings.static_topology, self.topology)
         self.reservations = ReservationService(
             self.topology, Store(settings.state_dir), self.lock, settings.policy, settings.retention
         )
+        self.switches: dict[int, _Switch] = {}
         self._flood_memory = FloodMemory()
-        self._plan: tuple[int, dict[int, list[Flow]]] | None = None
+        self._plan: tuple[tuple[int, int, int], Plan] | None = None
         self._paths_trusted_from = now + settings.discovery_settle
+        self._errors: dict[str, str] = {}
 
-    def tick(self, now: float) -> None:
-        """Move reservations on in time; check their paths once discovery has settled.
+    @property
+    def on_change(self) -> Callable[[], None]:
+        """Called (from any thread) after an API change that switches must follow."""
+        return self.reservations.on_change
 
-        Right after a start, links are still being rediscovered, and a link not
-        seen yet is not a broken one.
+    @on_change.setter
+    def on_change(self, callback: Callable[[], None]) -> None:
+        self.reservations.on_change = callback
+
+    def tick(self, now: float) -> bool:
+        """Move reservations on in time; True if switches may need changes.
+
+        Reservations' paths are only checked once discovery has settled after a
+        start: a link not seen yet is not a broken one. Switches whose settle
+        time ends adopt the hosts their flows point at.
         """
-        self.reservations.tick(now, check_paths=now >= self._paths_trusted_from)
+        with self.lock:
+            changed = bool(self.reservations.tick(now, check_paths=now >= self._paths_trusted_from))
+            for switch in self.switches.values():
+                if switch.settle_until and now >= switch.settle_until and switch.sync.known:
+                    switch.settle_until = 0.0
+                    self._adopt_hosts()
+                    changed = True
+            return changed
 
     # ------------------------------------------------------- discovery events
 
-    def switch_connected(self, dpid: int, ports: list[PortState]) -> None:
+    def switch_connected(self, dpid: int, ports: list[PortState], now: float) -> None:
         with self.lock:
             self.topology.switch_connected(dpid, ports)
+            self.switches[dpid] = _Switch(SwitchSync(dpid), now + self.settings.discovery_settle)
 
     def switch_disconnected(self, dpid: int) -> None:
         with self.lock:
+            self.switches.pop(dpid, None)
             self.topology.switch_disconnected(dpid)
 
     def port_updated(self, dpid: int, state: PortState) -> None:
@@ -84,37 +138,193 @@ class Controller:
         with self.lock:
             self.topology.link_lost(link_id)
 
-    def adopt_hosts(self, dpid: int, installed: list[Flow]) -> int:
-        """Learn hosts from base flows a switch already holds; returns how many were new."""
-        adopted = 0
-        with self.lock:
-            for mac, at in host_attachments(dpid, installed):
-                if self.topology.host_by_mac(mac) is None and not self.topology.is_link_port(at):
-                    self.topology.host_seen(mac, at, None)
-                    adopted += 1
-        return adopted
-
     def packet_in(self, now: float, at: PortRef, data: bytes) -> PacketInOutcome:
         with self.lock:
             return handle_packet_in(self.topology, self._flood_memory, now, at, data)
 
-    # ---------------------------------------------------------- desired state
+    # ------------------------------------------------------------ read-backs
 
-    @property
-    def version(self) -> int:
-        """Changes whenever the desired state of some switch may have changed."""
+    def read_started(self, dpid: int, flow_xid: int, meter_xid: int) -> None:
         with self.lock:
-            return self.topology.version
+            if dpid in self.switches:
+                self.switches[dpid].sync.read_started(flow_xid, meter_xid)
 
-    def desired_flows(self, dpid: int) -> list[Flow]:
-        """Every tegu-owned flow that switch ``dpid`` should hold now."""
+    def flows_read(self, dpid: int, xid: int, entries: list[InstalledFlow], more: bool) -> bool:
+        """One flow-stats reply; True when the switch has been read completely."""
         with self.lock:
-            version = self.topology.version
-            if self._plan is None or self._plan[0] != version:
-                self._plan = (version, plan_base_flows(self.topology))
-            return self._plan[1].get(dpid, [])
+            switch = self.switches.get(dpid)
+            return switch is not None and self._read_done(
+                switch, switch.sync.flows_part(xid, entries, more)
+            )
+
+    def meters_read(self, dpid: int, xid: int, meters: list[Meter], more: bool) -> bool:
+        """One meter-config reply; True when the switch has been read completely."""
+        with self.lock:
+            switch = self.switches.get(dpid)
+            return switch is not None and self._read_done(
+                switch, switch.sync.meters_part(xid, meters, more)
+            )
+
+    def _read_done(self, switch: _Switch, done: bool) -> bool:
+        if done:
+            if not switch.sync.installed_flows():
+                switch.settle_until = 0.0  # a fresh switch: nothing on it to preserve
+            self._errors = {
+                rid: why
+                for rid, why in self._errors.items()
+                if not self._touches(rid, switch.sync.dpid)
+            }
+        return done
+
+    def resync_due(self, now: float) -> list[int]:
+        """Switches to re-read now (drift repair), including any whose barrier never came back."""
+        with self.lock:
+            due = []
+            for dpid, switch in self.switches.items():
+                if (
+                    switch.sync.barrier is not None
+                    and now - switch.barrier_since > BARRIER_PATIENCE
+                ):
+                    switch.sync.barrier = None
+                    switch.sync.distrust()
+                if not switch.sync.reading and switch.sync.barrier is None:
+                    due.append(dpid)
+            return due
+
+    # ------------------------------------------------------------ the passes
+
+    def plan(self) -> Plan:
+        """The desired state of every switch (cached until something it depends on changes)."""
+        with self.lock:
+            engine = self.reservations.engine
+            key = (self.topology.version, engine.version, id(engine.policy))
+            if self._plan is None or self._plan[0] != key:
+                reservations = list(engine.reservations.values())
+                plan = plan_switches(
+                    self.topology, reservations, engine.policy, self.settings.meters
+                )
+                self._plan = (key, plan)
+            return self._plan[1]
+
+    def next_pass(self, now: float) -> dict[int, Changes]:
+        """Changes of the earliest phase any ready switch needs; empty while one is unconfirmed."""
+        with self.lock:
+            if any(s.sync.barrier is not None for s in self.switches.values()):
+                return {}
+            plan = self.plan()
+            needed = {
+                dpid: switch.sync.changes(
+                    plan.switches.get(dpid, EMPTY).flows, plan.switches.get(dpid, EMPTY).meters, now
+                )
+                for dpid, switch in self.switches.items()
+                if switch.sync.known and not switch.sync.reading and not switch.settle_until
+            }
+            phases = [c.phase() for c in needed.values() if c.phase()]
+            if not phases:
+                return {}
+            phase = min(phases)
+            return {dpid: c.only(phase) for dpid, c in needed.items() if c.phase() == phase}
+
+    def pass_sent(self, dpid: int, changes: Changes, barrier_xid: int, now: float) -> None:
+        with self.lock:
+            switch = self.switches.get(dpid)
+            if switch is not None:
+                switch.sync.applied(changes, now)
+                switch.sync.barrier = barrier_xid
+                switch.barrier_since = now
+
+    def barrier_replied(self, dpid: int, xid: int) -> bool:
+        """True when this reply confirms the last outstanding barrier (a new pass may start)."""
+        with self.lock:
+            switch = self.switches.get(dpid)
+            if switch is None or switch.sync.barrier != xid:
+                return False
+            switch.sync.barrier = None
+            return all(s.sync.barrier is None for s in self.switches.values())
+
+    def switch_error(self, dpid: int, serial: int | None, detail: str) -> None:
+        """A switch refused something we sent; the reservation it was for says so."""
+        with self.lock:
+            switch = self.switches.get(dpid)
+            if switch is not None:
+                switch.sync.distrust()
+            if serial is not None:
+                for reservation in self.reservations.engine.reservations.values():
+                    if reservation.serial == serial:
+                        self._errors[reservation.id] = f"switch {dpid_str(dpid)}: {detail}"
 
     # ------------------------------------------------------------------ views
+
+    def enforcement(self, reservation: Reservation) -> dict[str, Any]:
+        """``{"status", "detail"}``: whether the switches hold what this reservation needs."""
+        with self.lock:
+            state = reservation.state
+            if state is State.PENDING:
+                return {
+                    "status": "scheduled",
+                    "detail": f"enforced from {format_time(reservation.window.start)}",
+                }
+            if state.final:
+                return {"status": "removed", "detail": f"reservation {state.value}"}
+            if state is State.DEGRADED:
+                return {"status": "pending", "detail": reservation.reason or "no path"}
+            conflict = self.plan().conflicts.get(reservation.id)
+            if conflict is not None:
+                return {"status": "error", "detail": conflict}
+            if reservation.id in self._errors:
+                return {"status": "error", "detail": self._errors[reservation.id]}
+            for dpid in sorted(
+                {hop.dpid for route in reservation.routes.values() for hop in route.hops}
+            ):
+                missing = self._missing_on(dpid, reservation)
+                if missing:
+                    return {"status": "pending", "detail": missing}
+            return {
+                "status": "installed",
+                "detail": "flows and meters confirmed on every switch of the path",
+            }
+
+    def _missing_on(self, dpid: int, reservation: Reservation) -> str | None:
+        switch = self.switches.get(dpid)
+        if switch is None:
+            return f"switch {dpid_str(dpid)} is not connected"
+        if not switch.sync.known or switch.sync.barrier is not None:
+            return f"switch {dpid_str(dpid)} has not confirmed its flows yet"
+        desired = self.plan().switches.get(dpid, EMPTY)
+        tag = reservation_cookie(reservation)
+        flows = {f for f in desired.flows if f.cookie == tag}
+        meters = {m for m in desired.meters if m.id in _meter_ids(reservation)}
+        if not flows <= set(switch.sync.installed_flows()) or not meters <= set(
+            switch.sync.installed_meters()
+        ):
+            return f"switch {dpid_str(dpid)} does not hold all of its flows yet"
+        return None
+
+    def _sync_state(self, dpid: int) -> str | None:
+        """How far the controller is in making switch ``dpid`` right (None: not connected)."""
+        switch = self.switches.get(dpid)
+        if switch is None:
+            return None
+        if switch.sync.reading or not switch.sync.known:
+            return "reading"
+        if switch.settle_until:
+            return "settling"
+        if switch.sync.barrier is not None:
+            return "confirming"
+        return "synced"
+
+    def _touches(self, reservation_id: str, dpid: int) -> bool:
+        reservation = self.reservations.engine.reservations.get(reservation_id)
+        return reservation is not None and any(
+            hop.dpid == dpid for route in reservation.routes.values() for hop in route.hops
+        )
+
+    def _adopt_hosts(self) -> None:
+        """Learn hosts from base flows switches already hold (after a controller restart)."""
+        for dpid, switch in self.switches.items():
+            for mac, at in host_attachments(dpid, switch.sync.installed_flows()):
+                if self.topology.host_by_mac(mac) is None and not self.topology.is_link_port(at):
+                    self.topology.host_seen(mac, at, None)
 
     def health(self) -> dict[str, object]:
         with self.lock:
@@ -133,6 +343,7 @@ class Controller:
                     {
                         "dpid": dpid_str(dpid),
                         "connected": topo.is_connected(dpid),
+                        "sync": self._sync_state(dpid),
                         "ports": [p.as_json() for p in topo.ports(dpid)],
                     }
                     for dpid in topo.switch_ids()
@@ -158,3 +369,7 @@ class Controller:
                     for host in topo.hosts()
                 ],
             }
+
+
+def _meter_ids(reservation: Reservation) -> set[int]:
+    return {reservation_meter_id(reservation, direction) for direction in reservation.routes}

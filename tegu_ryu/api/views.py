@@ -15,9 +15,10 @@ from tegu_ryu.topology.model import Link
 from tegu_ryu.topology.refs import dpid_str
 
 
-def reservation_json(reservation: Reservation) -> dict[str, Any]:
-    """A reservation as the v1 API shows it."""
+def reservation_json(reservation: Reservation, enforcement: dict[str, Any]) -> dict[str, Any]:
+    """A reservation as the v1 API shows it, with what the switches hold of it."""
     return {
+        "enforcement": enforcement,
         "id": reservation.id,
         "type": reservation.kind.value,
         "state": reservation.state.value,

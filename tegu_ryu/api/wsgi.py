@@ -24,6 +24,7 @@ from tegu_ryu.api import views
 from tegu_ryu.api.auth import Authenticator
 from tegu_ryu.controller import Controller
 from tegu_ryu.errors import MethodNotAllowed, NotFound, RequestError
+from tegu_ryu.reservations.model import Reservation
 from tegu_ryu.tenancy import Principal
 
 LOG = logging.getLogger(__name__)
@@ -143,6 +144,9 @@ class Api:
         result: Iterable[bytes] = response(environ, start_response)
         return result
 
+    def _reservation(self, reservation: Reservation) -> dict[str, Any]:
+        return views.reservation_json(reservation, self.controller.enforcement(reservation))
+
     # ------------------------------------------------------------ handlers
 
     def health(self, request: Request, params: dict[str, str], who: Principal) -> Response:
@@ -166,24 +170,24 @@ class Api:
                 details={"field": sorted(unknown)[0]},
             )
         found = self.service.visible(who, query.get("state"), query.get("type"), query.get("owner"))
-        return json_response({"reservations": [views.reservation_json(r) for r in found]})
+        return json_response({"reservations": [self._reservation(r) for r in found]})
 
     def create_reservation(
         self, request: Request, params: dict[str, str], who: Principal
     ) -> Response:
         reservation = self.service.create(who, json_body(request), self.clock())
-        response = json_response(views.reservation_json(reservation), status=201)
+        response = json_response(self._reservation(reservation), status=201)
         response.headers["Location"] = f"/v1/reservations/{reservation.id}"
         return response
 
     def get_reservation(self, request: Request, params: dict[str, str], who: Principal) -> Response:
-        return json_response(views.reservation_json(self.service.get(who, params["rid"])))
+        return json_response(self._reservation(self.service.get(who, params["rid"])))
 
     def modify_reservation(
         self, request: Request, params: dict[str, str], who: Principal
     ) -> Response:
         changed = self.service.modify(who, params["rid"], json_body(request), self.clock())
-        return json_response(views.reservation_json(changed))
+        return json_response(self._reservation(changed))
 
     def cancel_reservation(
         self, request: Request, params: dict[str, str], who: Principal

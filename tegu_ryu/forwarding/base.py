@@ -7,8 +7,9 @@ a spanning tree. ARP never travels between switches; it goes to the
 controller, which answers from its host table (see ``packet_in``). Anything
 the tables do not know goes to the controller too.
 
-These flows sit at low priority under the base-layer cookie, so that
-reservation flows (higher priority) override them for the traffic they match.
+These flows live in the forwarding table (1) under the base-layer cookie;
+table 0 belongs to reservations and sends everything they do not claim on to
+table 1.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Iterable
 
 import networkx as nx
 
-from tegu_ryu.openflow.flows import OFPP_CONTROLLER, Flow, Layer, Output, cookie, match
+from tegu_ryu.openflow.flows import OFPP_CONTROLLER, Flow, Layer, Output, Table, cookie, match
 from tegu_ryu.topology.model import Topology
 from tegu_ryu.topology.refs import LinkId, PortRef
 
@@ -50,14 +51,24 @@ def next_hops(graph: nx.MultiDiGraph, destination: int) -> dict[int, LinkId]:
 
 
 def switch_flows() -> list[Flow]:
-    """Flows every switch carries whatever the hosts: ARP and misses to the controller."""
+    """Flows every switch carries whatever the hosts: the pipeline, ARP and misses."""
     to_controller = (Output(OFPP_CONTROLLER),)
     return [
         Flow(
             priority=TABLE_MISS_PRIORITY,
             match=match(),
+            actions=(),
+            cookie=BASE_COOKIE,
+            table=Table.RESERVATIONS,
+            goto=Table.FORWARDING,
+            description="traffic no reservation claims is forwarded as usual",
+        ),
+        Flow(
+            priority=TABLE_MISS_PRIORITY,
+            match=match(),
             actions=to_controller,
             cookie=BASE_COOKIE,
+            table=Table.FORWARDING,
             description="table-miss: unknown traffic to the controller",
         ),
         Flow(
@@ -65,6 +76,7 @@ def switch_flows() -> list[Flow]:
             match=match(eth_type=ETH_TYPE_ARP),
             actions=to_controller,
             cookie=BASE_COOKIE,
+            table=Table.FORWARDING,
             description="ARP to the controller (proxy ARP, no broadcast between switches)",
         ),
     ]
@@ -100,7 +112,11 @@ def host_attachments(dpid: int, flows: Iterable[Flow]) -> list[tuple[str, PortRe
     """
     found = []
     for flow in flows:
-        if flow.cookie != BASE_COOKIE or flow.priority != HOST_PRIORITY:
+        if (flow.cookie, flow.table, flow.priority) != (
+            BASE_COOKIE,
+            Table.FORWARDING,
+            HOST_PRIORITY,
+        ):
             continue
         fields = dict(flow.match)
         if set(fields) == {"eth_dst"} and len(flow.actions) == 1:
@@ -116,5 +132,6 @@ def _host_flow(mac: str, port: int, description: str) -> Flow:
         match=match(eth_dst=mac),
         actions=(Output(port),),
         cookie=BASE_COOKIE,
+        table=Table.FORWARDING,
         description=description,
     )

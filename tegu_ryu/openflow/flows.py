@@ -34,6 +34,24 @@ class Layer(IntEnum):
     RESERVATION = 2
 
 
+class Table(IntEnum):
+    """The pipeline: reservations classify first, then everything is forwarded.
+
+    Table 0 holds reservation flows (meter, DSCP, output along the admitted
+    path) and a miss entry that continues to table 1; table 1 is base
+    forwarding (hosts, ARP and misses to the controller).
+    """
+
+    RESERVATIONS = 0
+    FORWARDING = 1
+
+
+# Meter ids tegu_ryu owns; meters outside this range are never touched.
+METER_FIRST = 0x1000_0000
+METER_LAST = 0x7FFF_FFFF
+BEST_EFFORT_METERS = 0x7000_0000  # + egress port number
+
+
 def cookie(layer: Layer, object_id: int = 0) -> int:
     """The cookie for flows that ``layer`` installs for one of its objects."""
     if not 0 <= object_id <= COOKIE_OBJECT_MASK:
@@ -80,9 +98,18 @@ class Opaque:
 Action = Output | SetField | Opaque
 
 
+FlowKey = tuple[int, int, tuple[tuple[str, int | str], ...]]
+
+
 @dataclass(frozen=True)
 class Flow:
-    """One flow entry: where it lives, what it matches, what it does, who owns it."""
+    """One flow entry: where it lives, what it matches, what it does, who owns it.
+
+    ``until`` (Unix seconds) asks for a hard timeout that removes the entry
+    then even if the controller is gone; it is turned into a timeout when the
+    flow is sent (at most 65535 s, refreshed before it runs out) and is not
+    part of what makes two flows equal.
+    """
 
     priority: int
     match: tuple[tuple[str, int | str], ...]
@@ -90,14 +117,24 @@ class Flow:
     cookie: int
     table: int = 0
     meter: int | None = None
-    hard_timeout: int = 0
-    idle_timeout: int = 0
+    goto: int | None = None
+    until: float | None = field(default=None, compare=False)
     description: str = field(default="", compare=False)
 
     @property
-    def key(self) -> tuple[int, int, tuple[tuple[str, int | str], ...]]:
+    def key(self) -> FlowKey:
         """What identifies the entry on a switch (OpenFlow's strict match)."""
         return (self.table, self.priority, self.match)
+
+
+@dataclass(frozen=True)
+class Meter:
+    """An OpenFlow meter with one drop band: traffic beyond ``rate_kbps`` is dropped."""
+
+    id: int
+    rate_kbps: int
+    burst_kbit: int
+    description: str = field(default="", compare=False)
 
 
 def match(**fields: int | str) -> tuple[tuple[str, int | str], ...]:
@@ -109,6 +146,6 @@ def _canonical(value: int | str) -> int | str:
     return value.lower() if isinstance(value, str) else value
 
 
-def by_key(flows: Iterable[Flow]) -> dict[tuple[int, int, tuple[tuple[str, int | str], ...]], Flow]:
+def by_key(flows: Iterable[Flow]) -> dict[FlowKey, Flow]:
     """Index flows by their strict-match key."""
     return {flow.key: flow for flow in flows}

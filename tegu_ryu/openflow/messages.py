@@ -1,13 +1,14 @@
-"""Translation between ``Flow`` values and OpenFlow 1.3 messages (os-ken parser objects).
+"""Translation between ``Flow``/``Meter`` values and OpenFlow 1.3 messages (os-ken objects).
 
 Messages are built with ``datapath=None``; the one function that sends
-attaches the datapath. ``flow_from_stats`` is the inverse of ``flow_add`` for
-everything we install, which is what lets the reconciler compare a switch's
-flow table with the desired state.
+attaches the datapath. ``flow_from_stats`` and ``meter_from_stats`` are the
+inverses of ``flow_add`` and ``meter_mod`` for everything we install, which
+is what lets the reconciler compare a switch with the desired state.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from os_ken.ofproto import ofproto_v1_3 as ofp
@@ -18,22 +19,31 @@ from tegu_ryu.openflow.flows import (
     OFPP_CONTROLLER,
     Action,
     Flow,
+    Meter,
     Opaque,
     Output,
     SetField,
     match,
 )
 
+MAX_HARD_TIMEOUT = 65535  # the largest OpenFlow allows; longer flows are refreshed
 
-def flow_add(flow: Flow) -> Any:
+
+def hard_timeout(flow: Flow, now: float) -> int:
+    """Seconds until ``flow.until``, capped by OpenFlow's maximum; 0 means none."""
+    if flow.until is None:
+        return 0
+    return max(1, min(MAX_HARD_TIMEOUT, math.ceil(flow.until - now)))
+
+
+def flow_add(flow: Flow, now: float) -> Any:
     """An OFPFC_ADD that installs ``flow``, replacing an entry with the same key."""
     return parser.OFPFlowMod(
         datapath=None,
         cookie=flow.cookie,
         table_id=flow.table,
         command=ofp.OFPFC_ADD,
-        idle_timeout=flow.idle_timeout,
-        hard_timeout=flow.hard_timeout,
+        hard_timeout=hard_timeout(flow, now),
         priority=flow.priority,
         buffer_id=ofp.OFP_NO_BUFFER,
         match=parser.OFPMatch(**dict(flow.match)),
@@ -56,6 +66,21 @@ def flow_delete(flow: Flow) -> Any:
     )
 
 
+def meter_mod(meter: Meter, command: str) -> Any:
+    """Add, modify or delete a meter (``command`` is "add", "modify" or "delete")."""
+    commands = {"add": ofp.OFPMC_ADD, "modify": ofp.OFPMC_MODIFY, "delete": ofp.OFPMC_DELETE}
+    bands = []
+    if command != "delete":
+        bands.append(parser.OFPMeterBandDrop(rate=meter.rate_kbps, burst_size=meter.burst_kbit))
+    return parser.OFPMeterMod(
+        datapath=None,
+        command=commands[command],
+        flags=ofp.OFPMF_KBPS | ofp.OFPMF_BURST,
+        meter_id=meter.id,
+        bands=bands,
+    )
+
+
 def flow_stats_request(cookie: int, cookie_mask: int) -> Any:
     """Ask for every flow, in every table, whose cookie matches under ``cookie_mask``."""
     return parser.OFPFlowStatsRequest(
@@ -67,6 +92,10 @@ def flow_stats_request(cookie: int, cookie_mask: int) -> Any:
         cookie_mask=cookie_mask,
         match=parser.OFPMatch(),
     )
+
+
+def meter_config_request() -> Any:
+    return parser.OFPMeterConfigStatsRequest(datapath=None, meter_id=ofp.OFPM_ALL)
 
 
 def barrier_request() -> Any:
@@ -84,13 +113,16 @@ def packet_out(port: int, data: bytes) -> Any:
     )
 
 
-def flow_from_stats(stats: Any) -> Flow:
-    """The ``Flow`` a switch's flow-stats entry describes."""
+def flow_from_stats(stats: Any, now: float) -> tuple[Flow, float | None]:
+    """The ``Flow`` a switch's flow-stats entry describes, and when it will time out."""
     actions: list[Action] = []
     meter: int | None = None
+    goto: int | None = None
     for instruction in stats.instructions:
         if isinstance(instruction, parser.OFPInstructionMeter):
             meter = instruction.meter_id
+        elif isinstance(instruction, parser.OFPInstructionGotoTable):
+            goto = instruction.table_id
         elif (
             isinstance(instruction, parser.OFPInstructionActions)
             and instruction.type == ofp.OFPIT_APPLY_ACTIONS
@@ -98,16 +130,29 @@ def flow_from_stats(stats: Any) -> Flow:
             actions.extend(_action_from_parser(action) for action in instruction.actions)
         else:
             actions.append(Opaque(str(instruction)))
-    return Flow(
+    flow = Flow(
         priority=stats.priority,
         match=match(**dict(stats.match.items())),
         actions=tuple(actions),
         cookie=stats.cookie,
         table=stats.table_id,
         meter=meter,
-        hard_timeout=stats.hard_timeout,
-        idle_timeout=stats.idle_timeout,
+        goto=goto,
     )
+    deadline = now - stats.duration_sec + stats.hard_timeout if stats.hard_timeout else None
+    return flow, deadline
+
+
+def meter_from_stats(stats: Any) -> Meter:
+    """The ``Meter`` a meter-config entry describes (any band but one drop band is opaque)."""
+    bands = stats.bands
+    if (
+        len(bands) == 1
+        and isinstance(bands[0], parser.OFPMeterBandDrop)
+        and stats.flags & ofp.OFPMF_KBPS
+    ):
+        return Meter(stats.meter_id, bands[0].rate, bands[0].burst_size)
+    return Meter(stats.meter_id, -1, -1, description="not one tegu_ryu installs")
 
 
 def _instructions(flow: Flow) -> list[Any]:
@@ -120,6 +165,8 @@ def _instructions(flow: Flow) -> list[Any]:
                 ofp.OFPIT_APPLY_ACTIONS, [_action_to_parser(a) for a in flow.actions]
             )
         )
+    if flow.goto is not None:
+        instructions.append(parser.OFPInstructionGotoTable(flow.goto))
     return instructions
 
 

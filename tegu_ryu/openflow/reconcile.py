@@ -1,45 +1,120 @@
 """Desired versus installed: the smallest set of changes that makes a switch right.
 
 One mechanism serves every occasion (switch connect, topology change,
-controller restart, drift repair): read what the switch holds under our
-cookies, compare it with what should be there, send the difference. When
-nothing differs nothing is sent, which is what makes a restart quiet.
+reservation start and end, controller restart, drift repair): read what the
+switch holds under our cookies and meter ids, compare with what should be
+there, send the difference. When nothing differs nothing is sent, which is
+what makes a restart quiet.
+
+Changes come in three phases, and a phase is only sent once every switch has
+confirmed the one before (barriers), so traffic always has somewhere to go:
+
+1. new meters, changed meter rates, and flows the switch does not have yet
+   (a moved reservation's flows on its new path);
+2. flows whose content changes in place (the ingress flow that switches the
+   traffic onto the new path), and flows refreshed before their hard timeout;
+3. flows and then meters that are no longer wanted (the old path).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from tegu_ryu.openflow.flows import Flow, by_key
+from tegu_ryu.openflow.flows import Flow, FlowKey, Meter, by_key
+
+REFRESH_MARGIN = 300.0  # re-add a flow this long before its hard timeout would remove it early
 
 
 @dataclass(frozen=True)
-class FlowDiff:
-    """Changes for one switch. Adds (which replace same-key entries) go before deletes."""
-
-    add: tuple[Flow, ...]
-    delete: tuple[Flow, ...]
-
-    def __bool__(self) -> bool:
-        return bool(self.add or self.delete)
+class InstalledFlow:
+    flow: Flow
+    deadline: float | None  # when the switch will time the entry out, if ever
 
 
-def diff_flows(desired: Iterable[Flow], installed: Iterable[Flow]) -> FlowDiff:
-    """Flows to add or replace, and flows to delete, to turn ``installed`` into ``desired``.
+@dataclass(frozen=True)
+class Changes:
+    """What one switch needs, by phase."""
 
-    Adds come first so that traffic moving from one entry to another is never
-    left without either (make before break).
-    """
-    want = by_key(desired)
-    have = by_key(installed)
-    add = tuple(flow for key, flow in sorted(want.items(), key=_order) if have.get(key) != flow)
-    delete = tuple(flow for key, flow in sorted(have.items(), key=_order) if key not in want)
-    return FlowDiff(add=add, delete=delete)
+    meter_add: tuple[Meter, ...] = ()
+    meter_modify: tuple[Meter, ...] = ()
+    flow_add: tuple[Flow, ...] = ()
+    flow_modify: tuple[Flow, ...] = ()
+    flow_delete: tuple[Flow, ...] = ()
+    meter_delete: tuple[Meter, ...] = ()
+
+    def phase(self) -> int:
+        """The first phase with something to do (1 to 3), or 0 when nothing differs."""
+        if self.meter_add or self.meter_modify or self.flow_add:
+            return 1
+        if self.flow_modify:
+            return 2
+        if self.flow_delete or self.meter_delete:
+            return 3
+        return 0
+
+    def only(self, phase: int) -> Changes:
+        """The part of these changes that belongs to ``phase``."""
+        if phase == 1:
+            return Changes(self.meter_add, self.meter_modify, self.flow_add)
+        if phase == 2:
+            return Changes(flow_modify=self.flow_modify)
+        if phase == 3:
+            return Changes(flow_delete=self.flow_delete, meter_delete=self.meter_delete)
+        return Changes()
+
+    def __len__(self) -> int:
+        return sum(
+            len(part)
+            for part in (
+                self.meter_add, self.meter_modify, self.flow_add,
+                self.flow_modify, self.flow_delete, self.meter_delete,
+            )
+        )  # fmt: skip
 
 
-def _order(
-    item: tuple[tuple[int, int, tuple[tuple[str, int | str], ...]], Flow],
-) -> tuple[int, int, str]:
+def diff(
+    desired_flows: Iterable[Flow],
+    desired_meters: Iterable[Meter],
+    installed_flows: Mapping[FlowKey, InstalledFlow],
+    installed_meters: Mapping[int, Meter],
+    now: float,
+) -> Changes:
+    """Everything needed to turn the installed state into the desired one."""
+    want = by_key(desired_flows)
+    meters = {meter.id: meter for meter in desired_meters}
+    flow_add, flow_modify = [], []
+    for key, flow in sorted(want.items(), key=_order):
+        have = installed_flows.get(key)
+        if have is None:
+            flow_add.append(flow)
+        elif have.flow != flow or _expires_early(flow, have, now):
+            flow_modify.append(flow)
+    return Changes(
+        meter_add=tuple(m for i, m in sorted(meters.items()) if i not in installed_meters),
+        meter_modify=tuple(
+            m
+            for i, m in sorted(meters.items())
+            if i in installed_meters and installed_meters[i] != m
+        ),
+        flow_add=tuple(flow_add),
+        flow_modify=tuple(flow_modify),
+        flow_delete=tuple(
+            have.flow
+            for key, have in sorted(installed_flows.items(), key=_order)
+            if key not in want
+        ),
+        meter_delete=tuple(m for i, m in sorted(installed_meters.items()) if i not in meters),
+    )
+
+
+def _expires_early(flow: Flow, have: InstalledFlow, now: float) -> bool:
+    """True if the installed entry will time out before ``flow.until`` and soon."""
+    if flow.until is None or have.deadline is None:
+        return False
+    return have.deadline < flow.until - 1 and have.deadline - now < REFRESH_MARGIN
+
+
+def _order(item: tuple[FlowKey, object]) -> tuple[int, int, str]:
     (table, priority, fields), _ = item
     return (table, -priority, repr(fields))

@@ -115,6 +115,8 @@ class Engine:
         self._new_id = new_id or (lambda: f"r-{uuid.uuid4().hex[:12]}")
         self._by_pair: defaultdict[tuple[str, Kind, frozenset[str]], set[str]] = defaultdict(set)
         self._checked_version = -1
+        self._next_serial = 1
+        self.version = 0  # bumped on every change, so that plans derived from it can be cached
 
     # ---------------------------------------------------------------- queries
 
@@ -166,7 +168,9 @@ class Engine:
             state=State.PENDING,
             routes=routes,
             name=request.name,
+            serial=self._next_serial,
         )
+        self._next_serial += 1
         reservation = replace(reservation, state=reservation.state_at(now))
         self._book(now, reservation)
         self._add(reservation)
@@ -180,7 +184,7 @@ class Engine:
             )
         self.ledger.release(reservation_id)
         cancelled = replace(reservation, state=State.CANCELLED, ended=now)
-        self.reservations[reservation_id] = cancelled
+        self._put(cancelled)
         return cancelled
 
     def modify(self, now: float, reservation_id: str, change: Modification) -> Reservation:
@@ -216,7 +220,7 @@ class Engine:
         )
         changed = replace(changed, state=changed.state_at(now))
         self._book(now, changed)
-        self.reservations[reservation_id] = changed
+        self._put(changed)
         return changed
 
     def resolve(self, given: str, field: str, *, external_ok: bool) -> Endpoint:
@@ -295,7 +299,7 @@ class Engine:
                 if state is State.EXPIRED:
                     self.ledger.release(reservation.id)
                     updated = replace(updated, ended=reservation.window.end)
-                self.reservations[reservation.id] = updated
+                self._put(updated)
                 changed[reservation.id] = updated
         if check_paths and self.topology.version != self._checked_version:
             self._checked_version = self.topology.version
@@ -312,6 +316,7 @@ class Engine:
         """Load stored reservations and book the live ones on their stored paths."""
         for reservation in reservations:
             self._add(reservation)
+            self._next_serial = max(self._next_serial, reservation.serial + 1)
             if not reservation.state.final and reservation.state is not State.DEGRADED:
                 self.ledger.book(self._bookings(reservation))
 
@@ -456,13 +461,13 @@ class Engine:
                     reservation, state=State.DEGRADED, routes={}, reason=rejection.message
                 )
                 LOG.warning("reservation %s degraded: %s", reservation.id, rejection.message)
-                self.reservations[reservation.id] = degraded
+                self._put(degraded)
                 changed.append(degraded)
                 continue
             moved = replace(reservation, routes=routes, reason=None, state=State.PENDING)
             moved = replace(moved, state=moved.state_at(now))
             self._book(now, moved, window=remaining)
-            self.reservations[reservation.id] = moved
+            self._put(moved)
             LOG.info("reservation %s moved to a new path", reservation.id)
             changed.append(moved)
         return changed
@@ -508,14 +513,19 @@ class Engine:
             for direction, link in reservation.booked_links()
         ]
 
-    def _add(self, reservation: Reservation) -> None:
+    def _put(self, reservation: Reservation) -> None:
         self.reservations[reservation.id] = reservation
+        self.version += 1
+
+    def _add(self, reservation: Reservation) -> None:
+        self._put(reservation)
         self._by_pair[
             _pair_key(reservation.owner, reservation.kind, reservation.src, reservation.dst)
         ].add(reservation.id)
 
     def _remove(self, reservation_id: str) -> None:
         reservation = self.reservations.pop(reservation_id, None)
+        self.version += 1
         if reservation is not None:
             key = _pair_key(reservation.owner, reservation.kind, reservation.src, reservation.dst)
             self._by_pair[key].discard(reservation_id)

@@ -107,6 +107,7 @@ class Reservation:
     name: str | None = None
     reason: str | None = None
     ended: float | None = None
+    serial: int = 0  # unique and stable: names the reservation's flows (cookie) and meters
 
     def state_at(self, now: float) -> State:
         """The state time alone would give (degraded and final states are sticky)."""

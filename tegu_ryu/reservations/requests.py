@@ -83,7 +83,7 @@ def parse_modification(body: Any, now: float, kind: Kind) -> Modification:
         raise RequestError("nothing to change: give end and/or bandwidth")
     end = None
     if "end" in fields:
-        end = _time(fields, "end")
+        end = _microseconds(_time(fields, "end"))
         if end <= now:
             raise InvalidField("end", "is not in the future; cancel the reservation to end it now")
         if end > now + MAX_AHEAD:
@@ -197,4 +197,13 @@ def _window(fields: dict[str, Any], now: float) -> Window:
             raise InvalidField("end", "must be after start")
     if end > now + MAX_AHEAD:
         raise InvalidField("end", "is more than 100 years ahead")
-    return Window(start, end)
+    return Window(_microseconds(start), _microseconds(end))
+
+
+def _microseconds(instant: float) -> float:
+    """Times are kept to the microsecond, the precision the API writes them with.
+
+    Otherwise a window that starts at another's end, as the API printed it,
+    could overlap it by a fraction of a microsecond.
+    """
+    return round(instant, 6)

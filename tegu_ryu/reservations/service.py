@@ -8,7 +8,7 @@ store fails, the change is undone in memory and the error propagates.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,7 @@ class ReservationService:
         self.engine = Engine(topology, stored.policy or policy, retention=retention)
         self.engine.fences.update(stored.fences)
         self.engine.restore(stored.reservations)
+        self.on_change: Callable[[], None] = lambda: None  # switches must follow; set by the app
 
     # --------------------------------------------------------------- tenants
 
@@ -72,7 +73,8 @@ class ReservationService:
             except Exception:
                 self.engine.forget(reservation.id)
                 raise
-            return reservation
+        self.on_change()
+        return reservation
 
     def visible(
         self,
@@ -111,7 +113,8 @@ class ReservationService:
             before = self.get(principal, reservation_id)
             cancelled = self.engine.cancel(now, reservation_id)
             self._commit_or_restore(before, cancelled)
-            return cancelled
+        self.on_change()
+        return cancelled
 
     def modify(
         self, principal: Principal, reservation_id: str, body: Any, now: float
@@ -121,7 +124,8 @@ class ReservationService:
             change = parse_modification(body, now, before.kind)
             changed = self.engine.modify(now, reservation_id, change)
             self._commit_or_restore(before, changed)
-            return changed
+        self.on_change()
+        return changed
 
     def availability(
         self, principal: Principal, query: Mapping[str, str], now: float
@@ -197,7 +201,8 @@ class ReservationService:
             policy = self.engine.policy.updated(body)
             self.store.save_policy(policy)
             self.engine.policy = policy
-            return policy
+        self.on_change()
+        return policy
 
     def fence(self, principal: Principal, tenant: str) -> tuple[Fence, bool]:
         """The tenant's fence, and whether it is the default one."""

@@ -176,6 +176,7 @@ def encode_reservation(r: Reservation) -> dict[str, Any]:
         "name": r.name,
         "reason": r.reason,
         "ended": r.ended,
+        "serial": r.serial,
     }
 
 
@@ -204,6 +205,7 @@ def decode_reservation(d: dict[str, Any]) -> Reservation:
         name=d["name"],
         reason=d["reason"],
         ended=d["ended"],
+        serial=d["serial"],
     )
 
 

@@ -1,0 +1,1 @@
+"""Enforcement: what the switches must hold so that admitted reservations are kept."""

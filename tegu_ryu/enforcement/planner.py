@@ -1,0 +1,246 @@
+"""What every switch should hold so that reservations are kept: a pure function of state and time.
+
+For each *active* reservation and each direction it carries traffic:
+
+* at the ingress switch (table 0): match the reservation's traffic (addresses
+  or MACs, protocol, ports, VLAN) on the host's port, pass it through the
+  reservation's meter (rate = reserved bit/s), optionally mark DSCP, and send
+  it out along the admitted path;
+* on every further switch of the path: the same match on the port it
+  arrives at, out along the path. Admission against a path means nothing if
+  the traffic takes another one.
+
+Best-effort isolation: every directed link that carries booked reservations
+gets a meter on its egress port through which all base-forwarding traffic
+to that port passes, at the link's usable capacity minus what active
+reservations hold on it now. Starting or ending a reservation changes that
+meter's rate, not the flows. (Booking the first reservation on a link, and
+the last one on it ending, attach and detach the meter.)
+
+Every flow carries its reservation's cookie and a hard timeout at the
+window's end, so a controller that dies for good does not leave
+reservations on the switches.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from tegu_ryu.forwarding.base import plan_base_flows
+from tegu_ryu.openflow.flows import (
+    BEST_EFFORT_METERS,
+    METER_FIRST,
+    Action,
+    Flow,
+    FlowKey,
+    Layer,
+    Meter,
+    Output,
+    SetField,
+    Table,
+    cookie,
+    match,
+)
+from tegu_ryu.reservations.model import Direction, Endpoint, Match, Reservation, Route, State
+from tegu_ryu.reservations.policy import Policy
+from tegu_ryu.topology.model import Topology
+from tegu_ryu.topology.refs import LinkId
+
+RESERVATION_PRIORITY = 1000  # + number of match fields: the more specific wins
+MIN_BEST_EFFORT_KBPS = 64  # a link fully reserved still lets a trickle of best effort through
+IP_PROTOCOLS = {"tcp": 6, "udp": 17, "icmp": 1}
+ICMPV6 = 58
+
+
+@dataclass(frozen=True)
+class MeterSettings:
+    """Burst sizes: they decide how well TCP fits under a meter (see README, measured)."""
+
+    reserved_burst_ms: float = 100.0
+    best_effort_burst_kbit: int = 200
+
+
+@dataclass(frozen=True)
+class SwitchPlan:
+    flows: tuple[Flow, ...]
+    meters: tuple[Meter, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Desired state per switch, and reservations that cannot be enforced as asked."""
+
+    switches: dict[int, SwitchPlan]
+    conflicts: dict[str, str]
+
+
+def reservation_cookie(reservation: Reservation) -> int:
+    return cookie(Layer.RESERVATION, reservation.serial)
+
+
+def reservation_meter_id(reservation: Reservation, direction: Direction) -> int:
+    return METER_FIRST + 2 * reservation.serial + (0 if direction is Direction.OUT else 1)
+
+
+def best_effort_meter_id(port: int) -> int:
+    return BEST_EFFORT_METERS + port
+
+
+def serial_of_meter(meter_id: int) -> int | None:
+    """The reservation serial a meter id belongs to (None for best-effort meters)."""
+    if METER_FIRST <= meter_id < BEST_EFFORT_METERS:
+        return (meter_id - METER_FIRST) // 2
+    return None
+
+
+def plan_switches(
+    topology: Topology,
+    reservations: Iterable[Reservation],
+    policy: Policy,
+    meters: MeterSettings,
+) -> Plan:
+    """The full desired state of every switch, given the reservations' current states.
+
+    States are moved on by the engine's tick (within a second of a window's
+    edges); planning from them keeps what the API shows and what the
+    switches hold in step.
+    """
+    live = [r for r in reservations if not r.state.final]
+    active = [r for r in live if r.state is State.ACTIVE]
+    flows: dict[int, dict[FlowKey, Flow]] = defaultdict(dict)
+    switch_meters: dict[int, list[Meter]] = defaultdict(list)
+    owner: dict[tuple[int, FlowKey], Reservation] = {}
+    conflicts: dict[str, str] = {}
+    for reservation in sorted(active, key=lambda r: r.serial):
+        for direction, route in reservation.routes.items():
+            for dpid, flow in _path_flows(reservation, direction, route):
+                holder = owner.get((dpid, flow.key))
+                if holder is not None:
+                    conflicts[reservation.id] = (
+                        f"its traffic is the same as reservation {holder.id}'s on switch "
+                        f"{dpid:016x}; that one is enforced"
+                    )
+                    continue
+                owner[(dpid, flow.key)] = reservation
+                flows[dpid][flow.key] = flow
+            rate = _kbps(reservation.bandwidth.of(direction))
+            switch_meters[route.hops[0].dpid].append(
+                Meter(
+                    reservation_meter_id(reservation, direction),
+                    rate,
+                    max(1, math.ceil(rate * meters.reserved_burst_ms / 1000)),
+                    description=f"reservation {reservation.id} {direction.value}",
+                )
+            )
+    reserved_now: Counter[LinkId] = Counter()
+    for reservation in active:
+        for direction, link in reservation.booked_links():
+            reserved_now[link] += reservation.bandwidth.of(direction)
+    metered_ports: dict[int, dict[int, int]] = defaultdict(dict)  # dpid -> port -> meter id
+    capacities = topology.view().capacity
+    for link in sorted({link for r in live for _, link in r.booked_links()}):
+        usable = policy.usable(capacities.get(link, 0))
+        rate = max(MIN_BEST_EFFORT_KBPS, (usable - reserved_now[link]) // 1000)
+        meter_id = best_effort_meter_id(link.src.port)
+        switch_meters[link.src.dpid].append(
+            Meter(
+                meter_id, rate, meters.best_effort_burst_kbit, description=f"best effort on {link}"
+            )
+        )
+        metered_ports[link.src.dpid][link.src.port] = meter_id
+    switches = {}
+    for dpid, base in plan_base_flows(topology).items():
+        ports = metered_ports.get(dpid, {})
+        metered = [_through_meter(flow, ports) for flow in base]
+        switches[dpid] = SwitchPlan(
+            flows=tuple(metered) + tuple(flows.get(dpid, {}).values()),
+            meters=tuple(switch_meters.get(dpid, ())),
+        )
+    return Plan(switches=switches, conflicts=conflicts)
+
+
+def _through_meter(flow: Flow, ports: dict[int, int]) -> Flow:
+    """Base forwarding to a reserved link goes through that link's best-effort meter."""
+    if flow.table != Table.FORWARDING or not ports:
+        return flow
+    outputs = [action.port for action in flow.actions if isinstance(action, Output)]
+    if len(outputs) == 1 and outputs[0] in ports:
+        return replace(flow, meter=ports[outputs[0]])
+    return flow
+
+
+def _path_flows(
+    reservation: Reservation, direction: Direction, route: Route
+) -> list[tuple[int, Flow]]:
+    if direction is Direction.OUT:
+        fields = classifier(reservation.src, reservation.dst, reservation.match)
+    else:
+        fields = classifier(reservation.dst, reservation.src, reservation.match.reversed())
+    marking: tuple[SetField, ...] = ()
+    if reservation.dscp is not None:
+        fields.setdefault("eth_type", 0x0800)
+        marking = (SetField("ip_dscp", reservation.dscp),)
+    priority = RESERVATION_PRIORITY + len(fields) + 1
+    result = []
+    for index, hop in enumerate(route.hops):
+        ingress = index == 0
+        marks: tuple[Action, ...] = marking if ingress else ()
+        goto: int | None = None
+        if hop.out_port is None:  # to an outside address: leave the way base forwarding sends it
+            actions, goto = marks, Table.FORWARDING
+        else:
+            actions = (*marks, Output(hop.out_port))
+        flow = Flow(
+            priority=priority,
+            match=match(**fields, in_port=hop.in_port),
+            actions=actions,
+            cookie=reservation_cookie(reservation),
+            table=Table.RESERVATIONS,
+            meter=reservation_meter_id(reservation, direction) if ingress else None,
+            goto=goto,
+            until=reservation.window.end,
+            description=f"reservation {reservation.id} {direction.value} hop {index}",
+        )
+        result.append((hop.dpid, flow))
+    return result
+
+
+def classifier(a: Endpoint, b: Endpoint, traffic: Match) -> dict[str, int | str]:
+    """OXM fields that pick out traffic from ``a`` to ``b`` (addresses if both have one)."""
+    fields: dict[str, int | str] = {}
+    family = _family(a.ip, b.ip)
+    if family == 4:
+        fields.update(eth_type=0x0800, ipv4_src=str(a.ip), ipv4_dst=str(b.ip))
+    elif family == 6:
+        fields.update(eth_type=0x86DD, ipv6_src=str(a.ip), ipv6_dst=str(b.ip))
+    else:
+        if a.mac is not None:
+            fields["eth_src"] = a.mac
+        if b.mac is not None:
+            fields["eth_dst"] = b.mac
+    if traffic.protocol is not None:
+        fields.setdefault("eth_type", 0x0800)
+        protocol = IP_PROTOCOLS[traffic.protocol]
+        fields["ip_proto"] = ICMPV6 if protocol == 1 and fields["eth_type"] == 0x86DD else protocol
+        if traffic.src_port is not None:
+            fields[f"{traffic.protocol}_src"] = traffic.src_port
+        if traffic.dst_port is not None:
+            fields[f"{traffic.protocol}_dst"] = traffic.dst_port
+    if traffic.vlan is not None:
+        fields["vlan_vid"] = 0x1000 | traffic.vlan
+    return fields
+
+
+def _family(a: str | None, b: str | None) -> int | None:
+    if a is None or b is None:
+        return None
+    first, second = ipaddress.ip_address(a), ipaddress.ip_address(b)
+    return first.version if first.version == second.version else None
+
+
+def _kbps(bps: int) -> int:
+    return max(1, math.ceil(bps / 1000))
