@@ -87,9 +87,17 @@ OPTIONS = [
     ),
     cfg.FloatOpt(
         "reservation-burst-ms",
-        default=100.0,
+        default=300.0,
         min=1.0,
         help="Burst of a reservation's meter, in milliseconds of its rate (TCP needs some).",
+    ),
+    cfg.FloatOpt(
+        "meter-overhead",
+        default=5.0,
+        min=0.0,
+        max=50.0,
+        help="Percent a reservation's meter passes above the reserved rate, for frame "
+        "headers, so that the reserved rate is what TCP gets.",
     ),
     cfg.IntOpt(
         "best-effort-burst-kbit",
@@ -163,5 +171,6 @@ def controller_settings(conf: cfg.ConfigOpts) -> ControllerSettings:
         meters=MeterSettings(
             reserved_burst_ms=conf.reservation_burst_ms,
             best_effort_burst_kbit=conf.best_effort_burst_kbit,
+            overhead_percent=conf.meter_overhead,
         ),
     )

@@ -153,9 +153,10 @@ def test_an_active_reservation_is_on_every_switch_of_its_path(clean: Line) -> No
     egress = [f.text for f in line.flows("e3", Layer.RESERVATION)]
     assert any("in_port=2" in t and "output:1" in t and "tp_dst=5001" in t for t in egress)
     meters_e1 = line.meters("e1")
-    assert (20_000, 2_000) in meters_e1.values()  # the reservation's out meter, 100 ms burst
-    assert meters_e1[0x7000_0000 + 2] == (30_000, 200)  # best effort out of e1 port 2: 50M - 20M
-    assert line.meters("e3")[0x7000_0000 + 2] == (45_000, 200)  # in direction holds 5M
+    # Defaults: meters pass 5 % over the reserved rate for headers, with a 300 ms burst.
+    assert (21_000, 6_300) in meters_e1.values()  # the reservation's out meter
+    assert meters_e1[0x7000_0000 + 2] == (29_000, 200)  # best effort out of e1 port 2: the rest
+    assert line.meters("e3")[0x7000_0000 + 2] == (44_750, 200)  # in direction holds 5M (+5 %)
     base_to_e2 = [f.text for f in line.flows("e1", Layer.BASE) if "output:2" in f.text]
     assert all(f"meter:{0x7000_0002}" in t for t in base_to_e2)
 
@@ -167,9 +168,9 @@ def test_a_second_activation_changes_the_meter_rate_not_the_flows(clean: Line) -
     base_before = sorted(f.text.split("duration=")[0] for f in line.flows("e1", Layer.BASE))
     second = line.reserve(protocol="tcp", dst_port=2, bandwidth="10M", start=time.time() + 1.5)
     assert line.get(second["id"])["enforcement"]["status"] == "scheduled"
-    assert line.meters("e1")[0x7000_0002][0] == 30_000
+    assert line.meters("e1")[0x7000_0002][0] == 29_000
     line.controller.wait_for(
-        lambda: line.meters("e1")[0x7000_0002][0] == 20_000, timeout=5, what="rate change"
+        lambda: line.meters("e1")[0x7000_0002][0] == 18_500, timeout=5, what="rate change"
     )
     line.installed(second["id"])
     base_after = sorted(f.text.split("duration=")[0] for f in line.flows("e1", Layer.BASE))

@@ -19,7 +19,7 @@ from tegu_ryu.reservations.window import Window
 from .fakenet import FakeNetwork
 from .test_engine import H1, H4, M, diamond, request
 
-SETTINGS = MeterSettings(reserved_burst_ms=100, best_effort_burst_kbit=200)
+SETTINGS = MeterSettings(reserved_burst_ms=100, best_effort_burst_kbit=200, overhead_percent=0)
 
 
 def network(engine: Engine) -> tuple[FakeNetwork, dict[int, tuple[Meter, ...]]]:
@@ -183,3 +183,14 @@ def test_identical_traffic_reserved_twice_is_enforced_once_and_the_other_says_so
     plan = plan_switches(engine.topology, engine.reservations.values(), Policy(), SETTINGS)
     assert first.id not in plan.conflicts
     assert first.id in plan.conflicts[second.id]
+
+
+def test_meters_allow_for_frame_headers_and_best_effort_gives_way_to_match() -> None:
+    engine, links = diamond()
+    engine.create(0, "acme", request(H1, H4, 20 * M, match=Match(protocol="tcp", dst_port=1)))
+    settings = MeterSettings(reserved_burst_ms=300, best_effort_burst_kbit=200, overhead_percent=5)
+    plan = plan_switches(engine.topology, engine.reservations.values(), engine.policy, settings)
+    rates = {m.id: (m.rate_kbps, m.burst_kbit) for m in plan.switches[1].meters}
+    reservation = next(iter(engine.reservations.values()))
+    assert rates[reservation_meter_id(reservation, Direction.OUT)] == (21_000, 6_300)
+    assert rates[best_effort_meter_id(links["1-2"].src.port)] == (29_000, 200)
