@@ -127,6 +127,27 @@ class Testbed:
                     overrides.append(f"{node.dpid}:{node.ports[intf]}={bw}M")
         return sorted(overrides)
 
+    def static_topology(self) -> dict[str, Any]:
+        """Switches and hosts (by name, with MAC, address and port) for the controller.
+
+        Links are left to LLDP; declaring hosts lets reservations name them
+        (``h1``) before they have sent a packet.
+        """
+        hosts = []
+        for host in self.net.hosts:
+            intf = host.defaultIntf()
+            peer = intf.link.intf2 if intf.link.intf1 is intf else intf.link.intf1
+            switch = peer.node
+            hosts.append(
+                {
+                    "name": host.name,
+                    "mac": host.MAC(),
+                    "ips": [host.IP()],
+                    "attach": f"{switch.dpid}:{switch.ports[peer]}",
+                }
+            )
+        return {"switches": sorted(s.dpid for s in self.net.switches), "hosts": hosts}
+
     def switch_link_count(self) -> int:
         switches = set(self.net.switches)
         return sum(1 for link in self.net.links if {link.intf1.node, link.intf2.node} <= switches)
