@@ -54,6 +54,7 @@ LOG = logging.getLogger("tegu_ryu.app")
 
 _SENT_MEMORY = 4096
 TICK_INTERVAL = 0.5  # reservations change state within a second of their start and end
+SLOW_HANDLER = 0.1  # seconds; a handler this slow delays every other event, so say so
 HandlerT = TypeVar("HandlerT", bound=Callable[..., None])
 
 
@@ -81,8 +82,12 @@ def guarded(handler: HandlerT) -> HandlerT:
 
     @functools.wraps(handler)
     def wrapper(self: TeguApp, ev: Any) -> None:
+        began = time.monotonic()
         try:
             handler(self, ev)
+            took = time.monotonic() - began
+            if took > SLOW_HANDLER:
+                LOG.warning("%s took %.0f ms on %s", handler.__name__, took * 1000, type(ev).__name__)
         except Exception:
             datapath = getattr(getattr(ev, "msg", None), "datapath", None) or getattr(
                 ev, "datapath", None
@@ -264,7 +269,9 @@ class TeguApp(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
     @guarded
     def _barrier(self, ev: Any) -> None:
-        if self.controller.barrier_replied(ev.msg.datapath.id, ev.msg.xid):
+        last = self.controller.barrier_replied(ev.msg.datapath.id, ev.msg.xid)
+        LOG.debug("switch %s confirmed pass (last: %s)", dpid_str(ev.msg.datapath.id), last)
+        if last:
             self._run_pass()
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
@@ -282,6 +289,7 @@ class TeguApp(app_manager.OSKenApp):
         """Send the next phase of changes, if no earlier one awaits confirmation."""
         now = time.time()
         work = self.controller.next_pass(now)
+        LOG.debug("pass: %s", {dpid_str(d): len(c) for d, c in work.items()} or "nothing now")
         for dpid, changes in work.items():
             self._send_changes(dpid, changes, now)
         if work:
@@ -290,7 +298,7 @@ class TeguApp(app_manager.OSKenApp):
             )
 
     def _send_changes(self, dpid: int, changes: Changes, now: float) -> None:
-        LOG.debug("switch %s: %s", dpid_str(dpid), changes)
+        LOG.debug("switch %s: phase %d, %d changes", dpid_str(dpid), changes.phase(), len(changes))
         for meter in changes.meter_add:
             self._send(
                 dpid, messages.meter_mod(meter, "add"), f"add {meter}", serial_of_meter(meter.id)

@@ -23,14 +23,14 @@ from tegu_ryu import __version__
 from tegu_ryu.enforcement.planner import (
     MeterSettings,
     Plan,
+    ReservationPlan,
     SwitchPlan,
+    plan_reservation,
     plan_switches,
-    reservation_cookie,
-    reservation_meter_id,
 )
-from tegu_ryu.forwarding.base import host_attachments
+from tegu_ryu.forwarding.base import host_attachments, plan_base_flows
 from tegu_ryu.forwarding.packet_in import FloodMemory, PacketInOutcome, handle_packet_in
-from tegu_ryu.openflow.flows import Meter
+from tegu_ryu.openflow.flows import Flow, Meter
 from tegu_ryu.openflow.reconcile import Changes, InstalledFlow
 from tegu_ryu.openflow.sync import SwitchSync
 from tegu_ryu.reservations.model import Reservation, State
@@ -82,6 +82,9 @@ class Controller:
         self.switches: dict[int, _Switch] = {}
         self._flood_memory = FloodMemory()
         self._plan: tuple[tuple[int, int, int], Plan] | None = None
+        # Unchanged reservations (the same immutable record) keep their planned flows.
+        self._reservation_plans: dict[str, tuple[Reservation, ReservationPlan]] = {}
+        self._base: tuple[int, dict[int, list[Flow]]] | None = None
         self._paths_trusted_from = now + settings.discovery_settle
         self._errors: dict[str, str] = {}
 
@@ -199,10 +202,27 @@ class Controller:
             engine = self.reservations.engine
             key = (self.topology.version, engine.version, id(engine.policy))
             if self._plan is None or self._plan[0] != key:
-                reservations = list(engine.reservations.values())
+                known = self._reservation_plans
+                fresh: dict[str, tuple[Reservation, ReservationPlan]] = {}
+
+                def planned(reservation: Reservation) -> ReservationPlan:
+                    cached = known.get(reservation.id)
+                    if cached is None or cached[0] is not reservation:
+                        cached = (reservation, plan_reservation(reservation, self.settings.meters))
+                    fresh[reservation.id] = cached
+                    return cached[1]
+
+                if self._base is None or self._base[0] != self.topology.version:
+                    self._base = (self.topology.version, plan_base_flows(self.topology))
                 plan = plan_switches(
-                    self.topology, reservations, engine.policy, self.settings.meters
+                    self.topology,
+                    engine.reservations.values(),
+                    engine.policy,
+                    self.settings.meters,
+                    planned=planned,
+                    base=self._base[1],
                 )
+                self._reservation_plans = fresh
                 self._plan = (key, plan)
             return self._plan[1]
 
@@ -290,13 +310,10 @@ class Controller:
             return f"switch {dpid_str(dpid)} is not connected"
         if not switch.sync.known or switch.sync.barrier is not None:
             return f"switch {dpid_str(dpid)} has not confirmed its flows yet"
-        desired = self.plan().switches.get(dpid, EMPTY)
-        tag = reservation_cookie(reservation)
-        flows = {f for f in desired.flows if f.cookie == tag}
-        meters = {m for m in desired.meters if m.id in _meter_ids(reservation)}
-        if not flows <= set(switch.sync.installed_flows()) or not meters <= set(
-            switch.sync.installed_meters()
-        ):
+        planned = self.plan().reservations.get(reservation.id)
+        if planned is None:
+            return "not planned yet"
+        if not switch.sync.holds(planned.flows.get(dpid, ()), planned.meters.get(dpid, ())):
             return f"switch {dpid_str(dpid)} does not hold all of its flows yet"
         return None
 
@@ -369,7 +386,3 @@ class Controller:
                     for host in topo.hosts()
                 ],
             }
-
-
-def _meter_ids(reservation: Reservation) -> set[int]:
-    return {reservation_meter_id(reservation, direction) for direction in reservation.routes}

@@ -27,7 +27,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from tegu_ryu.forwarding.base import plan_base_flows
@@ -82,10 +82,11 @@ class SwitchPlan:
 
 @dataclass(frozen=True)
 class Plan:
-    """Desired state per switch, and reservations that cannot be enforced as asked."""
+    """Desired state per switch, per active reservation, and those that cannot be enforced."""
 
     switches: dict[int, SwitchPlan]
     conflicts: dict[str, str]
+    reservations: dict[str, ReservationPlan]
 
 
 def reservation_cookie(reservation: Reservation) -> int:
@@ -107,45 +108,73 @@ def serial_of_meter(meter_id: int) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class ReservationPlan:
+    """One active reservation's flows and meters, per switch."""
+
+    flows: dict[int, tuple[Flow, ...]]
+    meters: dict[int, tuple[Meter, ...]]
+
+
+def plan_reservation(reservation: Reservation, meters: MeterSettings) -> ReservationPlan:
+    """What one active reservation needs on the switches of its path."""
+    flows: dict[int, list[Flow]] = defaultdict(list)
+    meter_list: dict[int, list[Meter]] = defaultdict(list)
+    for direction, route in reservation.routes.items():
+        for dpid, flow in _path_flows(reservation, direction, route):
+            flows[dpid].append(flow)
+        rate = meters.reserved_kbps(reservation.bandwidth.of(direction))
+        meter_list[route.hops[0].dpid].append(
+            Meter(
+                reservation_meter_id(reservation, direction),
+                rate,
+                max(1, math.ceil(rate * meters.reserved_burst_ms / 1000)),
+                description=f"reservation {reservation.id} {direction.value}",
+            )
+        )
+    return ReservationPlan(
+        flows={dpid: tuple(f) for dpid, f in flows.items()},
+        meters={dpid: tuple(m) for dpid, m in meter_list.items()},
+    )
+
+
 def plan_switches(
     topology: Topology,
     reservations: Iterable[Reservation],
     policy: Policy,
     meters: MeterSettings,
+    *,
+    planned: Callable[[Reservation], ReservationPlan] | None = None,
+    base: dict[int, list[Flow]] | None = None,
 ) -> Plan:
     """The full desired state of every switch, given the reservations' current states.
 
     States are moved on by the engine's tick (within a second of a window's
     edges); planning from them keeps what the API shows and what the
-    switches hold in step.
+    switches hold in step. ``planned`` may memoise ``plan_reservation``.
     """
+    plan_one = planned or (lambda r: plan_reservation(r, meters))
     live = [r for r in reservations if not r.state.final]
-    active = [r for r in live if r.state is State.ACTIVE]
+    active = sorted((r for r in live if r.state is State.ACTIVE), key=lambda r: r.serial)
     flows: dict[int, dict[FlowKey, Flow]] = defaultdict(dict)
     switch_meters: dict[int, list[Meter]] = defaultdict(list)
     owner: dict[tuple[int, FlowKey], Reservation] = {}
     conflicts: dict[str, str] = {}
-    for reservation in sorted(active, key=lambda r: r.serial):
-        for direction, route in reservation.routes.items():
-            for dpid, flow in _path_flows(reservation, direction, route):
-                holder = owner.get((dpid, flow.key))
-                if holder is not None:
+    by_reservation: dict[str, ReservationPlan] = {}
+    for reservation in active:
+        one = by_reservation[reservation.id] = plan_one(reservation)
+        for dpid, reservation_flows in one.flows.items():
+            for flow in reservation_flows:
+                holder = owner.setdefault((dpid, flow.key), reservation)
+                if holder is not reservation:
                     conflicts[reservation.id] = (
                         f"its traffic is the same as reservation {holder.id}'s on switch "
                         f"{dpid:016x}; that one is enforced"
                     )
                     continue
-                owner[(dpid, flow.key)] = reservation
                 flows[dpid][flow.key] = flow
-            rate = meters.reserved_kbps(reservation.bandwidth.of(direction))
-            switch_meters[route.hops[0].dpid].append(
-                Meter(
-                    reservation_meter_id(reservation, direction),
-                    rate,
-                    max(1, math.ceil(rate * meters.reserved_burst_ms / 1000)),
-                    description=f"reservation {reservation.id} {direction.value}",
-                )
-            )
+        for dpid, reservation_meters in one.meters.items():
+            switch_meters[dpid].extend(reservation_meters)
     reserved_now: Counter[LinkId] = Counter()  # kbit/s the reservation meters let through
     for reservation in active:
         for direction, link in reservation.booked_links():
@@ -163,14 +192,14 @@ def plan_switches(
         )
         metered_ports[link.src.dpid][link.src.port] = meter_id
     switches = {}
-    for dpid, base in plan_base_flows(topology).items():
+    for dpid, forwarding in (base if base is not None else plan_base_flows(topology)).items():
         ports = metered_ports.get(dpid, {})
-        metered = [_through_meter(flow, ports) for flow in base]
+        metered = [_through_meter(flow, ports) for flow in forwarding]
         switches[dpid] = SwitchPlan(
             flows=tuple(metered) + tuple(flows.get(dpid, {}).values()),
             meters=tuple(switch_meters.get(dpid, ())),
         )
-    return Plan(switches=switches, conflicts=conflicts)
+    return Plan(switches=switches, conflicts=conflicts, reservations=by_reservation)
 
 
 def _through_meter(flow: Flow, ports: dict[int, int]) -> Flow:

@@ -92,6 +92,16 @@ class SwitchSync:
         for meter in changes.meter_delete:
             self._meters.pop(meter.id, None)
 
+    def holds(self, flows: Iterable[Flow], meters: Iterable[Meter]) -> bool:
+        """True if every one of ``flows`` and ``meters`` is installed as it should be."""
+        if self._flows is None or self._meters is None:
+            return False
+        installed_flows, installed_meters = self._flows, self._meters
+        return all(
+            (entry := installed_flows.get(flow.key)) is not None and entry.flow == flow
+            for flow in flows
+        ) and all(installed_meters.get(meter.id) == meter for meter in meters)
+
     def installed_flows(self) -> list[Flow]:
         return [] if self._flows is None else [entry.flow for entry in self._flows.values()]
 

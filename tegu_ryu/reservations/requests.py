@@ -6,6 +6,7 @@ looked up or booked, so a bad request changes nothing.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,6 +205,7 @@ def _microseconds(instant: float) -> float:
     """Times are kept to the microsecond, the precision the API writes them with.
 
     Otherwise a window that starts at another's end, as the API printed it,
-    could overlap it by a fraction of a microsecond.
+    could overlap it by a fraction of a microsecond. Rounding down, so that a
+    reservation starting "now" has started.
     """
-    return round(instant, 6)
+    return math.floor(instant * 1_000_000) / 1_000_000

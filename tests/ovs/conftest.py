@@ -7,8 +7,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-
-from .privateovs import PrivateOvs
+from privateovs import PrivateOvs
 
 pytestmark = pytest.mark.ovs
 

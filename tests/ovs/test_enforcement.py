@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 from controller_process import ControllerProcess
+from privateovs import DumpedFlow, PrivateOvs
 
 from tegu_ryu.openflow.flows import COOKIE_TAG, COOKIE_TAG_MASK, Layer, cookie_layer
-
-from .privateovs import DumpedFlow, PrivateOvs
 
 pytestmark = pytest.mark.ovs
 

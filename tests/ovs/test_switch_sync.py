@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 from controller_process import ControllerProcess
 from os_ken.lib.packet import arp, ether_types, ethernet, ipv4, packet, udp
+from privateovs import DumpedFlow, PrivateOvs, captured
 
 from tegu_ryu.openflow.flows import COOKIE_TAG, COOKIE_TAG_MASK
-
-from .privateovs import DumpedFlow, PrivateOvs, captured
 
 pytestmark = pytest.mark.ovs
 

@@ -136,7 +136,9 @@ class PrivateOvs:
 
     def flows(self, bridge: str) -> list[DumpedFlow]:
         found = []
-        for line in self.ofctl("dump-flows", bridge).splitlines()[1:]:
+        for line in self.ofctl("dump-flows", bridge).splitlines():
+            if "cookie=" not in line:
+                continue  # multipart reply headers
             fields = dict(re.findall(r"(\w+)=([^,\s]+)", line))
             found.append(
                 DumpedFlow(
