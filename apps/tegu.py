@@ -87,7 +87,9 @@ def guarded(handler: HandlerT) -> HandlerT:
             handler(self, ev)
             took = time.monotonic() - began
             if took > SLOW_HANDLER:
-                LOG.warning("%s took %.0f ms on %s", handler.__name__, took * 1000, type(ev).__name__)
+                LOG.warning(
+                    "%s took %.0f ms on %s", handler.__name__, took * 1000, type(ev).__name__
+                )
         except Exception:
             datapath = getattr(getattr(ev, "msg", None), "datapath", None) or getattr(
                 ev, "datapath", None

@@ -288,15 +288,17 @@ class Controller:
                 return {"status": "removed", "detail": f"reservation {state.value}"}
             if state is State.DEGRADED:
                 return {"status": "pending", "detail": reservation.reason or "no path"}
-            conflict = self.plan().conflicts.get(reservation.id)
+            # The plan the switches are being driven to; API threads never recompute it.
+            cached = self._reservation_plans.get(reservation.id)
+            if self._plan is None or cached is None or cached[0] is not reservation:
+                return {"status": "pending", "detail": "being planned"}
+            conflict = self._plan[1].conflicts.get(reservation.id)
             if conflict is not None:
                 return {"status": "error", "detail": conflict}
             if reservation.id in self._errors:
                 return {"status": "error", "detail": self._errors[reservation.id]}
-            for dpid in sorted(
-                {hop.dpid for route in reservation.routes.values() for hop in route.hops}
-            ):
-                missing = self._missing_on(dpid, reservation)
+            for dpid in sorted(cached[1].flows):
+                missing = self._missing_on(dpid, cached[1])
                 if missing:
                     return {"status": "pending", "detail": missing}
             return {
@@ -304,15 +306,12 @@ class Controller:
                 "detail": "flows and meters confirmed on every switch of the path",
             }
 
-    def _missing_on(self, dpid: int, reservation: Reservation) -> str | None:
+    def _missing_on(self, dpid: int, planned: ReservationPlan) -> str | None:
         switch = self.switches.get(dpid)
         if switch is None:
             return f"switch {dpid_str(dpid)} is not connected"
         if not switch.sync.known or switch.sync.barrier is not None:
             return f"switch {dpid_str(dpid)} has not confirmed its flows yet"
-        planned = self.plan().reservations.get(reservation.id)
-        if planned is None:
-            return "not planned yet"
         if not switch.sync.holds(planned.flows.get(dpid, ()), planned.meters.get(dpid, ())):
             return f"switch {dpid_str(dpid)} does not hold all of its flows yet"
         return None

@@ -82,11 +82,10 @@ class SwitchPlan:
 
 @dataclass(frozen=True)
 class Plan:
-    """Desired state per switch, per active reservation, and those that cannot be enforced."""
+    """Desired state per switch, and reservations that cannot be enforced as asked."""
 
     switches: dict[int, SwitchPlan]
     conflicts: dict[str, str]
-    reservations: dict[str, ReservationPlan]
 
 
 def reservation_cookie(reservation: Reservation) -> int:
@@ -160,9 +159,8 @@ def plan_switches(
     switch_meters: dict[int, list[Meter]] = defaultdict(list)
     owner: dict[tuple[int, FlowKey], Reservation] = {}
     conflicts: dict[str, str] = {}
-    by_reservation: dict[str, ReservationPlan] = {}
     for reservation in active:
-        one = by_reservation[reservation.id] = plan_one(reservation)
+        one = plan_one(reservation)
         for dpid, reservation_flows in one.flows.items():
             for flow in reservation_flows:
                 holder = owner.setdefault((dpid, flow.key), reservation)
@@ -199,7 +197,7 @@ def plan_switches(
             flows=tuple(metered) + tuple(flows.get(dpid, {}).values()),
             meters=tuple(switch_meters.get(dpid, ())),
         )
-    return Plan(switches=switches, conflicts=conflicts, reservations=by_reservation)
+    return Plan(switches=switches, conflicts=conflicts)
 
 
 def _through_meter(flow: Flow, ports: dict[int, int]) -> Flow:
