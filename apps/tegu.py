@@ -130,9 +130,8 @@ class TeguApp(app_manager.OSKenApp):
         authenticator = Authenticator.from_config(
             cfg.CONF.auth_mode, cfg.CONF.token_file, cfg.CONF.api_host
         )
-        self.api = ApiServer(
-            cfg.CONF.api_host, cfg.CONF.api_port, Api(self.controller, authenticator)
-        )
+        api = Api(self.controller, authenticator, super_cookie=cfg.CONF.super_cookie)
+        self.api = ApiServer(cfg.CONF.api_host, cfg.CONF.api_port, api)
         self.controller.on_change = lambda: self.send_event(self.name, EventChanged())
 
     def start(self) -> None:

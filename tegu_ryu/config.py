@@ -113,6 +113,12 @@ OPTIONS = [
         "token: Authorization: Bearer TOKEN, looked up in token_file.",
     ),
     cfg.StrOpt("token-file", help="JSON file of token -> {tenant, roles}."),
+    cfg.StrOpt(
+        "super-cookie",
+        secret=True,
+        help="The /tegu/api cookie that cancels any reservation the caller can see "
+        "(Tegu's super cookie). No default: unset means there is none.",
+    ),
     cfg.FloatOpt(
         "discovery-settle",
         default=3.0,

@@ -81,7 +81,8 @@ class Controller:
         )
         self.switches: dict[int, _Switch] = {}
         self._flood_memory = FloodMemory()
-        self._plan: tuple[tuple[int, int, int], Plan] | None = None
+        self._plan: tuple[tuple[int, int, int, bool], Plan] | None = None
+        self.paused = False
         # Unchanged reservations (the same immutable record) keep their planned flows.
         self._reservation_plans: dict[str, tuple[Reservation, ReservationPlan]] = {}
         self._base: tuple[int, dict[int, list[Flow]]] | None = None
@@ -200,7 +201,7 @@ class Controller:
         """The desired state of every switch (cached until something it depends on changes)."""
         with self.lock:
             engine = self.reservations.engine
-            key = (self.topology.version, engine.version, id(engine.policy))
+            key = (self.topology.version, engine.version, id(engine.policy), self.paused)
             if self._plan is None or self._plan[0] != key:
                 known = self._reservation_plans
                 fresh: dict[str, tuple[Reservation, ReservationPlan]] = {}
@@ -221,6 +222,7 @@ class Controller:
                     self.settings.meters,
                     planned=planned,
                     base=self._base[1],
+                    paused=self.paused,
                 )
                 self._reservation_plans = fresh
                 self._plan = (key, plan)
@@ -262,6 +264,19 @@ class Controller:
             switch.sync.barrier = None
             return all(s.sync.barrier is None for s in self.switches.values())
 
+    def set_paused(self, paused: bool) -> bool:
+        """Stop (or restart) enforcing every reservation; False if it already was so.
+
+        Admission goes on while paused: reservations are still booked, their
+        flows and meters are just not on the switches.
+        """
+        with self.lock:
+            if self.paused == paused:
+                return False
+            self.paused = paused
+        self.on_change()
+        return True
+
     def switch_error(self, dpid: int, serial: int | None, detail: str) -> None:
         """A switch refused something we sent; the reservation it was for says so."""
         with self.lock:
@@ -288,6 +303,8 @@ class Controller:
                 return {"status": "removed", "detail": f"reservation {state.value}"}
             if state is State.DEGRADED:
                 return {"status": "pending", "detail": reservation.reason or "no path"}
+            if self.paused:
+                return {"status": "pending", "detail": "enforcement is paused"}
             # The plan the switches are being driven to; API threads never recompute it.
             cached = self._reservation_plans.get(reservation.id)
             if self._plan is None or cached is None or cached[0] is not reservation:

@@ -22,6 +22,7 @@ from webob import Request, Response
 from tegu_ryu import __version__
 from tegu_ryu.api import views
 from tegu_ryu.api.auth import Authenticator
+from tegu_ryu.compat.tegu_api import TeguApi
 from tegu_ryu.controller import Controller
 from tegu_ryu.errors import MethodNotAllowed, NotFound, RequestError
 from tegu_ryu.reservations.model import Reservation
@@ -95,12 +96,14 @@ class Api:
         controller: Controller,
         authenticator: Authenticator | None = None,
         clock: Callable[[], float] = time.time,
+        super_cookie: str | None = None,
     ) -> None:
         self.controller = controller
         self.service = controller.reservations
         self.authenticator = authenticator or Authenticator(None)
         self.clock = clock
         self.openapi_document = load_openapi()
+        self.tegu = TeguApi(controller, self.authenticator, super_cookie, clock)
         r = self.router = Router()
         r.add("GET", "/v1/health", self.health, public=True)
         r.add("GET", "/v1/openapi.json", self.openapi, public=True)
@@ -120,6 +123,13 @@ class Api:
         r.add("GET", "/v1/settings", self.get_settings)
         r.add("PUT", "/v1/settings", self.put_settings)
         r.add("GET", "/v1/alarms", self.alarms)
+        # Tegu's text protocol authenticates per command (auth=, X-Auth-Tegu), inside.
+        for path in ("/tegu/api", "/tegu/bandwidth"):
+            for method in ("POST", "PUT", "DELETE"):
+                r.add(method, path, self.tegu_api, public=True)
+        for path in ("/tegu/mirrors/", "/tegu/mirrors/{name}/"):
+            for method in ("GET", "POST", "PUT", "DELETE"):
+                r.add(method, path, self.tegu_mirrors, public=True)
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -235,6 +245,17 @@ class Api:
 
     def put_settings(self, request: Request, params: dict[str, str], who: Principal) -> Response:
         return json_response(self.service.set_policy(who, json_body(request)).as_json())
+
+    def tegu_api(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        """Tegu's protocol: HTTP 200 whatever happened; the envelope says what did."""
+        body = request.body.decode("utf-8", errors="replace")
+        reply = self.tegu.handle(request.method, body, request.headers.get("X-Auth-Tegu"))
+        return json_response(reply)
+
+    def tegu_mirrors(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        return json_response(
+            {"error": "mirroring is not available in this version of tegu_ryu yet"}, status=501
+        )
 
     def alarms(self, request: Request, params: dict[str, str], who: Principal) -> Response:
         return json_response({"alarms": [views.alarm_json(a) for a in self.service.alarms(who)]})

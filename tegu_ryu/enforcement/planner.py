@@ -145,6 +145,7 @@ def plan_switches(
     *,
     planned: Callable[[Reservation], ReservationPlan] | None = None,
     base: dict[int, list[Flow]] | None = None,
+    paused: bool = False,
 ) -> Plan:
     """The full desired state of every switch, given the reservations' current states.
 
@@ -154,7 +155,11 @@ def plan_switches(
     """
     plan_one = planned or (lambda r: plan_reservation(r, meters))
     live = [r for r in reservations if not r.state.final]
-    active = sorted((r for r in live if r.state is State.ACTIVE), key=lambda r: r.serial)
+    active = (
+        []
+        if paused
+        else sorted((r for r in live if r.state is State.ACTIVE), key=lambda r: r.serial)
+    )
     flows: dict[int, dict[FlowKey, Flow]] = defaultdict(dict)
     switch_meters: dict[int, list[Meter]] = defaultdict(list)
     owner: dict[tuple[int, FlowKey], Reservation] = {}

@@ -31,6 +31,7 @@ from tegu_ryu.reservations.model import (
     Reservation,
     Route,
     State,
+    cookie_digest,
 )
 from tegu_ryu.reservations.paths import Hop, PathMode, constrained_path, hops_along
 from tegu_ryu.reservations.policy import Fence, Policy
@@ -169,6 +170,7 @@ class Engine:
             routes=routes,
             name=request.name,
             serial=self._next_serial,
+            cookie_digest=None if request.cookie is None else cookie_digest(request.cookie),
         )
         self._next_serial += 1
         reservation = replace(reservation, state=reservation.state_at(now))
@@ -306,6 +308,37 @@ class Engine:
             for reservation in self._rerouted(now):
                 changed[reservation.id] = reservation
         return list(changed.values()), forgotten
+
+    def refresh(self, now: float, given: str) -> list[Reservation]:
+        """Follow a host that moved: re-resolve it in its live reservations and re-admit them.
+
+        Each is moved onto a path from where the host is now, or degraded if
+        none fits; returns the reservations that changed.
+        """
+        host = self.resolve(given, "host", external_ok=False)
+        changed = []
+        for reservation in list(self.reservations.values()):
+            if reservation.state.final or host.identity not in (
+                reservation.src.identity,
+                reservation.dst.identity,
+            ):
+                continue
+            moved = replace(
+                reservation,
+                src=self._follow(reservation.src, host),
+                dst=self._follow(reservation.dst, host),
+            )
+            self._put(moved)
+            changed.append(self._readmit(now, moved))
+        return changed
+
+    @staticmethod
+    def _follow(endpoint: Endpoint, host: Endpoint) -> Endpoint:
+        return (
+            replace(endpoint, attach=host.attach)
+            if endpoint.identity == host.identity
+            else endpoint
+        )
 
     def forget(self, reservation_id: str) -> None:
         """Drop a reservation and its bookings without a trace (undoing a failed commit)."""
@@ -446,31 +479,35 @@ class Engine:
             if reservation.state.final:
                 continue
             broken = any(link not in up for _, link in reservation.booked_links())
-            if not broken and reservation.state is not State.DEGRADED:
-                continue
-            remaining = reservation.window.clipped_from(now)
-            if remaining is None:
-                continue
-            self.ledger.release(reservation.id)
-            try:
-                routes = self._admit(_demand_of(reservation, reservation.bandwidth, remaining))
-            except Conflict as rejection:
-                if reservation.state is State.DEGRADED:
-                    continue
-                degraded = replace(
-                    reservation, state=State.DEGRADED, routes={}, reason=rejection.message
-                )
-                LOG.warning("reservation %s degraded: %s", reservation.id, rejection.message)
-                self._put(degraded)
-                changed.append(degraded)
-                continue
-            moved = replace(reservation, routes=routes, reason=None, state=State.PENDING)
-            moved = replace(moved, state=moved.state_at(now))
-            self._book(now, moved, window=remaining)
-            self._put(moved)
-            LOG.info("reservation %s moved to a new path", reservation.id)
-            changed.append(moved)
+            if broken or reservation.state is State.DEGRADED:
+                after = self._readmit(now, reservation)
+                if after is not reservation:
+                    changed.append(after)
         return changed
+
+    def _readmit(self, now: float, reservation: Reservation) -> Reservation:
+        """Admit a live reservation again for the rest of its window: moved, or degraded."""
+        remaining = reservation.window.clipped_from(now)
+        if remaining is None:
+            return reservation
+        self.ledger.release(reservation.id)
+        try:
+            routes = self._admit(_demand_of(reservation, reservation.bandwidth, remaining))
+        except Conflict as rejection:
+            if reservation.state is State.DEGRADED:
+                return reservation
+            degraded = replace(
+                reservation, state=State.DEGRADED, routes={}, reason=rejection.message
+            )
+            LOG.warning("reservation %s degraded: %s", reservation.id, rejection.message)
+            self._put(degraded)
+            return degraded
+        moved = replace(reservation, routes=routes, reason=None, state=State.PENDING)
+        moved = replace(moved, state=moved.state_at(now))
+        self._book(now, moved, window=remaining)
+        self._put(moved)
+        LOG.info("reservation %s admitted on a new path", reservation.id)
+        return moved
 
     def _book(self, now: float, reservation: Reservation, window: Window | None = None) -> None:
         bookings = self._bookings(reservation, window)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -108,6 +110,13 @@ class Reservation:
     reason: str | None = None
     ended: float | None = None
     serial: int = 0  # unique and stable: names the reservation's flows (cookie) and meters
+    cookie_digest: str | None = None  # SHA-256 of the Tegu-style secret, if one was given
+
+    def cookie_matches(self, cookie: str) -> bool:
+        """True if ``cookie`` is this reservation's secret (no secret: any cookie will do)."""
+        return self.cookie_digest is None or hmac.compare_digest(
+            self.cookie_digest, cookie_digest(cookie)
+        )
 
     def state_at(self, now: float) -> State:
         """The state time alone would give (degraded and final states are sticky)."""
@@ -121,3 +130,7 @@ class Reservation:
 
     def booked_links(self) -> list[tuple[Direction, LinkId]]:
         return [(d, link) for d, route in self.routes.items() for link in route.links]
+
+
+def cookie_digest(cookie: str) -> str:
+    return hashlib.sha256(cookie.encode()).hexdigest()

@@ -38,6 +38,7 @@ class ReservationRequest:
     dscp: int | None
     path_mode: PathMode
     name: str | None
+    cookie: str | None = None  # Tegu's per-reservation secret (the /tegu/api protocol only)
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tegu_ryu.errors import Forbidden, InvalidField, NotFound, RequestError
 from tegu_ryu.reservations.engine import Alarm, Engine
 from tegu_ryu.reservations.ledger import Peak
 from tegu_ryu.reservations.model import Direction, Kind, Reservation, Route, State
-from tegu_ryu.reservations.policy import Fence, Policy
-from tegu_ryu.reservations.requests import parse_modification, parse_reservation
+from tegu_ryu.reservations.policy import Discount, Fence, Policy
+from tegu_ryu.reservations.requests import (
+    ReservationRequest,
+    parse_modification,
+    parse_reservation,
+)
 from tegu_ryu.reservations.store import Store
 from tegu_ryu.reservations.window import Window
 from tegu_ryu.tenancy import Principal
@@ -65,8 +69,12 @@ class ReservationService:
     # --------------------------------------------------------------- tenants
 
     def create(self, principal: Principal, body: Any, now: float) -> Reservation:
+        """A reservation from a v1 JSON body."""
+        return self.admit(principal, parse_reservation(body, now), now)
+
+    def admit(self, principal: Principal, request: ReservationRequest, now: float) -> Reservation:
+        """A reservation from an already validated request (v1 body or Tegu command)."""
         with self.lock:
-            request = parse_reservation(body, now)
             reservation = self.engine.create(now, principal.tenant, request)
             try:
                 self.store.save_reservations([reservation])
@@ -190,6 +198,29 @@ class ReservationService:
             )
 
     # ------------------------------------------------------------------ admin
+
+    def refresh(self, principal: Principal, host: str, now: float) -> list[Reservation]:
+        """Re-admit the live reservations of a host that moved (admin)."""
+        _require_admin(principal)
+        with self.lock:
+            changed = self.engine.refresh(now, host)
+            self.store.save_reservations(changed)
+        self.on_change()
+        return changed
+
+    def set_discount(self, principal: Principal, discount: Discount) -> Policy:
+        _require_admin(principal)
+        with self.lock:
+            policy = replace(self.engine.policy, discount=discount)
+            self.store.save_policy(policy)
+            self.engine.policy = policy
+        return policy
+
+    def checkpoint(self, principal: Principal, now: float) -> str:
+        """Copy the database, consistently, beside it; returns where (admin)."""
+        _require_admin(principal)
+        with self.lock:
+            return str(self.store.checkpoint(now))
 
     def policy(self) -> Policy:
         with self.lock:

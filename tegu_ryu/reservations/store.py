@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,19 @@ class Store:
                     (tenant, json.dumps(fence.as_json())),
                 )
 
+    def checkpoint(self, now: float) -> Path:
+        """A consistent copy of the database in ``checkpoints/``, named by time."""
+        folder = self.path.parent / "checkpoints"
+        folder.mkdir(exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+        target = folder / f"tegu-{stamp}-{int(now * 1000) % 1000:03d}.db"
+        copy = sqlite3.connect(target)
+        try:
+            self._db.backup(copy)
+        finally:
+            copy.close()
+        return target
+
     def close(self) -> None:
         self._db.close()
 
@@ -177,6 +191,7 @@ def encode_reservation(r: Reservation) -> dict[str, Any]:
         "reason": r.reason,
         "ended": r.ended,
         "serial": r.serial,
+        "cookie_digest": r.cookie_digest,
     }
 
 
@@ -206,6 +221,7 @@ def decode_reservation(d: dict[str, Any]) -> Reservation:
         reason=d["reason"],
         ended=d["ended"],
         serial=d["serial"],
+        cookie_digest=d["cookie_digest"],
     )
 
 

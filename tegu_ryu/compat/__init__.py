@@ -1,0 +1,1 @@
+"""Compatibility with the original Tegu: its /tegu/api text protocol and request syntax."""

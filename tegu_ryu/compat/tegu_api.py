@@ -1,0 +1,507 @@
+"""Tegu's ``/tegu/api`` text protocol, on the same engine and store as the v1 API.
+
+Scripts written against Tegu (``tegu_req``, ``curl -d ping .../tegu/api``)
+keep working: several commands per body, ``auth=TOKEN`` or ``X-Auth-Tegu``,
+HTTP 200 with the status inside the ``reqstate``/``endstate`` envelope, and
+Tegu's comments. What Tegu got wrong is fixed: every reply is valid JSON,
+``listres`` shows only the caller's reservations, cancelling needs both the
+tenant's ownership and the reservation's cookie (or the configured super
+cookie, which has no default), and no date is too far in the future.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tegu_ryu import __version__
+from tegu_ryu.api.auth import Authenticator
+from tegu_ryu.compat.syntax import (
+    Command,
+    HostName,
+    SyntaxProblem,
+    key_values,
+    parse_bandwidth,
+    parse_bandwidths,
+    parse_host,
+    parse_window,
+    split_commands,
+    split_pair,
+)
+from tegu_ryu.controller import Controller
+from tegu_ryu.errors import Conflict, RequestError, Unauthorized
+from tegu_ryu.reservations.model import DSCP_CLASSES, Bandwidth, Direction, Kind, Match, Reservation
+from tegu_ryu.reservations.paths import PathMode
+from tegu_ryu.reservations.policy import Discount, Fence
+from tegu_ryu.reservations.requests import ReservationRequest
+from tegu_ryu.reservations.window import Window
+from tegu_ryu.tenancy import Principal
+from tegu_ryu.timefmt import format_time
+from tegu_ryu.topology.refs import dpid_str
+
+LOG = logging.getLogger(__name__)
+
+PTYPES = {Kind.BANDWIDTH: 0, Kind.ONEWAY: 3}
+VERBOSE_SUBSYSTEMS = {
+    "tegu": "tegu_ryu", "master": "tegu_ryu",
+    "resmgr": "tegu_ryu.reservations", "res_mgr": "tegu_ryu.reservations",
+    "net": "tegu_ryu.reservations.engine", "network": "tegu_ryu.reservations.engine",
+    "fq": "tegu_ryu.app", "fq_mgr": "tegu_ryu.app", "fqmgr": "tegu_ryu.app",
+    "agent": "tegu_ryu.app",
+    "http": "tegu_ryu.api", "http_api": "tegu_ryu.api",
+    "lib": "os_ken", "gizmos": "os_ken",
+}  # fmt: skip
+
+
+class Refused(Exception):
+    """A command that failed; the message is the ``comment`` Tegu clients read."""
+
+
+@dataclass
+class Outcome:
+    status: str
+    comment: str
+    details: Any = None
+
+
+class TeguApi:
+    """Runs ``/tegu/api`` bodies; every reply is the Tegu envelope."""
+
+    def __init__(
+        self,
+        controller: Controller,
+        authenticator: Authenticator,
+        super_cookie: str | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.controller = controller
+        self.service = controller.reservations
+        self.authenticator = authenticator
+        self.super_cookie = super_cookie
+        self.clock = clock
+        self._commands: dict[str, Callable[[Principal | None, list[str]], Outcome]] = {
+            "ping": self._ping,
+            "reserve": self._reserve,
+            "ow_reserve": self._ow_reserve,
+            "owreserve": self._ow_reserve,
+            "cancelres": self._cancel,
+            "listres": self._listres,
+            "listhosts": self._listhosts,
+            "listconns": self._listconns,
+            "graph": self._graph,
+            "listulcaps": self._listulcaps,
+            "setulcap": self._setulcap,
+            "setdiscount": self._setdiscount,
+            "qdump": self._qdump,
+            "chkpt": self._chkpt,
+            "pause": self._pause,
+            "resume": self._resume,
+            "refresh": self._refresh,
+            "verbose": self._verbose,
+        }
+
+    def handle(self, method: str, body: str, header_token: str | None) -> dict[str, Any]:
+        """The envelope for a POST/PUT (commands) or DELETE (``reservation <id|all> [cookie]``)."""
+        try:
+            commands = split_commands(body)
+        except SyntaxProblem as problem:
+            return _envelope([Outcome("ERROR", str(problem))], requests=[0])
+        if not commands:
+            return {"reqstate": [], "endstate": {"status": "ERROR", "comment": "missing command"}}
+        outcomes = []
+        for command in commands:
+            token = header_token or command.token
+            words = command.words if method != "DELETE" else ["cancelres", *command.words[1:]]
+            if method == "DELETE" and command.words[0] != "reservation":
+                outcomes.append(Outcome("ERROR", f"unrecognised delete action: {command.text}"))
+                continue
+            outcomes.append(self._run(words, self._principal(token, command)))
+        if method == "DELETE":
+            return _envelope(
+                outcomes,
+                requests=[c.text for c in commands],
+                suffix=f" in {len(commands)} requests",
+            )
+        return _envelope(outcomes, requests=list(range(len(commands))))
+
+    def _principal(self, token: str | None, command: Command) -> Principal | None:
+        """Who the command acts for; a token inside a host name counts too, as in Tegu."""
+        for word in command.words[1:]:
+            if token is None and word.count("/") == 2 and not word.startswith("!"):
+                token = word.split("/")[0] or None
+        if token is None:
+            return None if self.authenticator.required else self.authenticator.authenticate(None)
+        try:
+            return self.authenticator.authenticate(f"Bearer {token.split('/')[0]}")
+        except Unauthorized:
+            return None
+
+    def _run(self, words: list[str], who: Principal | None) -> Outcome:
+        handler = self._commands.get(words[0])
+        if handler is None:
+            return Outcome("ERROR", f"unrecognised put and/or post action: {' '.join(words)}")
+        try:
+            return handler(who, words[1:])
+        except (Refused, SyntaxProblem) as problem:
+            return Outcome("ERROR", str(problem))
+        except RequestError as error:
+            return Outcome("ERROR", _tegu_comment(error))
+
+    # ------------------------------------------------------------ commands
+
+    def _ping(self, who: Principal | None, args: list[str]) -> Outcome:
+        return Outcome("OK", "", f"pong: tegu_ryu {__version__}")
+
+    def _reserve(self, who: Principal | None, args: list[str]) -> Outcome:
+        return self._make(who, args, Kind.BANDWIDTH)
+
+    def _ow_reserve(self, who: Principal | None, args: list[str]) -> Outcome:
+        return self._make(who, args, Kind.ONEWAY)
+
+    def _make(self, who: Principal | None, args: list[str], kind: Kind) -> Outcome:
+        principal = _authorised(who, "reserve")
+        options, positional = key_values(args)
+        if len(positional) < 5:
+            names = ["bandw", "window", "hosts", "cookie", "dscp"][len(positional) :]
+            raise Refused(f"missing parameters: ({', '.join(names)})")
+        bandwidth_text, window_text, hosts_text, cookie, dscp_text = positional[:5]
+        now = self.clock()
+        out, inbound = parse_bandwidths(bandwidth_text)
+        if out < 1 or (kind is Kind.BANDWIDTH and inbound < 1):
+            raise Refused("invalid bandwidth; bw-in and bw-out must be greater than zero")
+        first, second = (parse_host(h) for h in split_pair(hosts_text))
+        if kind is Kind.ONEWAY and first.external:
+            first, second = second, first
+        if first.external:
+            raise Refused(
+                f"h1 validation failed: an external address cannot be the source: {hosts_text}"
+            )
+        if second.external and kind is Kind.BANDWIDTH:
+            kind = Kind.ONEWAY  # Tegu's "half reservation": only the way out can be protected
+        start, end = parse_window(window_text, now)
+        request = ReservationRequest(
+            kind=kind,
+            src=first.host,
+            dst=second.host,
+            bandwidth=Bandwidth(out=out, in_=0 if kind is Kind.ONEWAY else inbound),
+            window=Window(start, end),
+            match=_match(options, first, second),
+            dscp=_dscp(dscp_text),
+            path_mode=PathMode.SHORTEST,
+            name=None,
+            cookie=cookie,
+        )
+        reservation = self.service.admit(principal, request, now)
+        if kind is Kind.ONEWAY:
+            return Outcome("OK", "one way reservation accepted", self._pledge(reservation, now))
+        hops = sum(len(route.hops) for route in reservation.routes.values())
+        comment = f"reservation accepted; reservation path has {hops} entries"
+        return Outcome("OK", comment, self._pledge(reservation, now))
+
+    def _cancel(self, who: Principal | None, args: list[str]) -> Outcome:
+        principal = _authorised(who, "cancelres")
+        if not args:
+            raise Refused("missing parameters: (id|all) [cookie]")
+        target, cookie = args[0], args[1] if len(args) > 1 else ""
+        now = self.clock()
+        super_cookie = self.super_cookie is not None and cookie == self.super_cookie
+        if target == "all":
+            live = [r for r in self.service.visible(principal) if not r.state.final]
+            chosen = [
+                r
+                for r in live
+                if super_cookie or (r.cookie_digest is not None and r.cookie_matches(cookie))
+            ]
+            for reservation in chosen:
+                self.service.cancel(principal, reservation.id, now)
+            return Outcome(
+                "OK",
+                f"{len(chosen)} reservations were cancelled",
+                {"cancelled": [r.id for r in chosen]},
+            )
+        reservation = self.service.get(principal, target)
+        if not super_cookie and not reservation.cookie_matches(cookie):
+            raise Refused(
+                "reservation delete failed: not authorised to access or delete reservation: "
+                + target
+            )
+        self.service.cancel(principal, target, now)
+        return Outcome(
+            "OK",
+            "reservation successfully deleted",
+            f"reservation was cancelled (deleted): {target}",
+        )
+
+    def _listres(self, who: Principal | None, args: list[str]) -> Outcome:
+        principal = _authorised(who, "listres")
+        now = self.clock()
+        live = [r for r in self.service.visible(principal) if not r.state.final]
+        return Outcome("OK", "", {"reservations": [self._pledge(r, now) for r in live]})
+
+    def _listhosts(self, who: Principal | None, args: list[str]) -> Outcome:
+        _authorised(who, "listhosts", admin=True)
+        hosts = self.controller.topology_view()["hosts"]
+        assert isinstance(hosts, list)
+        return Outcome("OK", "", [_host_json(h) for h in hosts])
+
+    def _listconns(self, who: Principal | None, args: list[str]) -> Outcome:
+        if not args:
+            raise Refused("missing parameters: (host)")
+        hosts = self.controller.topology_view()["hosts"]
+        assert isinstance(hosts, list)
+        for host in hosts:
+            if args[0] in (host["name"], host["mac"], *host["ips"]):
+                found = _host_json(host)
+                return Outcome(
+                    "OK", "", {"host": {k: found[k] for k in ("ip4", "ip6", "mac", "conns")}}
+                )
+        raise Refused(f"did not find host: {args[0]}")
+
+    def _graph(self, who: Principal | None, args: list[str]) -> Outcome:
+        _authorised(who, "graph", admin=True)
+        now = self.clock()
+        elements: dict[str, dict[str, Any]] = {}
+        for link, usable, current, _ in self.service.links(now):
+            element = elements.setdefault(
+                dpid_str(link.src.dpid), {"id": dpid_str(link.src.dpid), "links": []}
+            )
+            element["links"].append(
+                {
+                    "id": f"{link.src}-{link.dst}",
+                    "sw1": dpid_str(link.src.dpid),
+                    "sw1port": link.src.port,
+                    "sw2": dpid_str(link.dst.dpid),
+                    "sw2port": link.dst.port,
+                    "up": link.up,
+                    "allotment": {"max_capacity": usable, "now": current.amount},
+                }
+            )
+        hosts = self.controller.topology_view()["hosts"]
+        assert isinstance(hosts, list)
+        for host in hosts:
+            element = elements.setdefault(host["dpid"], {"id": host["dpid"], "links": []})
+            element.setdefault("conn_hosts", []).append(
+                {"host": host["name"] or host["mac"], "port": host["port"]}
+            )
+        return Outcome("OK", "", {"netele": [elements[k] for k in sorted(elements)]})
+
+    def _listulcaps(self, who: Principal | None, args: list[str]) -> Outcome:
+        principal = _authorised(who, "listulcaps", admin=True)
+        fences = self.service.fences(principal)
+        default = self.service.policy().default_fence
+        rows = [{"name": "default", **_ulcap(default)}]
+        rows += [{"name": tenant, **_ulcap(fence)} for tenant, fence in sorted(fences.items())]
+        return Outcome("OK", "", rows)
+
+    def _setulcap(self, who: Principal | None, args: list[str]) -> Outcome:
+        principal = _authorised(who, "setulcap", admin=True)
+        if len(args) < 2:
+            raise Refused("missing parameters: (project) (value)")
+        tenant, value = args[0], args[1].rstrip("%")
+        try:
+            percent = float(value)
+        except ValueError as exc:
+            raise Refused(f"invalid user link cap: {args[1]}") from exc
+        if percent == -1:
+            self.service.clear_fence(principal, tenant)
+            return Outcome("OK", f"user link cap deleted for {tenant}")
+        if not 0 <= percent <= 100:
+            raise Refused(f"invalid user link cap: {args[1]} (0 to 100, or -1 to delete)")
+        self.service.set_fence(principal, tenant, {"percent": percent})
+        return Outcome("OK", f"user link cap set for {tenant}: {percent:g}")
+
+    def _setdiscount(self, who: Principal | None, args: list[str]) -> Outcome:
+        principal = _authorised(who, "setdiscount", admin=True)
+        if not args:
+            raise Refused("missing parameters: (value)")
+        value = parse_bandwidth(args[0])
+        discount = Discount(percent=value) if 0 < value <= 100 else Discount(bps=value)
+        self.service.set_discount(principal, discount)
+        return Outcome("OK", f"discount amount set to {args[0]}")
+
+    def _qdump(self, who: Principal | None, args: list[str]) -> Outcome:
+        """The meters now on the switches: ``switch/port,id,meter,min_bps,max_bps,priority``."""
+        _authorised(who, "qdump", admin=True)
+        now = self.clock()
+        rows = []
+        for reservation in self.service.engine.reservations.values():
+            if reservation.state_at(now).value != "active":
+                continue
+            for direction, route in reservation.routes.items():
+                hop = route.hops[0]
+                port = hop.out_port if hop.out_port is not None else "base"
+                bps = reservation.bandwidth.of(direction)
+                rows.append(
+                    f"{dpid_str(hop.dpid)}/{port},{reservation.id}.{direction.value},{bps},{bps},200"
+                )
+        return Outcome("OK", "", {"queues": sorted(rows)})
+
+    def _chkpt(self, who: Principal | None, args: list[str]) -> Outcome:
+        principal = _authorised(who, "chkpt", admin=True)
+        where = self.service.checkpoint(principal, self.clock())
+        return Outcome("OK", f"checkpoint was written: {where}")
+
+    def _pause(self, who: Principal | None, args: list[str]) -> Outcome:
+        _authorised(who, "pause", admin=True)
+        if not self.controller.set_paused(True):
+            return Outcome("WARN", "already paused")
+        return Outcome("OK", "reservations are paused: their flows are being removed")
+
+    def _resume(self, who: Principal | None, args: list[str]) -> Outcome:
+        _authorised(who, "resume", admin=True)
+        if not self.controller.set_paused(False):
+            return Outcome("WARN", "not paused")
+        return Outcome("OK", "reservations are resumed: their flows are being installed")
+
+    def _refresh(self, who: Principal | None, args: list[str]) -> Outcome:
+        principal = _authorised(who, "refresh", admin=True)
+        if not args:
+            raise Refused("missing parameters: (host)")
+        changed = []
+        for name in args:
+            changed += self.service.refresh(principal, parse_host(name).host, self.clock())
+        return Outcome("OK", f"{len(changed)} reservations were refreshed", [r.id for r in changed])
+
+    def _verbose(self, who: Principal | None, args: list[str]) -> Outcome:
+        _authorised(who, "verbose", admin=True)
+        if not args or not args[0].isdigit():
+            raise Refused("missing parameters: (level) [subsystem]")
+        subsystem = args[1] if len(args) > 1 else "tegu"
+        if subsystem not in VERBOSE_SUBSYSTEMS:
+            raise Refused(f"unknown subsystem: {subsystem}")
+        level = logging.DEBUG if int(args[0]) > 0 else logging.INFO
+        logging.getLogger(VERBOSE_SUBSYSTEMS[subsystem]).setLevel(level)
+        return Outcome("OK", "", f"verbose set: {subsystem} now {args[0]}")
+
+    # ------------------------------------------------------------- replies
+
+    def _pledge(self, reservation: Reservation, now: float) -> dict[str, Any]:
+        """A reservation as Tegu showed one (never with its cookie)."""
+        state = reservation.state_at(now)
+        tegu_state = {"active": "ACTIVE", "pending": "PENDING"}.get(state.value, "EXPIRED")
+        remaining = (
+            reservation.window.end - now
+            if tegu_state == "ACTIVE"
+            else reservation.window.start - now
+        )
+        common = {
+            "state": tegu_state,
+            "time": max(0, int(remaining)),
+            "id": reservation.id,
+            "qid": reservation.id,
+            "dscp": reservation.dscp or 0,
+            "protocol": reservation.match.protocol or "",
+            "ptype": PTYPES[reservation.kind],
+            "enforcement": self.controller.enforcement(reservation)["status"],
+        }
+        src = _host_text(reservation, reservation.src.given, reservation.match.src_port)
+        dst = _host_text(reservation, reservation.dst.given, reservation.match.dst_port)
+        if reservation.kind is Kind.ONEWAY:
+            return {**common, "bandwout": reservation.bandwidth.out, "src": src, "dest": dst}
+        return {
+            **common,
+            "bandwin": reservation.bandwidth.in_,
+            "bandwout": reservation.bandwidth.out,
+            "host1": src,
+            "host2": dst,
+            "dscp_koe": True,
+            "start": format_time(reservation.window.start),
+            "end": format_time(reservation.window.end),
+        }
+
+
+def _authorised(who: Principal | None, command: str, admin: bool = False) -> Principal:
+    if who is None or (admin and not who.admin):
+        raise Refused(f"you are not authorised to submit a {command} command")
+    return who
+
+
+def _match(options: dict[str, str], first: HostName, second: HostName) -> Match:
+    protocol = options.get("proto")
+    if protocol not in (None, "tcp", "udp"):
+        raise Refused(f"invalid protocol: {protocol} (tcp or udp)")
+    if protocol is None and (first.port or second.port):
+        protocol = "tcp"  # Tegu matched both tcp and udp here; one reservation matches one
+    if first.vlan and second.vlan and first.vlan != second.vlan:
+        raise Refused("the two hosts name different VLANs")
+    return Match(
+        protocol=protocol, src_port=first.port, dst_port=second.port, vlan=first.vlan or second.vlan
+    )
+
+
+def _dscp(text: str) -> int:
+    name = text.removeprefix("global_")
+    if name in ("0", ""):
+        return DSCP_CLASSES["voice"]
+    if name not in DSCP_CLASSES:
+        raise Refused("traffic classification string is not valid: use voice, control or data")
+    return DSCP_CLASSES[name]
+
+
+def _host_text(reservation: Reservation, given: str, port: int | None) -> str:
+    text = f"{reservation.owner}/{given}"
+    if port:
+        text += f":{port}"
+    if reservation.match.vlan:
+        text += f"{{{reservation.match.vlan}}}"
+    return text
+
+
+def _host_json(host: dict[str, Any]) -> dict[str, Any]:
+    ip4 = [ip for ip in host["ips"] if ipaddress.ip_address(ip).version == 4]
+    ip6 = [ip for ip in host["ips"] if ipaddress.ip_address(ip).version == 6]
+    return {
+        "name": host["name"] or host["mac"],
+        "vmid": host["name"] or host["mac"],
+        "mac": host["mac"],
+        "ip4": ip4[0] if ip4 else "",
+        "ip6": ip6[0] if ip6 else "",
+        "conns": [{"switch": host["dpid"], "port": host["port"]}],
+    }
+
+
+def _ulcap(fence: Fence) -> dict[str, Any]:
+    value = fence.percent if fence.percent is not None else 100
+    return {"max": 100, "min": 0, "value": value, "bps": fence.bps}
+
+
+def _tegu_comment(error: RequestError) -> str:
+    """Our error in the words Tegu clients look for, with our explanation after them."""
+    if isinstance(error, Conflict) and error.code == "duplicate" and error.details:
+        return f"reservation duplicates existing reservation: {error.details['reservation']}"
+    if isinstance(error, Conflict) and error.code in ("no_capacity", "fence"):
+        arrow = "->" if (error.details or {}).get("direction") == Direction.OUT.value else "<-"
+        return (
+            f"reservation rejected: unable to generate a path: no capacity (h1{arrow}h2): "
+            + error.message
+        )
+    if isinstance(error, Conflict) and error.code == "no_path":
+        return f"reservation rejected: unable to generate a path: no path: {error.message}"
+    if error.code == "unknown_endpoint":
+        return f"unable to map host name to a known IP address: host unknown: {error.message}"
+    return error.message
+
+
+def _envelope(outcomes: list[Outcome], requests: list[Any], suffix: str = "") -> dict[str, Any]:
+    states = []
+    for outcome, request in zip(outcomes, requests, strict=False):
+        state: dict[str, Any] = {
+            "status": outcome.status,
+            "request": request,
+            "comment": outcome.comment,
+        }
+        if outcome.details is not None:
+            state["details"] = outcome.details
+        states.append(state)
+    errors = sum(1 for o in outcomes if o.status == "ERROR")
+    return {
+        "reqstate": states,
+        "endstate": {
+            "status": "ERROR" if errors else "OK",
+            "comment": f"{errors} errors processing requests{suffix}",
+        },
+    }
