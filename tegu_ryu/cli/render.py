@@ -1,0 +1,171 @@
+"""How the CLI shows things to people: tables, explanations, a timeline of a link's bookings."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from tegu_ryu.timefmt import parse_time
+from tegu_ryu.units import format_bitrate
+
+BAR_WIDTH = 40
+
+
+def rate(bps: int | None) -> str:
+    return "-" if bps is None else f"{format_bitrate(bps)}bit/s"
+
+
+def when(text: str) -> str:
+    """An RFC 3339 time as a short UTC string for tables."""
+    moment = datetime.fromtimestamp(parse_time(text), tz=UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def endpoint(view: dict[str, Any]) -> str:
+    return str(view["name"] or view["ip"] or view["mac"] or view["given"])
+
+
+def reservations_table(reservations: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"{len(reservations)} reservations")
+    for column in (
+        "id",
+        "state",
+        "from",
+        "to",
+        "out",
+        "in",
+        "start (UTC)",
+        "end (UTC)",
+        "switches",
+    ):
+        table.add_column(column)
+    for r in reservations:
+        table.add_row(
+            r["id"],
+            r["state"],
+            endpoint(r["src"]),
+            endpoint(r["dst"]),
+            rate(r["bandwidth"]["out"]),
+            rate(r["bandwidth"]["in"]) if r["bandwidth"]["in"] else "-",
+            when(r["start"]),
+            when(r["end"]),
+            r["enforcement"]["status"],
+        )
+    return table
+
+
+def reservation_table(r: dict[str, Any]) -> Table:
+    table = Table(show_header=False, title=f"reservation {r['id']}")
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    fields = ("protocol", "src_port", "dst_port", "vlan")
+    match = ", ".join(f"{k}={r['match'][k]}" for k in fields if r["match"][k] is not None)
+    rows = [
+        ("state", r["state"] + (f" ({r['reason']})" if r["reason"] else "")),
+        ("owner", r["owner"]),
+        ("from", f"{endpoint(r['src'])} ({r['src']['given']})"),
+        ("to", f"{endpoint(r['dst'])} ({r['dst']['given']})"),
+        ("bandwidth", f"out {rate(r['bandwidth']['out'])}, in {rate(r['bandwidth']['in'])}"),
+        ("window (UTC)", f"{when(r['start'])} to {when(r['end'])}"),
+        ("traffic", match or "all traffic"),
+        ("dscp", str(r["dscp"]) if r["dscp"] is not None else "not marked"),
+        ("switches", f"{r['enforcement']['status']}: {r['enforcement']['detail']}"),
+    ]
+    for direction, hops in r["path"].items():
+        rows.append(
+            (
+                f"path {direction}",
+                " > ".join(f"{h['dpid'][-4:]}:{h['in_port']}>{h['out_port']}" for h in hops),
+            )
+        )
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def explanation(error: dict[str, Any]) -> str:
+    """A refusal in one readable paragraph."""
+    details = error.get("details") or {}
+    code = error.get("code")
+    if code in ("no_capacity", "fence") and "link" in details:
+        link = details["link"]
+        limit = "your tenant's fence on" if code == "fence" else "link"
+        start, end = (when(t) for t in details["interval"])
+        needed, free = rate(details["requested_bps"]), rate(details["available_bps"])
+        src, dst = link["src"], link["dst"]
+        return (
+            f"Refused: the {details['direction']} direction needs {needed}, but {limit} "
+            f"{src['dpid']}:{src['port']} -> {dst['dpid']}:{dst['port']} has only {free} free "
+            f"from {start} to {end} UTC. Try less bandwidth, another time, or --path widest."
+        )
+    if code == "duplicate":
+        existing = details.get("reservation")
+        return f"Refused: you already have reservation {existing} for this traffic then."
+    return f"Refused ({code}): {error.get('message')}"
+
+
+def timeline(schedule: dict[str, Any]) -> Table:
+    """One row per step of a link's bookings, with a bar of how full the link is."""
+    usable = schedule["usable_bps"] or 1
+    src, dst = schedule["link"]["src"], schedule["link"]["dst"]
+    table = Table(
+        title=f"{src['dpid']}:{src['port']} -> {dst['dpid']}:{dst['port']}, usable {rate(usable)}"
+    )
+    for column in ("from (UTC)", "to (UTC)", "booked", "free", ""):
+        table.add_column(column)
+    for step in schedule["steps"]:
+        filled = min(BAR_WIDTH, round(BAR_WIDTH * step["booked_bps"] / usable))
+        bar = "[red]" + "#" * filled + "[/red]" + "." * (BAR_WIDTH - filled)
+        table.add_row(
+            when(step["start"]),
+            when(step["end"]),
+            rate(step["booked_bps"]),
+            rate(step["free_bps"]),
+            bar,
+        )
+    return table
+
+
+def links_table(links: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"{len(links)} directed links")
+    for column in ("from", "to", "up", "capacity", "usable", "booked now", "peak 24 h"):
+        table.add_column(column)
+    for link in links:
+        table.add_row(
+            f"{link['src']['dpid']}:{link['src']['port']}",
+            f"{link['dst']['dpid']}:{link['dst']['port']}",
+            "yes" if link["up"] else "[red]no[/red]",
+            rate(link["capacity_bps"]),
+            rate(link["usable_bps"]),
+            rate(link["booked_now_bps"]),
+            rate(link["peak_next_24h_bps"]),
+        )
+    return table
+
+
+def topology_tables(topology: dict[str, Any]) -> list[Table]:
+    switches = Table(title=f"{len(topology['switches'])} switches")
+    for column in ("dpid", "connected", "sync", "ports"):
+        switches.add_column(column)
+    for s in topology["switches"]:
+        switches.add_row(
+            s["dpid"], "yes" if s["connected"] else "no", s["sync"] or "-", str(len(s["ports"]))
+        )
+    hosts = Table(title=f"{len(topology['hosts'])} hosts")
+    for column in ("name", "mac", "addresses", "attached at"):
+        hosts.add_column(column)
+    for h in topology["hosts"]:
+        hosts.add_row(h["name"] or "-", h["mac"], ", ".join(h["ips"]), f"{h['dpid']}:{h['port']}")
+    return [switches, hosts]
+
+
+def console(stderr: bool = False) -> Console:
+    """Wide enough for our tables when the output is a pipe rather than a terminal."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "160"))
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
