@@ -20,17 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tegu_ryu import __version__
-from tegu_ryu.enforcement.planner import (
-    MeterSettings,
-    Plan,
-    ReservationPlan,
-    SwitchPlan,
-    plan_reservation,
-    plan_switches,
-)
-from tegu_ryu.forwarding.base import host_attachments, plan_base_flows
+from tegu_ryu.enforcement.desired import DesiredState
+from tegu_ryu.enforcement.planner import MeterSettings, ReservationPlan
+from tegu_ryu.forwarding.base import host_attachments
 from tegu_ryu.forwarding.packet_in import FloodMemory, PacketInOutcome, handle_packet_in
-from tegu_ryu.openflow.flows import Flow, Meter
+from tegu_ryu.openflow.flows import FlowKey, Meter
 from tegu_ryu.openflow.reconcile import Changes, InstalledFlow
 from tegu_ryu.openflow.sync import SwitchSync
 from tegu_ryu.reservations.model import Reservation, State
@@ -44,7 +38,6 @@ from tegu_ryu.topology.refs import LinkId, PortRef, dpid_str
 from tegu_ryu.topology.static import load_static_topology
 
 BARRIER_PATIENCE = 10.0  # seconds before an unanswered barrier means the switch needs a re-read
-EMPTY = SwitchPlan(flows=(), meters=())
 
 
 @dataclass(frozen=True)
@@ -81,11 +74,8 @@ class Controller:
         )
         self.switches: dict[int, _Switch] = {}
         self._flood_memory = FloodMemory()
-        self._plan: tuple[tuple[int, int, int, bool], Plan] | None = None
+        self.desired = DesiredState(settings.meters)
         self.paused = False
-        # Unchanged reservations (the same immutable record) keep their planned flows.
-        self._reservation_plans: dict[str, tuple[Reservation, ReservationPlan]] = {}
-        self._base: tuple[int, dict[int, list[Flow]]] | None = None
         self._paths_trusted_from = now + settings.discovery_settle
         self._errors: dict[str, str] = {}
 
@@ -171,6 +161,7 @@ class Controller:
 
     def _read_done(self, switch: _Switch, done: bool) -> bool:
         if done:
+            self.desired.compare_all(switch.sync.dpid)
             if not switch.sync.installed_flows():
                 switch.settle_until = 0.0  # a fresh switch: nothing on it to preserve
             self._errors = {
@@ -197,55 +188,47 @@ class Controller:
 
     # ------------------------------------------------------------ the passes
 
-    def plan(self) -> Plan:
-        """The desired state of every switch (cached until something it depends on changes)."""
-        with self.lock:
-            engine = self.reservations.engine
-            key = (self.topology.version, engine.version, id(engine.policy), self.paused)
-            if self._plan is None or self._plan[0] != key:
-                known = self._reservation_plans
-                fresh: dict[str, tuple[Reservation, ReservationPlan]] = {}
-
-                def planned(reservation: Reservation) -> ReservationPlan:
-                    cached = known.get(reservation.id)
-                    if cached is None or cached[0] is not reservation:
-                        cached = (reservation, plan_reservation(reservation, self.settings.meters))
-                    fresh[reservation.id] = cached
-                    return cached[1]
-
-                if self._base is None or self._base[0] != self.topology.version:
-                    self._base = (self.topology.version, plan_base_flows(self.topology))
-                plan = plan_switches(
-                    self.topology,
-                    engine.reservations.values(),
-                    engine.policy,
-                    self.settings.meters,
-                    planned=planned,
-                    base=self._base[1],
-                    paused=self.paused,
-                )
-                self._reservation_plans = fresh
-                self._plan = (key, plan)
-            return self._plan[1]
-
     def next_pass(self, now: float) -> dict[int, Changes]:
-        """Changes of the earliest phase any ready switch needs; empty while one is unconfirmed."""
+        """Changes of the earliest phase any ready switch needs; empty while one is unconfirmed.
+
+        Only what changed since a switch was last compared is looked at, except
+        after a read-back, when everything is.
+        """
         with self.lock:
             if any(s.sync.barrier is not None for s in self.switches.values()):
                 return {}
-            plan = self.plan()
-            needed = {
-                dpid: switch.sync.changes(
-                    plan.switches.get(dpid, EMPTY).flows, plan.switches.get(dpid, EMPTY).meters, now
-                )
-                for dpid, switch in self.switches.items()
-                if switch.sync.known and not switch.sync.reading and not switch.settle_until
-            }
-            phases = [c.phase() for c in needed.values() if c.phase()]
-            if not phases:
-                return {}
-            phase = min(phases)
-            return {dpid: c.only(phase) for dpid, c in needed.items() if c.phase() == phase}
+            engine = self.reservations.engine
+            self.desired.update(self.topology, engine.reservations, engine.policy, self.paused)
+            needed = {}
+            for dpid, switch in self.switches.items():
+                if switch.sync.known and not switch.sync.reading and not switch.settle_until:
+                    needed[dpid] = self._changes(dpid, switch.sync, now)
+            phases = [changes.phase() for changes, _ in needed.values() if changes.phase()]
+            phase = min(phases, default=0)
+            work = {}
+            for dpid, (changes, looked_at) in needed.items():
+                sent, left = changes.only(phase), changes.without(phase)
+                if looked_at is None:
+                    if not len(left):
+                        self.desired.taken(dpid, None, None)
+                else:
+                    keys, meter_ids = looked_at
+                    self.desired.taken(dpid, keys - left.flow_keys(), meter_ids - left.meter_ids())
+                if len(sent):
+                    work[dpid] = sent
+            return work
+
+    def _changes(
+        self, dpid: int, sync: SwitchSync, now: float
+    ) -> tuple[Changes, tuple[set[FlowKey], set[int]] | None]:
+        """What switch ``dpid`` needs, and which keys were compared (None: all of them)."""
+        flows = self.desired.flows.get(dpid, {})
+        meters = self.desired.meters.get(dpid, {})
+        changed = self.desired.changed(dpid)
+        if changed is None:
+            return sync.changes(flows.values(), meters.values(), now), None
+        keys, meter_ids = set(changed[0]), set(changed[1])
+        return sync.changes_for(flows, meters, keys, meter_ids, now), (keys, meter_ids)
 
     def pass_sent(self, dpid: int, changes: Changes, barrier_xid: int, now: float) -> None:
         with self.lock:
@@ -305,13 +288,13 @@ class Controller:
                 return {"status": "pending", "detail": reservation.reason or "no path"}
             if self.paused:
                 return {"status": "pending", "detail": "enforcement is paused"}
-            # The plan the switches are being driven to; API threads never recompute it.
-            cached = self._reservation_plans.get(reservation.id)
-            if self._plan is None or cached is None or cached[0] is not reservation:
-                return {"status": "pending", "detail": "being planned"}
-            conflict = self._plan[1].conflicts.get(reservation.id)
+            # The state the switches are being driven to; API threads never update it.
+            conflict = self.desired.conflicts.get(reservation.id)
             if conflict is not None:
                 return {"status": "error", "detail": conflict}
+            cached = self.desired.planned.get(reservation.id)
+            if cached is None or cached[0] is not reservation:
+                return {"status": "pending", "detail": "being planned"}
             if reservation.id in self._errors:
                 return {"status": "error", "detail": self._errors[reservation.id]}
             for dpid in sorted(cached[1].flows):

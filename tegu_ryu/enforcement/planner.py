@@ -197,7 +197,7 @@ def plan_switches(
     switches = {}
     for dpid, forwarding in (base if base is not None else plan_base_flows(topology)).items():
         ports = metered_ports.get(dpid, {})
-        metered = [_through_meter(flow, ports) for flow in forwarding]
+        metered = [through_meter(flow, ports) for flow in forwarding]
         switches[dpid] = SwitchPlan(
             flows=tuple(metered) + tuple(flows.get(dpid, {}).values()),
             meters=tuple(switch_meters.get(dpid, ())),
@@ -205,7 +205,7 @@ def plan_switches(
     return Plan(switches=switches, conflicts=conflicts)
 
 
-def _through_meter(flow: Flow, ports: dict[int, int]) -> Flow:
+def through_meter(flow: Flow, ports: dict[int, int]) -> Flow:
     """Base forwarding to a reserved link goes through that link's best-effort meter."""
     if flow.table != Table.FORWARDING or not ports:
         return flow

@@ -63,14 +63,41 @@ class Changes:
             return Changes(flow_delete=self.flow_delete, meter_delete=self.meter_delete)
         return Changes()
 
+    def without(self, phase: int) -> Changes:
+        """These changes but those of ``phase``: what is left once it is sent."""
+        kept = [self.only(p) for p in (1, 2, 3) if p != phase]
+        return Changes(
+            *(
+                tuple(item for part in kept for item in getattr(part, name))
+                for name in (
+                    "meter_add",
+                    "meter_modify",
+                    "flow_add",
+                    "flow_modify",
+                    "flow_delete",
+                    "meter_delete",
+                )
+            )
+        )
+
+    def flow_keys(self) -> set[FlowKey]:
+        return {f.key for f in (*self.flow_add, *self.flow_modify, *self.flow_delete)}
+
+    def meter_ids(self) -> set[int]:
+        return {m.id for m in (*self.meter_add, *self.meter_modify, *self.meter_delete)}
+
     def __len__(self) -> int:
         return sum(
             len(part)
             for part in (
-                self.meter_add, self.meter_modify, self.flow_add,
-                self.flow_modify, self.flow_delete, self.meter_delete,
+                self.meter_add,
+                self.meter_modify,
+                self.flow_add,
+                self.flow_modify,
+                self.flow_delete,
+                self.meter_delete,
             )
-        )  # fmt: skip
+        )
 
 
 def diff(
@@ -84,27 +111,62 @@ def diff(
     want = by_key(desired_flows)
     meters = {meter.id: meter for meter in desired_meters}
     flow_add, flow_modify = [], []
-    for key, flow in sorted(want.items(), key=_order):
+    for key, flow in want.items():
         have = installed_flows.get(key)
         if have is None:
             flow_add.append(flow)
         elif have.flow != flow or _expires_early(flow, have, now):
             flow_modify.append(flow)
     return Changes(
-        meter_add=tuple(m for i, m in sorted(meters.items()) if i not in installed_meters),
+        meter_add=tuple(m for i, m in meters.items() if i not in installed_meters),
         meter_modify=tuple(
-            m
-            for i, m in sorted(meters.items())
-            if i in installed_meters and installed_meters[i] != m
+            m for i, m in meters.items() if i in installed_meters and installed_meters[i] != m
         ),
         flow_add=tuple(flow_add),
         flow_modify=tuple(flow_modify),
-        flow_delete=tuple(
-            have.flow
-            for key, have in sorted(installed_flows.items(), key=_order)
-            if key not in want
-        ),
-        meter_delete=tuple(m for i, m in sorted(installed_meters.items()) if i not in meters),
+        flow_delete=tuple(have.flow for key, have in installed_flows.items() if key not in want),
+        meter_delete=tuple(m for i, m in installed_meters.items() if i not in meters),
+    )
+
+
+def diff_keys(
+    desired_flows: Mapping[FlowKey, Flow],
+    desired_meters: Mapping[int, Meter],
+    installed_flows: Mapping[FlowKey, InstalledFlow],
+    installed_meters: Mapping[int, Meter],
+    *,
+    flow_keys: Iterable[FlowKey],
+    meter_ids: Iterable[int],
+    now: float,
+) -> Changes:
+    """Like ``diff``, but only for the given flow keys and meter ids (what changed)."""
+    flow_add, flow_modify, flow_delete = [], [], []
+    for key in flow_keys:
+        want, have = desired_flows.get(key), installed_flows.get(key)
+        if want is None:
+            if have is not None:
+                flow_delete.append(have.flow)
+        elif have is None:
+            flow_add.append(want)
+        elif have.flow != want or _expires_early(want, have, now):
+            flow_modify.append(want)
+    meter_add, meter_modify, meter_delete = [], [], []
+    for meter_id in meter_ids:
+        wanted, held = desired_meters.get(meter_id), installed_meters.get(meter_id)
+        if wanted is None:
+            if held is not None:
+                meter_delete.append(held)
+        elif held is None:
+            meter_add.append(wanted)
+        elif held != wanted:
+            meter_modify.append(wanted)
+    return Changes(
+        tuple(meter_add),
+        tuple(meter_modify),
+        tuple(flow_add),
+        tuple(flow_modify),
+        tuple(flow_delete),
+        tuple(meter_delete),
     )
 
 
@@ -113,8 +175,3 @@ def _expires_early(flow: Flow, have: InstalledFlow, now: float) -> bool:
     if flow.until is None or have.deadline is None:
         return False
     return have.deadline < flow.until - 1 and have.deadline - now < REFRESH_MARGIN
-
-
-def _order(item: tuple[FlowKey, object]) -> tuple[int, int, str]:
-    (table, priority, fields), _ = item
-    return (table, -priority, repr(fields))

@@ -10,11 +10,11 @@ error or the periodic re-read corrects the assumption.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from tegu_ryu.openflow.flows import METER_FIRST, METER_LAST, Flow, FlowKey, Meter
 from tegu_ryu.openflow.messages import hard_timeout
-from tegu_ryu.openflow.reconcile import Changes, InstalledFlow, diff
+from tegu_ryu.openflow.reconcile import Changes, InstalledFlow, diff, diff_keys
 
 
 class SwitchSync:
@@ -77,6 +77,27 @@ class SwitchSync:
         if self._flows is None or self._meters is None:
             return Changes()
         return diff(flows, meters, self._flows, self._meters, now)
+
+    def changes_for(
+        self,
+        flows: Mapping[FlowKey, Flow],
+        meters: Mapping[int, Meter],
+        flow_keys: Iterable[FlowKey],
+        meter_ids: Iterable[int],
+        now: float,
+    ) -> Changes:
+        """What differs among the given keys and meter ids only (the ones that changed)."""
+        if self._flows is None or self._meters is None:
+            return Changes()
+        return diff_keys(
+            flows,
+            meters,
+            self._flows,
+            self._meters,
+            flow_keys=flow_keys,
+            meter_ids=meter_ids,
+            now=now,
+        )
 
     def applied(self, changes: Changes, now: float) -> None:
         """Assume ``changes`` took effect (an error or the next re-read will say otherwise)."""

@@ -1,0 +1,221 @@
+"""The desired state of every switch, kept up to date by small changes.
+
+Planning every switch from scratch for every new reservation costs time in
+proportion to everything already installed; with thousands of reservations
+that cost would be paid on every request. ``DesiredState`` instead applies
+what changed (a reservation added, ended or moved; a best-effort rate that
+follows) and remembers, per switch, which flow keys and meter ids were
+touched, so that the reconciler only compares those. A topology or policy
+change, and any reservation whose traffic collides with another's, falls
+back to planning everything again (``planner.plan_switches``), which stays
+the reference for what "right" means.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+
+from tegu_ryu.enforcement.planner import (
+    MIN_BEST_EFFORT_KBPS,
+    MeterSettings,
+    ReservationPlan,
+    best_effort_meter_id,
+    plan_reservation,
+    plan_switches,
+    through_meter,
+)
+from tegu_ryu.forwarding.base import plan_base_flows
+from tegu_ryu.openflow.flows import Flow, FlowKey, Meter, Output, Table
+from tegu_ryu.reservations.model import Reservation, State
+from tegu_ryu.reservations.policy import Policy
+from tegu_ryu.topology.model import Topology
+from tegu_ryu.topology.refs import LinkId
+
+
+class DesiredState:
+    """Per-switch flows and meters, and which of them changed since each switch last looked."""
+
+    def __init__(self, meters: MeterSettings) -> None:
+        self.settings = meters
+        self.flows: dict[int, dict[FlowKey, Flow]] = {}
+        self.meters: dict[int, dict[int, Meter]] = {}
+        self.conflicts: dict[str, str] = {}
+        self.planned: dict[str, tuple[Reservation, ReservationPlan]] = {}
+        self._changed_flows: defaultdict[int, set[FlowKey]] = defaultdict(set)
+        self._changed_meters: defaultdict[int, set[int]] = defaultdict(set)
+        self._everything_changed: set[int] = set()
+        self._live: dict[str, Reservation] = {}
+        self._booked: Counter[LinkId] = Counter()
+        self._reserved_kbps: Counter[LinkId] = Counter()
+        self._base: dict[int, list[Flow]] = {}
+        self._key: tuple[int, int, bool] | None = None
+
+    # ------------------------------------------------------------ updating
+
+    def update(
+        self,
+        topology: Topology,
+        reservations: Mapping[str, Reservation],
+        policy: Policy,
+        paused: bool,
+    ) -> None:
+        """Bring the desired state in line with the reservations (records are immutable)."""
+        key = (topology.version, id(policy), paused)
+        if self._key != key or self.conflicts:
+            self._rebuild(topology, reservations, policy, paused)
+            self._key = key
+            return
+        capacities = topology.view().capacity
+        touched: set[LinkId] = set()
+        for rid in set(self._live) | set(reservations):
+            before, after = self._live.get(rid), reservations.get(rid)
+            if before is after:
+                continue
+            if before is not None:
+                touched |= self._withdraw(before)
+            if after is not None and not after.state.final:
+                touched |= self._contribute(after)
+        for link in touched:
+            self._set_best_effort(link, policy.usable(capacities.get(link, 0)) // 1000)
+
+    def _rebuild(
+        self,
+        topology: Topology,
+        reservations: Mapping[str, Reservation],
+        policy: Policy,
+        paused: bool,
+    ) -> None:
+        """Plan everything from scratch; every switch must then be compared in full."""
+        cache = self.planned
+        fresh: dict[str, tuple[Reservation, ReservationPlan]] = {}
+
+        def planned(reservation: Reservation) -> ReservationPlan:
+            known = cache.get(reservation.id)
+            if known is None or known[0] is not reservation:
+                known = (reservation, plan_reservation(reservation, self.settings))
+            fresh[reservation.id] = known
+            return known[1]
+
+        self._base = plan_base_flows(topology)
+        plan = plan_switches(
+            topology,
+            reservations.values(),
+            policy,
+            self.settings,
+            planned=planned,
+            base=self._base,
+            paused=paused,
+        )
+        self.flows = {dpid: {f.key: f for f in sw.flows} for dpid, sw in plan.switches.items()}
+        self.meters = {dpid: {m.id: m for m in sw.meters} for dpid, sw in plan.switches.items()}
+        self.conflicts = dict(plan.conflicts)
+        self.planned = {rid: fresh[rid] for rid in fresh if rid not in self.conflicts}
+        self._live = {rid: r for rid, r in reservations.items() if not r.state.final}
+        self._booked = Counter(link for r in self._live.values() for _, link in r.booked_links())
+        self._reserved_kbps = Counter()
+        for reservation, _ in self.planned.values():
+            for direction, link in reservation.booked_links():
+                self._reserved_kbps[link] += self.settings.reserved_kbps(
+                    reservation.bandwidth.of(direction)
+                )
+        self._everything_changed = set(self.flows)
+
+    def _withdraw(self, reservation: Reservation) -> set[LinkId]:
+        """Take a reservation's flows, meters and bookings out; the links it touched."""
+        del self._live[reservation.id]
+        links = {link for _, link in reservation.booked_links()}
+        self._booked.subtract(link for _, link in reservation.booked_links())
+        planned = self.planned.pop(reservation.id, None)
+        if planned is None:
+            return links
+        record, plan = planned
+        for direction, link in record.booked_links():
+            self._reserved_kbps[link] -= self.settings.reserved_kbps(record.bandwidth.of(direction))
+        for dpid, flows in plan.flows.items():
+            for flow in flows:
+                self.flows[dpid].pop(flow.key, None)
+                self._changed_flows[dpid].add(flow.key)
+        for dpid, meters in plan.meters.items():
+            for meter in meters:
+                self.meters[dpid].pop(meter.id, None)
+                self._changed_meters[dpid].add(meter.id)
+        return links
+
+    def _contribute(self, reservation: Reservation) -> set[LinkId]:
+        """Put a live reservation's bookings in, and its flows and meters if it is active."""
+        self._live[reservation.id] = reservation
+        links = {link for _, link in reservation.booked_links()}
+        self._booked.update(link for _, link in reservation.booked_links())
+        if reservation.state is not State.ACTIVE or self._key is None or self._key[2]:
+            return links
+        plan = plan_reservation(reservation, self.settings)
+        for dpid, flows in plan.flows.items():
+            for flow in flows:
+                if flow.key in self.flows.setdefault(dpid, {}):
+                    self.conflicts[reservation.id] = (
+                        "its traffic is the same as another reservation's"
+                    )
+        if reservation.id in self.conflicts:
+            return links  # the next update plans everything and says which one wins
+        self.planned[reservation.id] = (reservation, plan)
+        for direction, link in reservation.booked_links():
+            self._reserved_kbps[link] += self.settings.reserved_kbps(
+                reservation.bandwidth.of(direction)
+            )
+        for dpid, flows in plan.flows.items():
+            for flow in flows:
+                self.flows[dpid][flow.key] = flow
+                self._changed_flows[dpid].add(flow.key)
+        for dpid, meters in plan.meters.items():
+            for meter in meters:
+                self.meters.setdefault(dpid, {})[meter.id] = meter
+                self._changed_meters[dpid].add(meter.id)
+        return links
+
+    def _set_best_effort(self, link: LinkId, usable_kbps: int) -> None:
+        """The best-effort meter on a link's egress port, and the base flows that use it."""
+        dpid, port = link.src.dpid, link.src.port
+        meter_id = best_effort_meter_id(port)
+        meters = self.meters.setdefault(dpid, {})
+        attached = self._booked[link] > 0
+        if attached:
+            rate = max(MIN_BEST_EFFORT_KBPS, usable_kbps - self._reserved_kbps[link])
+            meters[meter_id] = Meter(
+                meter_id,
+                rate,
+                self.settings.best_effort_burst_kbit,
+                description=f"best effort on {link}",
+            )
+        else:
+            meters.pop(meter_id, None)
+        self._changed_meters[dpid].add(meter_id)
+        ports = {port: meter_id} if attached else {}
+        flows = self.flows.setdefault(dpid, {})
+        for flow in self._base.get(dpid, ()):
+            outputs = [a.port for a in flow.actions if isinstance(a, Output)]
+            if flow.table == Table.FORWARDING and outputs == [port]:
+                flows[flow.key] = through_meter(flow, ports)
+                self._changed_flows[dpid].add(flow.key)
+
+    # ------------------------------------------------------------- reading
+
+    def changed(self, dpid: int) -> tuple[set[FlowKey], set[int]] | None:
+        """Keys and meter ids changed on ``dpid`` since it last took them; None: compare all."""
+        if dpid in self._everything_changed:
+            return None
+        return self._changed_flows[dpid], self._changed_meters[dpid]
+
+    def taken(self, dpid: int, flow_keys: set[FlowKey] | None, meter_ids: set[int] | None) -> None:
+        """``dpid`` has dealt with these changes (None: with everything)."""
+        if flow_keys is None or meter_ids is None:
+            self._everything_changed.discard(dpid)
+            self._changed_flows.pop(dpid, None)
+            self._changed_meters.pop(dpid, None)
+            return
+        self._changed_flows[dpid] -= flow_keys
+        self._changed_meters[dpid] -= meter_ids
+
+    def compare_all(self, dpid: int) -> None:
+        """The next comparison for ``dpid`` must look at everything (after a read-back)."""
+        self._everything_changed.add(dpid)
