@@ -12,8 +12,8 @@ tegu-manager controls them. It measures:
   ``enforcement.status == "installed"`` (every switch of the path has
   answered the barrier after its flows and meters): h1-h3 (3 switches) and
   h1-h6 (6 switches), p50 and p99;
-* a burst: N reservations posted back to back, and the time until all are
-  installed, as reservations/s and flows/s;
+* a burst: N reservations posted by 8 concurrent clients, and the time until
+  all are installed, as reservations/s and flows/s;
 * beside it, on the same bridges, how fast ``ovs-ofctl add-flows`` installs
   the same number of flows: the switch's own limit, and our ratio to it.
 """
@@ -26,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,6 +35,7 @@ from controller_process import ControllerProcess
 from privateovs import PrivateOvs
 
 BRIDGES = 6
+CLIENTS = 8
 HOSTS = {"h1": 1, "h3": 3, "h6": 6}
 
 
@@ -108,9 +110,10 @@ def latencies(controller: ControllerProcess, dst: str, count: int, first_port: i
 
 
 def burst(controller: ControllerProcess, count: int, first_port: int) -> tuple[float, int]:
-    """Seconds until ``count`` reservations posted back to back are all installed."""
+    """Seconds until ``count`` reservations, posted by 8 clients at once, are all installed."""
     began = time.perf_counter()
-    ids = {post(controller, "h6", first_port + n) for n in range(count)}
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        ids = set(pool.map(lambda n: post(controller, "h6", first_port + n), range(count)))
     while True:
         _, listed = controller.request("GET", "/v1/reservations?state=active")
         done = {
