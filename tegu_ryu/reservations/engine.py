@@ -28,6 +28,7 @@ from tegu_ryu.reservations.model import (
     Direction,
     Endpoint,
     Kind,
+    Match,
     Reservation,
     Route,
     State,
@@ -114,7 +115,7 @@ class Engine:
         self.reservations: dict[str, Reservation] = {}
         self.alarms: deque[Alarm] = deque(maxlen=ALARM_MEMORY)
         self._new_id = new_id or (lambda: f"r-{uuid.uuid4().hex[:12]}")
-        self._by_pair: defaultdict[tuple[str, Kind, frozenset[str]], set[str]] = defaultdict(set)
+        self._by_traffic: defaultdict[TrafficKey, set[str]] = defaultdict(set)
         self._checked_version = -1
         self._next_serial = 1
         self.version = 0  # bumped on every change, so that plans derived from it can be cached
@@ -556,37 +557,51 @@ class Engine:
 
     def _add(self, reservation: Reservation) -> None:
         self._put(reservation)
-        self._by_pair[
-            _pair_key(reservation.owner, reservation.kind, reservation.src, reservation.dst)
-        ].add(reservation.id)
+        key = _traffic_key(
+            reservation.owner, reservation.kind, reservation.src, reservation.dst, reservation.match
+        )
+        self._by_traffic[key].add(reservation.id)
 
     def _remove(self, reservation_id: str) -> None:
         reservation = self.reservations.pop(reservation_id, None)
         self.version += 1
         if reservation is not None:
-            key = _pair_key(reservation.owner, reservation.kind, reservation.src, reservation.dst)
-            self._by_pair[key].discard(reservation_id)
-            if not self._by_pair[key]:
-                del self._by_pair[key]
+            key = _traffic_key(
+                reservation.owner,
+                reservation.kind,
+                reservation.src,
+                reservation.dst,
+                reservation.match,
+            )
+            self._by_traffic[key].discard(reservation_id)
+            if not self._by_traffic[key]:
+                del self._by_traffic[key]
 
     def _duplicate_of(
         self, owner: str, kind: Kind, src: Endpoint, dst: Endpoint, request: ReservationRequest
     ) -> Reservation | None:
-        for other_id in sorted(self._by_pair.get(_pair_key(owner, kind, src, dst), ())):
+        """A live reservation of the same owner for the same traffic over an overlapping window."""
+        key = _traffic_key(owner, kind, src, dst, request.match)
+        for other_id in sorted(self._by_traffic.get(key, ())):
             other = self.reservations[other_id]
-            if other.state.final or not other.window.overlaps(request.window):
-                continue
-            same = (other.src.identity, other.dst.identity) == (src.identity, dst.identity)
-            if (same and other.match == request.match) or (
-                not same and kind is Kind.BANDWIDTH and other.match == request.match.reversed()
-            ):
+            if not other.state.final and other.window.overlaps(request.window):
                 return other
         return None
 
 
-def _pair_key(owner: str, kind: Kind, a: Endpoint, b: Endpoint) -> tuple[str, Kind, frozenset[str]]:
-    """Reservations between the same two endpoints, in either order, for one owner."""
-    return (owner, kind, frozenset((a.identity, b.identity)))
+TrafficKey = tuple[str, Kind, tuple[str, str], Match]
+
+
+def _traffic_key(owner: str, kind: Kind, src: Endpoint, dst: Endpoint, match: Match) -> TrafficKey:
+    """What makes two reservations the same traffic for one owner.
+
+    A bandwidth reservation covers both directions, so the endpoints are put in
+    a fixed order, and the match turned with them; a one-way reservation keeps
+    its direction.
+    """
+    if kind is Kind.BANDWIDTH and dst.identity < src.identity:
+        return (owner, kind, (dst.identity, src.identity), match.reversed())
+    return (owner, kind, (src.identity, dst.identity), match)
 
 
 _UNLIMITED = 2**62

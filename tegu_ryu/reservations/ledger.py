@@ -48,9 +48,7 @@ class StepFunction:
         """Add ``amount`` (negative to remove) over ``window``."""
         first = self._split(window.start)
         last = self._split(window.end)
-        levels = self.levels
-        for index in range(first, last):
-            levels[index] += amount
+        self.levels[first:last] = [level + amount for level in self.levels[first:last]]
         self._merge(last)
         self._merge(first)
 

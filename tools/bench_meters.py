@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""How meter settings decide what TCP gets from a reservation (mininet, real traffic, as root).
+
+    .venv/bin/python tools/bench_meters.py
+
+For each (reservation_burst_ms, meter_overhead) it runs the controller with a
+trunk topology (h1, h2 on s1; h3, h4 on s2; s1-s2 shaped to 50 Mbit/s),
+reserves 20 Mbit/s of TCP from h1 to h3, and measures with iperf3 (4 s) what
+TCP gets alone and while h2 floods h4 with 80 Mbit/s of UDP over the trunk.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from controller_process import ControllerProcess, free_port
+from mininet.log import setLogLevel
+from mininet.topo import Topo
+from testbed import Testbed, wait_until
+
+SETTINGS = [(100, 0), (300, 0), (100, 5), (300, 5)]
+
+
+class TrunkTopo(Topo):
+    def build(self) -> None:  # type: ignore[override]
+        s1, s2 = self.addSwitch("s1"), self.addSwitch("s2")
+        for host, switch in (("h1", s1), ("h2", s1), ("h3", s2), ("h4", s2)):
+            self.addLink(self.addHost(host), switch)
+        self.addLink(s1, s2, bw=50)
+
+
+def tcp(testbed: Testbed, flood: bool) -> float:
+    h1, h2, h3, h4 = (testbed.net.get(name) for name in ("h1", "h2", "h3", "h4"))
+    process = None
+    if flood:
+        process = h2.popen(["iperf3", "-c", h4.IP(), "-p", "5002", "-u", "-b", "80M", "-t", "7"])
+        time.sleep(1.5)
+    report = json.loads(h1.cmd(f"iperf3 -c {h3.IP()} -p 5001 -t 4 -J"))
+    if process is not None:
+        process.wait(timeout=15)
+    time.sleep(0.5)
+    return float(report["end"]["sum_received"]["bits_per_second"]) / 1e6
+
+
+def measure(burst_ms: int, overhead: int) -> tuple[float, float]:
+    of_port = free_port()
+    testbed = Testbed.build(TrunkTopo(), of_port=of_port)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-meters-"))
+    static = workdir / "hosts.json"
+    static.write_text(json.dumps(testbed.static_topology()))
+    controller = ControllerProcess(
+        workdir,
+        options={
+            "capacity_override": testbed.capacity_overrides(),
+            "static_topology": str(static),
+            "reservation_burst_ms": str(burst_ms),
+            "meter_overhead": str(overhead),
+        },
+        of_port=of_port,
+    )
+    try:
+        controller.start()
+        testbed.start()
+        controller.wait_for(
+            lambda: sum(lk["up"] for lk in controller.get("/v1/topology")[1]["links"]) == 2,
+            timeout=30,
+            what="the trunk",
+        )
+        testbed.pingall()
+        h3, h4 = testbed.net.get("h3"), testbed.net.get("h4")
+        h3.cmd("iperf3 -s -D -p 5001")
+        h4.cmd("iperf3 -s -D -p 5002")
+        wait_until(lambda: "iperf3" in h4.cmd("ss -ltnp 'sport = :5002'"), 5)
+        body = {
+            "src": "h1",
+            "dst": "h3",
+            "bandwidth": "20M",
+            "protocol": "tcp",
+            "dst_port": 5001,
+            "duration": 300,
+        }
+        _, made = controller.request("POST", "/v1/reservations", body)
+        controller.wait_for(
+            lambda: (
+                controller.request("GET", f"/v1/reservations/{made['id']}")[1]["enforcement"][
+                    "status"
+                ]
+                == "installed"
+            ),
+            timeout=15,
+            what="installed",
+        )
+        return tcp(testbed, flood=False), tcp(testbed, flood=True)
+    finally:
+        testbed.stop()
+        controller.stop()
+
+
+def main() -> None:
+    setLogLevel("error")
+    print("burst ms  overhead %  TCP alone  TCP under flood   (Mbit/s; 20 reserved)")
+    for burst_ms, overhead in SETTINGS:
+        alone, flooded = measure(burst_ms, overhead)
+        print(f"{burst_ms:>8}  {overhead:>10}  {alone:>9.2f}  {flooded:>15.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
