@@ -8,10 +8,14 @@ topology so that no traffic is needed to learn them.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -264,3 +268,82 @@ def test_a_restart_with_reservations_changes_nothing(clean: Line) -> None:
         assert all(f.duration >= elapsed - 0.5 for f in flows), bridge
         assert line.meters(bridge) == meters[bridge]
     assert line.get(made["id"])["enforcement"]["status"] == "installed"
+
+
+def test_tegu_reserve_wait_returns_once_the_switches_hold_it(clean: Line) -> None:
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "tegu"),
+            "--url",
+            clean.controller.url,
+            "reserve",
+            "h1",
+            "h3",
+            "5M",
+            "--for",
+            "1m",
+            "--protocol",
+            "udp",
+            "--dst-port",
+            "14",
+            "--wait",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "TEGU_CONFIG": "/nonexistent", "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "installed: flows and meters confirmed" in result.stdout
+
+
+def test_an_active_reservation_moves_when_a_link_on_its_path_goes(
+    ovs: PrivateOvs, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A ring e1-e2-e3-e1: the direct e1-e3 link fails and the reservation goes round."""
+    workdir = tmp_path_factory.mktemp("reroute")
+    static = workdir / "static.json"
+    static.write_text(json.dumps(STATIC))
+    controller = ControllerProcess(
+        workdir,
+        options={
+            "static_topology": str(static),
+            "capacity_override_default": "50M",
+            "resync_interval": "1",
+            "discovery_settle": "0.5",
+        },
+    )
+    controller.start()
+    bridges = {"r1": 0xB, "r2": 0xC, "r3": 0xD}
+    try:
+        for name, dpid in bridges.items():
+            ovs.add_bridge(name, dpid, controller.of_port)
+        ovs.add_host_port("r1", "r1-h1", 1)
+        ovs.add_host_port("r3", "r3-h3", 1)
+        ovs.add_patch("r1", 2, "r2", 2)
+        ovs.add_patch("r2", 3, "r3", 2)
+        ovs.add_patch("r1", 3, "r3", 3)
+        line = Line(ovs, controller)
+        controller.wait_for(
+            lambda: sum(lk["up"] for lk in controller.get("/v1/topology")[1]["links"]) == 6,
+            timeout=20,
+            what="the ring",
+        )
+        made = line.reserve(protocol="tcp", dst_port=15)
+        assert [h["dpid"][-1] for h in made["path"]["out"]] == ["b", "d"]  # direct
+        line.installed(made["id"])
+        ovs.vsctl("del-port", "r1", "r1-r3")  # the cable is pulled
+        controller.wait_for(
+            lambda: [h["dpid"][-1] for h in line.get(made["id"])["path"]["out"]] == ["b", "c", "d"],
+            timeout=10,
+            what="the reservation to go round",
+        )
+        line.installed(made["id"])
+        out_of_r1 = [f.text for f in line.flows("r1", Layer.RESERVATION) if "tp_dst=15" in f.text]
+        assert out_of_r1 and all("output:2" in t for t in out_of_r1)
+        assert any("tp_dst=15" in f.text for f in line.flows("r2", Layer.RESERVATION))
+    finally:
+        controller.stop()
+        for name in bridges:
+            ovs.del_bridge(name)

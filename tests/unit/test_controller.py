@@ -1,0 +1,94 @@
+"""The controller's view of enforcement: what a reservation's status says, and when."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tegu_ryu.controller import Controller, ControllerSettings
+from tegu_ryu.openflow.flows import Layer, cookie_layer
+from tegu_ryu.openflow.reconcile import InstalledFlow
+from tegu_ryu.tenancy import ANONYMOUS
+from tegu_ryu.topology.capacity import CapacityPolicy
+from tegu_ryu.topology.model import PortState
+
+STATIC = str(Path(__file__).resolve().parents[2] / "conf" / "static-topology.json")
+
+
+def connected(tmp_path: Path) -> Controller:
+    """The sample static topology with its three switches connected and read (empty)."""
+    settings = ControllerSettings(
+        capacity=CapacityPolicy(),
+        state_dir=str(tmp_path / "state"),
+        static_topology=STATIC,
+        discovery_settle=0,
+    )
+    controller = Controller(settings, now=0)
+    for dpid in (1, 2, 3):
+        controller.switch_connected(dpid, [PortState(port=p) for p in range(1, 5)], now=0)
+        controller.read_started(dpid, flow_xid=10 * dpid, meter_xid=10 * dpid + 1)
+        controller.flows_read(dpid, 10 * dpid, [], more=False)
+        controller.meters_read(dpid, 10 * dpid + 1, [], more=False)
+    return controller
+
+
+def confirm(controller: Controller, now: float) -> None:
+    """Play the switches: accept every pass and answer its barriers."""
+    xid = 1000
+    while work := controller.next_pass(now):
+        for dpid, changes in work.items():
+            xid += 1
+            controller.pass_sent(dpid, changes, xid, now)
+            controller.barrier_replied(dpid, xid)
+
+
+def test_status_goes_from_pending_to_installed_once_barriers_confirm(tmp_path: Path) -> None:
+    controller = connected(tmp_path)
+    made = controller.reservations.create(
+        ANONYMOUS, {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 60}, now=1
+    )
+    assert controller.enforcement(made)["status"] == "pending"
+    work = controller.next_pass(1)
+    assert work, "the new reservation's flows and meters are sent"
+    for dpid, changes in work.items():
+        controller.pass_sent(dpid, changes, 7, now=1)
+    assert controller.enforcement(made)["status"] == "pending"  # sent, not yet confirmed
+    for dpid in work:
+        controller.barrier_replied(dpid, 7)
+    confirm(controller, now=1)
+    assert controller.enforcement(made) == {
+        "status": "installed",
+        "detail": "flows and meters confirmed on every switch of the path",
+    }
+
+
+def test_a_switch_refusal_shows_on_the_reservation_until_a_fresh_read(tmp_path: Path) -> None:
+    controller = connected(tmp_path)
+    made = controller.reservations.create(
+        ANONYMOUS, {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 60}, now=1
+    )
+    confirm(controller, now=1)
+    controller.switch_error(1, made.serial, "rejected add meter: OpenFlow error type 12 code 5")
+    status = controller.enforcement(made)
+    assert status["status"] == "error" and "switch 0000000000000001" in status["detail"]
+    controller.read_started(1, flow_xid=50, meter_xid=51)
+    controller.flows_read(
+        1, 50, [InstalledFlow(f, None) for f in controller.desired.flows[1].values()], more=False
+    )
+    controller.meters_read(1, 51, list(controller.desired.meters[1].values()), more=False)
+    assert controller.enforcement(made)["status"] == "installed"
+
+
+def test_pausing_withdraws_every_reservation_and_resuming_restores_it(tmp_path: Path) -> None:
+    controller = connected(tmp_path)
+    made = controller.reservations.create(
+        ANONYMOUS, {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 60}, now=1
+    )
+    confirm(controller, now=1)
+    assert controller.set_paused(True) and not controller.set_paused(True)
+    confirm(controller, now=2)
+    held = [f for s in controller.switches.values() for f in s.sync.installed_flows()]
+    assert not [f for f in held if cookie_layer(f.cookie) is Layer.RESERVATION]
+    assert controller.enforcement(made)["detail"] == "enforcement is paused"
+    assert controller.set_paused(False)
+    confirm(controller, now=3)
+    assert controller.enforcement(made)["status"] == "installed"
