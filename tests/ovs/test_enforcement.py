@@ -219,10 +219,9 @@ def test_a_flow_and_a_meter_deleted_by_hand_come_back(clean: Line) -> None:
     transit = len(line.flows("e2", Layer.RESERVATION))
     assert transit == 2  # one per direction
     line.ovs.ofctl("del-meter", "e1", f"meter={meter_id}")
-    line.ovs.ofctl(
-        "del-flows", "e2", f"cookie={line.flows('e2', Layer.RESERVATION)[0].cookie:#x}/-1"
-    )
-    assert not line.flows("e2", Layer.RESERVATION)
+    cookie = line.flows("e2", Layer.RESERVATION)[0].cookie
+    line.ovs.ofctl("del-flows", "e2", f"cookie={cookie:#x}/-1")
+    deleted = time.monotonic()
     line.controller.wait_for(
         lambda: (
             meter_id in line.meters("e1") and len(line.flows("e2", Layer.RESERVATION)) == transit
@@ -230,6 +229,8 @@ def test_a_flow_and_a_meter_deleted_by_hand_come_back(clean: Line) -> None:
         timeout=5,
         what="drift repaired",
     )
+    since = time.monotonic() - deleted
+    assert all(f.duration <= since + 0.5 for f in line.flows("e2", Layer.RESERVATION)), "re-added"
     line.installed(made["id"])
 
 

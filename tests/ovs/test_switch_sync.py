@@ -179,12 +179,15 @@ def test_a_flow_deleted_by_hand_comes_back(line: Line) -> None:
     learn_both_hosts(line)
     line.wait(lambda: host_flows_everywhere(line), timeout=5, what="host flows on every bridge")
     line.ovs.ofctl("del-flows", "--strict", "b2", f"priority=100,dl_dst={H1[0]}")
-    assert not any(f"dl_dst={H1[0]}" in f.text for f in line.tegu_flows("b2"))
+    deleted = time.monotonic()
     line.wait(
         lambda: any(f"dl_dst={H1[0]}" in f.text for f in line.tegu_flows("b2")),
         timeout=5,
         what="flow restored",
     )
+    since = time.monotonic() - deleted
+    restored = [f for f in line.tegu_flows("b2") if f"dl_dst={H1[0]}" in f.text]
+    assert restored[0].duration <= since + 0.5, "the flow was added again, not left in place"
 
 
 def test_foreign_flows_are_left_alone_and_stray_tegu_flows_removed(line: Line) -> None:
