@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-MAX_DPID = 2**64 - 1
 MAX_PORT = 0xFFFFFF00  # OFPP_MAX: higher numbers are reserved ports
 
 
