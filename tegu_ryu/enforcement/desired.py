@@ -30,7 +30,7 @@ from tegu_ryu.openflow.flows import Flow, FlowKey, Meter, Output, Table
 from tegu_ryu.reservations.model import Reservation, State
 from tegu_ryu.reservations.policy import Policy
 from tegu_ryu.topology.model import Topology
-from tegu_ryu.topology.refs import LinkId
+from tegu_ryu.topology.refs import HOST_SIDE, LinkId
 
 
 class DesiredState:
@@ -112,10 +112,10 @@ class DesiredState:
         self.conflicts = dict(plan.conflicts)
         self.planned = {rid: fresh[rid] for rid in fresh if rid not in self.conflicts}
         self._live = {rid: r for rid, r in reservations.items() if not r.state.final}
-        self._booked = Counter(link for r in self._live.values() for _, link in r.booked_links())
+        self._booked = Counter(link for r in self._live.values() for _, link in r.bookings())
         self._reserved_kbps = Counter()
         for reservation, _ in self.planned.values():
-            for direction, link in reservation.booked_links():
+            for direction, link in reservation.bookings():
                 self._reserved_kbps[link] += self.settings.reserved_kbps(
                     reservation.bandwidth.of(direction)
                 )
@@ -124,13 +124,13 @@ class DesiredState:
     def _withdraw(self, reservation: Reservation) -> set[LinkId]:
         """Take a reservation's flows, meters and bookings out; the links it touched."""
         del self._live[reservation.id]
-        links = {link for _, link in reservation.booked_links()}
-        self._booked.subtract(link for _, link in reservation.booked_links())
+        links = {link for _, link in reservation.bookings()}
+        self._booked.subtract(link for _, link in reservation.bookings())
         planned = self.planned.pop(reservation.id, None)
         if planned is None:
             return links
         record, plan = planned
-        for direction, link in record.booked_links():
+        for direction, link in record.bookings():
             self._reserved_kbps[link] -= self.settings.reserved_kbps(record.bandwidth.of(direction))
         for dpid, flows in plan.flows.items():
             for flow in flows:
@@ -145,8 +145,8 @@ class DesiredState:
     def _contribute(self, reservation: Reservation) -> set[LinkId]:
         """Put a live reservation's bookings in, and its flows and meters if it is active."""
         self._live[reservation.id] = reservation
-        links = {link for _, link in reservation.booked_links()}
-        self._booked.update(link for _, link in reservation.booked_links())
+        links = {link for _, link in reservation.bookings()}
+        self._booked.update(link for _, link in reservation.bookings())
         if reservation.state is not State.ACTIVE or self._key is None or self._key[2]:
             return links
         plan = plan_reservation(reservation, self.settings)
@@ -159,7 +159,7 @@ class DesiredState:
         if reservation.id in self.conflicts:
             return links  # the next update plans everything and says which one wins
         self.planned[reservation.id] = (reservation, plan)
-        for direction, link in reservation.booked_links():
+        for direction, link in reservation.bookings():
             self._reserved_kbps[link] += self.settings.reserved_kbps(
                 reservation.bandwidth.of(direction)
             )
@@ -175,6 +175,8 @@ class DesiredState:
 
     def _set_best_effort(self, link: LinkId, usable_kbps: int) -> None:
         """The best-effort meter on a link's egress port, and the base flows that use it."""
+        if link.src == HOST_SIDE:
+            return  # a host's own sending is not ours to meter
         dpid, port = link.src.dpid, link.src.port
         meter_id = best_effort_meter_id(port)
         meters = self.meters.setdefault(dpid, {})

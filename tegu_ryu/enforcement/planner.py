@@ -11,8 +11,9 @@ For each *active* reservation and each direction it carries traffic:
   the traffic takes another one.
 
 Best-effort isolation: every directed link that carries booked reservations
-gets a meter on its egress port through which all base-forwarding traffic
-to that port passes, at the link's usable capacity minus what active
+(switch links, and the ports down to reserved hosts) gets a meter on its
+egress port through which all base-forwarding traffic to that port passes,
+at the link's usable capacity minus what active
 reservations hold on it now. Starting or ending a reservation changes that
 meter's rate, not the flows. (Booking the first reservation on a link, and
 the last one on it ending, attach and detach the meter.)
@@ -48,7 +49,7 @@ from tegu_ryu.openflow.flows import (
 from tegu_ryu.reservations.model import Direction, Endpoint, Match, Reservation, Route, State
 from tegu_ryu.reservations.policy import Policy
 from tegu_ryu.topology.model import Topology
-from tegu_ryu.topology.refs import LinkId
+from tegu_ryu.topology.refs import HOST_SIDE, LinkId
 
 RESERVATION_PRIORITY = 1000  # + number of match fields: the more specific wins
 MIN_BEST_EFFORT_KBPS = 64  # a link fully reserved still lets a trickle of best effort through
@@ -180,11 +181,11 @@ def plan_switches(
             switch_meters[dpid].extend(reservation_meters)
     reserved_now: Counter[LinkId] = Counter()  # kbit/s the reservation meters let through
     for reservation in active:
-        for direction, link in reservation.booked_links():
+        for direction, link in reservation.bookings():
             reserved_now[link] += meters.reserved_kbps(reservation.bandwidth.of(direction))
     metered_ports: dict[int, dict[int, int]] = defaultdict(dict)  # dpid -> port -> meter id
     capacities = topology.view().capacity
-    for link in sorted({link for r in live for _, link in r.booked_links()}):
+    for link in sorted({link for r in live for _, link in r.bookings() if link.src != HOST_SIDE}):
         usable_kbps = policy.usable(capacities.get(link, 0)) // 1000
         rate = max(MIN_BEST_EFFORT_KBPS, usable_kbps - reserved_now[link])
         meter_id = best_effort_meter_id(link.src.port)

@@ -32,6 +32,7 @@ from tegu_ryu.reservations.model import (
     Reservation,
     Route,
     State,
+    access_links_between,
     cookie_digest,
 )
 from tegu_ryu.reservations.paths import Hop, PathMode, constrained_path, hops_along
@@ -40,7 +41,7 @@ from tegu_ryu.reservations.requests import Modification, ReservationRequest
 from tegu_ryu.reservations.window import Window
 from tegu_ryu.timefmt import format_time
 from tegu_ryu.topology.model import Topology
-from tegu_ryu.topology.refs import LinkId
+from tegu_ryu.topology.refs import HOST_SIDE, LinkId
 from tegu_ryu.units import format_bitrate
 
 LOG = logging.getLogger(__name__)
@@ -357,6 +358,7 @@ class Engine:
     # --------------------------------------------------------------- internal
 
     def _admit(self, demand: Demand) -> dict[Direction, Route]:
+        self._check_access(demand)
         if demand.kind is Kind.ONEWAY and demand.dst.attach is None:
             return {Direction.OUT: self._gate(demand)}
         return {
@@ -417,6 +419,14 @@ class Engine:
 
         return free
 
+    def _check_access(self, demand: Demand) -> None:
+        """The hosts' own ports must have room too: no path can go around them."""
+        free = self._free(demand.owner, demand.window)
+        for direction, a, b, amount in demand.directions():
+            for link in access_links_between(a, b):
+                if free(link) < amount:
+                    raise self._rejection(demand, direction, link, amount)
+
     def _gate(self, demand: Demand) -> Route:
         """One-way to an outside address: every link out of the ingress switch must have room."""
         attach = demand.src.attach
@@ -434,14 +444,14 @@ class Engine:
         """A 409 that names the link, when it is busiest, and what was free then."""
         room = self.room(demand.owner, link, demand.window)
         if room.fenced:
-            code, why = "fence", "the tenant's fence on link"
+            code, why = "fence", f"the tenant's fence on {_describe(link)}"
             peak = self.ledger.tenant_peak(link, demand.owner, demand.window)
         else:
-            code, why = "no_capacity", "link"
+            code, why = "no_capacity", _describe(link)
             peak = self.ledger.peak(link, demand.window)
         available = max(room.free, 0)
         message = (
-            f"{direction.value} direction: {why} {link} has {format_bitrate(available)}bit/s free "
+            f"{direction.value} direction: {why} has {format_bitrate(available)}bit/s free "
             f"from {format_time(peak.start)} to {format_time(peak.end)}, "
             f"{format_bitrate(amount)}bit/s requested"
         )
@@ -461,6 +471,7 @@ class Engine:
         self, reservation: Reservation, bandwidth: Bandwidth, window: Window
     ) -> dict[Direction, Route]:
         """The current paths if they still fit (no needless moves), else new ones."""
+        self._check_access(_demand_of(reservation, bandwidth, window))
         up = self.topology.view().up
         free = self._free(reservation.owner, window)
         keep = bool(reservation.routes) and all(
@@ -528,9 +539,9 @@ class Engine:
                 )
                 self.alarms.append(alarm)
                 LOG.warning(
-                    "link %s is %sbit/s booked from %s to %s, past its alarm threshold of %sbit/s "
+                    "%s is %sbit/s booked from %s to %s, past its alarm threshold of %sbit/s "
                     "(reservation %s)",
-                    booking.link,
+                    _describe(booking.link),
                     format_bitrate(peak.amount),
                     format_time(peak.start),
                     format_time(peak.end),
@@ -540,6 +551,7 @@ class Engine:
 
     @staticmethod
     def _bookings(reservation: Reservation, window: Window | None = None) -> list[Booking]:
+        """The reservation's claims: its paths' links and the hosts' access links."""
         return [
             Booking(
                 reservation.id,
@@ -548,7 +560,7 @@ class Engine:
                 window or reservation.window,
                 reservation.bandwidth.of(direction),
             )
-            for direction, link in reservation.booked_links()
+            for direction, link in reservation.bookings()
         ]
 
     def _put(self, reservation: Reservation) -> None:
@@ -617,6 +629,14 @@ def _demand_of(reservation: Reservation, bandwidth: Bandwidth, window: Window) -
         window,
         reservation.path_mode,
     )
+
+
+def _describe(link: LinkId) -> str:
+    if link.dst == HOST_SIDE:
+        return f"the port {link.src} down to its host"
+    if link.src == HOST_SIDE:
+        return f"the port {link.dst} up from its host"
+    return f"link {link}"
 
 
 def _canonical_ip(text: str) -> str | None:

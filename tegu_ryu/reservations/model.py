@@ -9,7 +9,7 @@ from enum import Enum
 
 from tegu_ryu.reservations.paths import Hop, PathMode
 from tegu_ryu.reservations.window import Window
-from tegu_ryu.topology.refs import LinkId, PortRef
+from tegu_ryu.topology.refs import LinkId, PortRef, from_host, to_host
 
 
 class Kind(str, Enum):
@@ -129,7 +129,31 @@ class Reservation:
         return State.ACTIVE if now >= self.window.start else State.PENDING
 
     def booked_links(self) -> list[tuple[Direction, LinkId]]:
+        """The switch links of the reservation's paths."""
         return [(d, link) for d, route in self.routes.items() for link in route.links]
+
+    def access_links(self) -> list[tuple[Direction, LinkId]]:
+        """The hosts' own ports it crosses: up from the sender, down to the receiver."""
+        ends = {Direction.OUT: (self.src, self.dst), Direction.IN: (self.dst, self.src)}
+        return [
+            (direction, link)
+            for direction in self.routes
+            for link in access_links_between(*ends[direction])
+        ]
+
+    def bookings(self) -> list[tuple[Direction, LinkId]]:
+        """Everything the reservation holds capacity on: paths and access links."""
+        return self.booked_links() + self.access_links()
+
+
+def access_links_between(sender: Endpoint, receiver: Endpoint) -> list[LinkId]:
+    """Access links traffic from ``sender`` to ``receiver`` uses (none at an outside end)."""
+    links = []
+    if sender.attach is not None:
+        links.append(from_host(sender.attach))
+    if receiver.attach is not None:
+        links.append(to_host(receiver.attach))
+    return links
 
 
 def cookie_digest(cookie: str) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 import networkx as nx
 
 from tegu_ryu.topology.capacity import CapacityPolicy
-from tegu_ryu.topology.refs import LinkId, PortRef
+from tegu_ryu.topology.refs import LinkId, PortRef, from_host, to_host
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class LinkView:
 
     graph: nx.MultiDiGraph
     adjacency: dict[int, tuple[tuple[int, LinkId], ...]]
-    capacity: dict[LinkId, int]
+    capacity: dict[LinkId, int]  # switch links, and the access links of known hosts
     up: frozenset[LinkId]
     _hops_to: dict[int, dict[int, int]] = field(default_factory=dict, compare=False)
 
@@ -268,10 +268,16 @@ class Topology:
                     link.src.dpid, link.dst.dpid, key=link.id, capacity=link.capacity_bps
                 )
                 adjacency.setdefault(link.src.dpid, []).append((link.dst.dpid, link.id))
+        capacity = {link.id: link.capacity_bps for link in links}
+        for host in self._hosts.values():
+            state = self.port_state(host.attach)
+            speed = state.speed_bps if state else None
+            access = self.capacity.capacity(host.attach, None, speed)
+            capacity[to_host(host.attach)] = capacity[from_host(host.attach)] = access
         view = LinkView(
             graph=graph,
             adjacency={dpid: tuple(sorted(out)) for dpid, out in adjacency.items()},
-            capacity={link.id: link.capacity_bps for link in links},
+            capacity=capacity,
             up=frozenset(link.id for link in links if link.up),
         )
         self._view_cache = (self.version, view)

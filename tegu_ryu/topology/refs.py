@@ -75,3 +75,20 @@ class LinkId(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.src}->{self.dst}"
+
+
+HOST_SIDE = PortRef(0, 0)  # the host end of an access link; no switch has datapath id 0
+
+
+def to_host(attach: PortRef) -> LinkId:
+    """The access link from a switch port down to the host on it."""
+    return LinkId(attach, HOST_SIDE)
+
+
+def from_host(attach: PortRef) -> LinkId:
+    """The access link from a host up into the switch port it is on."""
+    return LinkId(HOST_SIDE, attach)
+
+
+def is_access(link: LinkId) -> bool:
+    return HOST_SIDE in (link.src, link.dst)

@@ -18,6 +18,7 @@ from tegu_ryu.api.wsgi import Api, load_openapi
 from tegu_ryu.controller import Controller, ControllerSettings
 from tegu_ryu.tenancy import Principal
 from tegu_ryu.topology.capacity import CapacityPolicy
+from tegu_ryu.topology.refs import PortRef
 
 from ..openapi import validate_response
 
@@ -153,6 +154,27 @@ def test_a_full_link_gives_409_naming_it_and_cancelling_frees_it(client: Client)
     client.call("DELETE", f"/v1/reservations/{first['id']}", template="/v1/reservations/{rid}")
     status, _ = reserve(client, src="h2", protocol="udp")
     assert status == 201
+
+
+def test_a_full_host_port_gives_409_naming_that_port(tmp_path: Path) -> None:
+    h3_port = PortRef(2, 1)
+    settings = ControllerSettings(
+        capacity=CapacityPolicy(per_port={h3_port: 40_000_000}),
+        state_dir=str(tmp_path / "state"),
+        static_topology=STATIC,
+    )
+    client = Client(Api(Controller(settings, now=NOW), Authenticator(TOKENS), clock=lambda: NOW))
+    assert reserve(client)[0] == 201
+    status, error = reserve(client, "20M", src="h2")
+    assert status == 409 and error["error"]["code"] == "no_capacity"
+    assert "port 0000000000000002:1 down to its host" in error["error"]["message"]
+    assert error["error"]["details"]["link"] == {
+        "src": {"dpid": "0000000000000002", "port": 1},
+        "dst": {"dpid": "0000000000000000", "port": 0},
+    }
+    assert error["error"]["details"]["available_bps"] == 10_000_000
+    _, listed = client.call("GET", "/v1/reservations")
+    assert len(listed["reservations"]) == 1
 
 
 def test_a_patch_that_would_overbook_changes_nothing(client: Client) -> None:

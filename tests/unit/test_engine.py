@@ -18,7 +18,7 @@ from tegu_ryu.reservations.requests import Modification, ReservationRequest
 from tegu_ryu.reservations.window import Window
 from tegu_ryu.topology.capacity import CapacityPolicy
 from tegu_ryu.topology.model import PortState
-from tegu_ryu.topology.refs import LinkId
+from tegu_ryu.topology.refs import LinkId, from_host, to_host
 
 from .topologies import Builder
 
@@ -39,7 +39,7 @@ def request(
     return ReservationRequest(kind, src, dst, bandwidth, window, match, None, mode, None)
 
 
-def diamond(capacity: int = 50 * M) -> tuple[Engine, dict[str, LinkId]]:
+def diamond(capacity: int = 50 * M, host_port: int = 10**10) -> tuple[Engine, dict[str, LinkId]]:
     """s1 -> s2 -> s4 (short) and s1 -> s3 -> s5 -> s4 (long); h1 on s1, h4 on s4."""
     builder = Builder(CapacityPolicy(override_default=capacity))
     links = {
@@ -49,8 +49,11 @@ def diamond(capacity: int = 50 * M) -> tuple[Engine, dict[str, LinkId]]:
         "3-5": builder.link(3, 5),
         "5-4": builder.link(5, 4),
     }
-    builder.host(1)
-    builder.host(4)
+    hosts = [builder.host(1), builder.host(4)]
+    # Hosts' own ports are wide, so that these tests are about the paths between switches.
+    builder.topology.capacity = CapacityPolicy(
+        per_port={h.attach: host_port for h in hosts}, override_default=capacity
+    )
     builder.connect_all()
     engine = Engine(builder.topology, new_id=iter(f"r{n}" for n in itertools.count()).__next__)
     return engine, links
@@ -117,6 +120,18 @@ def test_a_busy_interval_strictly_inside_the_window_is_seen() -> None:
             0, "acme", request(H1, H4, 10 * M, window=Window(0, 100), match=Match(protocol="icmp"))
         )
     assert caught.value.details["interval"] == ["1970-01-01T00:00:50Z", "1970-01-01T00:00:51Z"]  # type: ignore[index]
+
+
+def test_the_hosts_own_ports_are_booked_too() -> None:
+    """Two reservations into one host cannot together exceed its port, whatever the paths."""
+    engine, _ = diamond(host_port=30 * M)
+    engine.create(0, "acme", request(H1, H4, 20 * M, 1 * M))
+    with pytest.raises(Conflict) as caught:
+        engine.create(0, "acme", request(H1, H4, 20 * M, 1 * M, match=Match(protocol="udp")))
+    error = caught.value
+    assert error.code == "no_capacity" and error.details["available_bps"] == 10 * M  # type: ignore[index]
+    assert "up from its host" in error.message  # h1's port towards its switch
+    engine.create(0, "acme", request(H1, H4, 10 * M, 1 * M, match=Match(protocol="udp")))
 
 
 def test_no_path_is_its_own_rejection() -> None:
@@ -408,8 +423,13 @@ def check_against_oracle(trace: Trace) -> None:
                 for path in nx.all_simple_edge_paths(graph, a, b)
             )
 
-        expected = some_path(src.attach.dpid, dst.attach.dpid, out) and some_path(
-            dst.attach.dpid, src.attach.dpid, inbound
+        access = [(from_host(src.attach), out), (to_host(dst.attach), out)]
+        if inbound:
+            access += [(from_host(dst.attach), inbound), (to_host(src.attach), inbound)]
+        expected = (
+            all(fits(link, amount) for link, amount in access)
+            and some_path(src.attach.dpid, dst.attach.dpid, out)
+            and some_path(dst.attach.dpid, src.attach.dpid, inbound)
         )
         req = request(src.ips[0], dst.ips[0], out, inbound, window=window, match=Match(vlan=n + 1))
         try:
@@ -418,7 +438,7 @@ def check_against_oracle(trace: Trace) -> None:
             assert not expected, f"step {n}: rejected but the oracle found a path"
             continue
         assert expected, f"step {n}: accepted but no path has room at every instant"
-        for direction, link in reservation.booked_links():
+        for direction, link in reservation.bookings():
             booked.append((link, tenant, window, reservation.bandwidth.of(direction)))
     for link in {b[0] for b in booked}:
         for t in range(0, 12):
