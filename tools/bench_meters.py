@@ -5,8 +5,9 @@
 
 For each (reservation_burst_ms, meter_overhead) it runs the controller with a
 trunk topology (h1, h2 on s1; h3, h4 on s2; s1-s2 shaped to 50 Mbit/s),
-reserves 20 Mbit/s of TCP from h1 to h3, and measures with iperf3 (4 s) what
-TCP gets alone and while h2 floods h4 with 80 Mbit/s of UDP over the trunk.
+measures with iperf3 (4 s) what TCP from h1 to h3 gets under the flood
+before any reservation, then reserves 20 Mbit/s of it and measures what it
+gets alone and while h2 floods h4 with 80 Mbit/s of UDP over the trunk.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def tcp(testbed: Testbed, flood: bool) -> float:
     return float(report["end"]["sum_received"]["bits_per_second"]) / 1e6
 
 
-def measure(burst_ms: int, overhead: int) -> tuple[float, float]:
+def measure(burst_ms: int, overhead: int) -> tuple[float, float, float]:
     of_port = free_port()
     testbed = Testbed.build(TrunkTopo(), of_port=of_port)
     workdir = Path(tempfile.mkdtemp(prefix="bench-meters-"))
@@ -77,6 +78,7 @@ def measure(burst_ms: int, overhead: int) -> tuple[float, float]:
         h3.cmd("iperf3 -s -D -p 5001")
         h4.cmd("iperf3 -s -D -p 5002")
         wait_until(lambda: "iperf3" in h4.cmd("ss -ltnp 'sport = :5002'"), 5)
+        unreserved = tcp(testbed, flood=True)
         body = {
             "src": "h1",
             "dst": "h3",
@@ -96,7 +98,7 @@ def measure(burst_ms: int, overhead: int) -> tuple[float, float]:
             timeout=15,
             what="installed",
         )
-        return tcp(testbed, flood=False), tcp(testbed, flood=True)
+        return unreserved, tcp(testbed, flood=False), tcp(testbed, flood=True)
     finally:
         testbed.stop()
         controller.stop()
@@ -104,10 +106,13 @@ def measure(burst_ms: int, overhead: int) -> tuple[float, float]:
 
 def main() -> None:
     setLogLevel("error")
-    print("burst ms  overhead %  TCP alone  TCP under flood   (Mbit/s; 20 reserved)")
+    print("burst ms  overhead %  unreserved under flood  TCP alone  TCP under flood  (Mbit/s)")
     for burst_ms, overhead in SETTINGS:
-        alone, flooded = measure(burst_ms, overhead)
-        print(f"{burst_ms:>8}  {overhead:>10}  {alone:>9.2f}  {flooded:>15.2f}", flush=True)
+        unreserved, alone, flooded = measure(burst_ms, overhead)
+        print(
+            f"{burst_ms:>8}  {overhead:>10}  {unreserved:>22.2f}  {alone:>9.2f}  {flooded:>15.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -77,8 +77,12 @@ def diamond(
     yield from running(DiamondTopo(), tmp_path_factory.mktemp("diamond"), links=10)
 
 
-def tcp_under_flood(testbed: Testbed) -> float:
-    """Mbit/s h1 gets to h3 over 4 s of TCP while h2 floods h4 with 80 Mbit/s of UDP."""
+def tcp_under_flood(testbed: Testbed) -> tuple[float, float]:
+    """Mbit/s h1's TCP got to h3 over 4 s, and what h2's UDP flood delivered to h4 meanwhile.
+
+    The flood offers 80 Mbit/s to the 50 Mbit/s trunk; what it delivers says
+    whether the trunk really was contested while the TCP ran.
+    """
     h1, h2, h3, h4 = (testbed.net.get(name) for name in ("h1", "h2", "h3", "h4"))
     for host, port in ((h3, 5001), (h4, 5002)):
         if "iperf3" not in host.cmd(f"ss -ltnp 'sport = :{port}'"):
@@ -92,9 +96,11 @@ def tcp_under_flood(testbed: Testbed) -> float:
         report = json.loads(h1.cmd(f"iperf3 -c {h3.IP()} -p 5001 -t 4 -J"))
     finally:
         flooded, _ = flood.communicate(timeout=15)
-    sent = json.loads(flooded)["end"]["sum"]["bits_per_second"] / 1e6
+    flood_sum = json.loads(flooded)["end"]["sum"]
+    sent = flood_sum["bits_per_second"] / 1e6
     assert sent > 70, f"the flood only reached {sent:.1f} Mbit/s; the measurement means nothing"
-    return float(report["end"]["sum_received"]["bits_per_second"]) / 1e6
+    delivered = sent * (1 - flood_sum["lost_percent"] / 100)
+    return float(report["end"]["sum_received"]["bits_per_second"]) / 1e6, delivered
 
 
 def reserve(controller: ControllerProcess, **fields: Any) -> dict[str, Any]:
@@ -114,26 +120,41 @@ def wait_installed(controller: ControllerProcess, rid: str) -> None:
     )
 
 
+def reserved_tcp_flows(testbed: Testbed, switch: str) -> list[str]:
+    """The flows on a switch that pick out h1's TCP to port 5001 (only a reservation adds those)."""
+    dump = testbed.net.get(switch).cmd(
+        f"ovs-ofctl -O OpenFlow13 dump-flows {switch} tcp,tp_dst=5001 --no-stats"
+    )
+    return [line for line in dump.splitlines() if "tp_dst=5001" in line]
+
+
 def test_a_reservation_keeps_its_rate_against_a_flood_from_its_start(
     trunk: tuple[Testbed, ControllerProcess],
 ) -> None:
+    """Before its start the reservation is only on the calendar; from its start it holds 20 Mbit/s.
+
+    Throughput without a reservation varies too much here (2 to 24 Mbit/s,
+    see tools/bench_meters.py) to assert on; what the flood delivered while
+    the reserved TCP ran shows the trunk was contested.
+    """
     testbed, controller = trunk
-    without = tcp_under_flood(testbed)
-    start = time.time() + 9
+    start = time.time() + 6
     made = reserve(
         controller, src="h1", dst="h3", bandwidth=f"{RESERVED_MBPS:g}M", protocol="tcp",
         dst_port=5001, start=start, duration=120,
     )  # fmt: skip
-    before_start = tcp_under_flood(testbed)
-    assert time.time() < start, "the measurement before the start ran late"
+    status = controller.request("GET", f"/v1/reservations/{made['id']}")[1]["enforcement"]
+    assert status["status"] == "scheduled"
+    assert reserved_tcp_flows(testbed, "s1") == []
+    assert time.time() < start, "the check before the start ran late"
     controller.wait_for(lambda: time.time() > start, timeout=15, what="the start")
     wait_installed(controller, made["id"])
-    with_reservation = tcp_under_flood(testbed)
-    print(f"TCP under flood: {without:.2f} without, {before_start:.2f} before start, "
-          f"{with_reservation:.2f} Mbit/s reserved")  # fmt: skip
+    assert reserved_tcp_flows(testbed, "s1") != []
+    with_reservation, flood_delivered = tcp_under_flood(testbed)
+    print(f"TCP under flood: {with_reservation:.2f} Mbit/s reserved; "
+          f"the flood delivered {flood_delivered:.2f}")  # fmt: skip
     assert with_reservation >= 0.95 * RESERVED_MBPS
-    assert without < 0.75 * with_reservation, "the flood should hurt unreserved TCP"
-    assert before_start < 0.75 * with_reservation, "no special treatment before the start"
+    assert flood_delivered > 20, "the flood should have filled what the reservation left"
 
 
 def tx_bytes(testbed: Testbed, switch: str, neighbour: str) -> int:
