@@ -75,7 +75,6 @@ class Controller:
         self.switches: dict[int, _Switch] = {}
         self._flood_memory = FloodMemory()
         self.desired = DesiredState(settings.meters)
-        self.paused = False
         self._paths_trusted_from = now + settings.discovery_settle
         self._errors: dict[str, str] = {}
 
@@ -198,7 +197,9 @@ class Controller:
             if any(s.sync.barrier is not None for s in self.switches.values()):
                 return {}
             engine = self.reservations.engine
-            self.desired.update(self.topology, engine.reservations, engine.policy, self.paused)
+            self.desired.update(
+                self.topology, engine.reservations, engine.policy, self.reservations.paused
+            )
             needed = {}
             for dpid, switch in self.switches.items():
                 if switch.sync.known and not switch.sync.reading and not switch.settle_until:
@@ -247,19 +248,6 @@ class Controller:
             switch.sync.barrier = None
             return all(s.sync.barrier is None for s in self.switches.values())
 
-    def set_paused(self, paused: bool) -> bool:
-        """Stop (or restart) enforcing every reservation; False if it already was so.
-
-        Admission goes on while paused: reservations are still booked, their
-        flows and meters are just not on the switches.
-        """
-        with self.lock:
-            if self.paused == paused:
-                return False
-            self.paused = paused
-        self.on_change()
-        return True
-
     def switch_error(self, dpid: int, serial: int | None, detail: str) -> None:
         """A switch refused something we sent; the reservation it was for says so."""
         with self.lock:
@@ -286,7 +274,7 @@ class Controller:
                 return {"status": "removed", "detail": f"reservation {state.value}"}
             if state is State.DEGRADED:
                 return {"status": "pending", "detail": reservation.reason or "no path"}
-            if self.paused:
+            if self.reservations.paused:
                 return {"status": "pending", "detail": "enforcement is paused"}
             # The state the switches are being driven to; API threads never update it.
             conflict = self.desired.conflicts.get(reservation.id)

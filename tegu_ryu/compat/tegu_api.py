@@ -347,13 +347,13 @@ class TeguApi:
 
     def _pause(self, who: Principal | None, args: list[str]) -> Outcome:
         _authorised(who, "pause", admin=True)
-        if not self.controller.set_paused(True):
+        if not self.controller.reservations.set_paused(True):
             return Outcome("WARN", "already paused")
         return Outcome("OK", "reservations are paused: their flows are being removed")
 
     def _resume(self, who: Principal | None, args: list[str]) -> Outcome:
         _authorised(who, "resume", admin=True)
-        if not self.controller.set_paused(False):
+        if not self.controller.reservations.set_paused(False):
             return Outcome("WARN", "not paused")
         return Outcome("OK", "reservations are resumed: their flows are being installed")
 

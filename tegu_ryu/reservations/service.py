@@ -64,6 +64,7 @@ class ReservationService:
         self.engine = Engine(topology, stored.policy or policy, retention=retention)
         self.engine.fences.update(stored.fences)
         self.engine.restore(stored.reservations)
+        self.paused = stored.paused
         self.on_change: Callable[[], None] = lambda: None  # switches must follow; set by the app
 
     # --------------------------------------------------------------- tenants
@@ -215,6 +216,21 @@ class ReservationService:
             self.store.save_policy(policy)
             self.engine.policy = policy
         return policy
+
+    def set_paused(self, paused: bool) -> bool:
+        """Pause (or resume) enforcement of every reservation; False if it already was so.
+
+        Admission goes on while paused: reservations are still booked, their
+        flows and meters are just not on the switches. The pause is stored,
+        so a restarted controller does not quietly resume enforcing.
+        """
+        with self.lock:
+            if self.paused == paused:
+                return False
+            self.store.save_paused(paused)
+            self.paused = paused
+        self.on_change()
+        return True
 
     def checkpoint(self, principal: Principal, now: float) -> str:
         """Copy the database, consistently, beside it; returns where (admin)."""

@@ -1,4 +1,4 @@
-"""Persistence: reservations, policy and fences in SQLite (WAL), one row per object.
+"""Persistence: reservations, policy, fences and the pause in SQLite (WAL).
 
 Every accepted change is committed before the API answers, so what a client
 was told survives a crash. On start the controller loads everything and
@@ -60,6 +60,7 @@ class StoredState:
     reservations: list[Reservation]
     policy: Policy | None
     fences: dict[str, Fence]
+    paused: bool
 
 
 class Store:
@@ -103,6 +104,7 @@ class Store:
             rows = self._db.execute("SELECT record FROM reservations").fetchall()
             reservations = [decode_reservation(json.loads(row[0])) for row in rows]
             policy_row = self._db.execute("SELECT value FROM meta WHERE key = 'policy'").fetchone()
+            paused_row = self._db.execute("SELECT value FROM meta WHERE key = 'paused'").fetchone()
             fences = {
                 tenant: Fence(**json.loads(record))
                 for tenant, record in self._db.execute("SELECT tenant, record FROM fences")
@@ -110,7 +112,12 @@ class Store:
         except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"the reservation database {self.path} is damaged: {exc}") from exc
         policy = decode_policy(json.loads(policy_row[0])) if policy_row else None
-        return StoredState(reservations=reservations, policy=policy, fences=fences)
+        return StoredState(
+            reservations=reservations,
+            policy=policy,
+            fences=fences,
+            paused=paused_row is not None and paused_row[0] == "1",
+        )
 
     def save_reservations(self, reservations: list[Reservation]) -> None:
         with self._db:
@@ -131,6 +138,13 @@ class Store:
             self._db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('policy', ?)",
                 (json.dumps(encode_policy(policy)),),
+            )
+
+    def save_paused(self, paused: bool) -> None:
+        """Whether enforcement is paused: a restart must not quietly resume it."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('paused', ?)", ("1" if paused else "0",)
             )
 
     def save_fence(self, tenant: str, fence: Fence | None) -> None:

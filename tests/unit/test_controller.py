@@ -84,11 +84,29 @@ def test_pausing_withdraws_every_reservation_and_resuming_restores_it(tmp_path: 
         ANONYMOUS, {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 60}, now=1
     )
     confirm(controller, now=1)
-    assert controller.set_paused(True) and not controller.set_paused(True)
+    assert controller.reservations.set_paused(True)
+    assert not controller.reservations.set_paused(True)
     confirm(controller, now=2)
     held = [f for s in controller.switches.values() for f in s.sync.installed_flows()]
     assert not [f for f in held if cookie_layer(f.cookie) is Layer.RESERVATION]
     assert controller.enforcement(made)["detail"] == "enforcement is paused"
-    assert controller.set_paused(False)
+    assert controller.reservations.set_paused(False)
     confirm(controller, now=3)
     assert controller.enforcement(made)["status"] == "installed"
+
+
+def test_a_restarted_controller_stays_paused(tmp_path: Path) -> None:
+    first = connected(tmp_path)
+    made = first.reservations.create(
+        ANONYMOUS, {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 60}, now=1
+    )
+    first.reservations.set_paused(True)
+    first.reservations.store.close()
+    restarted = connected(tmp_path)
+    confirm(restarted, now=2)
+    held = [f for s in restarted.switches.values() for f in s.sync.installed_flows()]
+    assert not [f for f in held if cookie_layer(f.cookie) is Layer.RESERVATION]
+    assert restarted.enforcement(made)["detail"] == "enforcement is paused"
+    assert restarted.reservations.set_paused(False)
+    restarted.reservations.store.close()
+    assert not connected(tmp_path).reservations.paused
