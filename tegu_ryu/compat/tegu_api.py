@@ -424,8 +424,6 @@ def _match(options: dict[str, str], first: HostName, second: HostName) -> Match:
     protocol = options.get("proto")
     if protocol not in (None, "tcp", "udp"):
         raise Refused(f"invalid protocol: {protocol} (tcp or udp)")
-    if protocol is None and (first.port or second.port):
-        protocol = "tcp"  # Tegu matched both tcp and udp here; one reservation matches one
     if first.vlan and second.vlan and first.vlan != second.vlan:
         raise Refused("the two hosts name different VLANs")
     return Match(

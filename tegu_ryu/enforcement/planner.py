@@ -219,37 +219,51 @@ def through_meter(flow: Flow, ports: dict[int, int]) -> Flow:
 def _path_flows(
     reservation: Reservation, direction: Direction, route: Route
 ) -> list[tuple[int, Flow]]:
+    """Per hop, one flow for each classifier of the direction's traffic."""
     if direction is Direction.OUT:
-        fields = classifier(reservation.src, reservation.dst, reservation.match)
+        matches = classifiers(reservation.src, reservation.dst, reservation.match)
     else:
-        fields = classifier(reservation.dst, reservation.src, reservation.match.reversed())
+        matches = classifiers(reservation.dst, reservation.src, reservation.match.reversed())
     marking: tuple[SetField, ...] = ()
     if reservation.dscp is not None:
-        fields.setdefault("eth_type", 0x0800)
+        for fields in matches:
+            fields.setdefault("eth_type", 0x0800)
         marking = (SetField("ip_dscp", reservation.dscp),)
-    priority = RESERVATION_PRIORITY + len(fields) + 1
     result = []
-    for index, hop in enumerate(route.hops):
-        ingress = index == 0
-        marks: tuple[Action, ...] = marking if ingress else ()
-        goto: int | None = None
-        if hop.out_port is None:  # to an outside address: leave the way base forwarding sends it
-            actions, goto = marks, Table.FORWARDING
-        else:
-            actions = (*marks, Output(hop.out_port))
-        flow = Flow(
-            priority=priority,
-            match=match(**fields, in_port=hop.in_port),
-            actions=actions,
-            cookie=reservation_cookie(reservation),
-            table=Table.RESERVATIONS,
-            meter=reservation_meter_id(reservation, direction) if ingress else None,
-            goto=goto,
-            until=reservation.window.end,
-            description=f"reservation {reservation.id} {direction.value} hop {index}",
-        )
-        result.append((hop.dpid, flow))
+    for fields in matches:
+        priority = RESERVATION_PRIORITY + len(fields) + 1
+        for index, hop in enumerate(route.hops):
+            ingress = index == 0
+            marks: tuple[Action, ...] = marking if ingress else ()
+            goto: int | None = None
+            if hop.out_port is None:  # to an outside address: leave the way base forwarding sends
+                actions, goto = marks, Table.FORWARDING
+            else:
+                actions = (*marks, Output(hop.out_port))
+            flow = Flow(
+                priority=priority,
+                match=match(**fields, in_port=hop.in_port),
+                actions=actions,
+                cookie=reservation_cookie(reservation),
+                table=Table.RESERVATIONS,
+                meter=reservation_meter_id(reservation, direction) if ingress else None,
+                goto=goto,
+                until=reservation.window.end,
+                description=f"reservation {reservation.id} {direction.value} hop {index}",
+            )
+            result.append((hop.dpid, flow))
     return result
+
+
+def classifiers(a: Endpoint, b: Endpoint, traffic: Match) -> list[dict[str, int | str]]:
+    """The matches for traffic from ``a`` to ``b``: two when ports are given without a protocol.
+
+    A port with no protocol means TCP and UDP alike (Tegu's reading); both
+    flows go through the one reservation meter, so they share its rate.
+    """
+    if traffic.protocol is None and (traffic.src_port, traffic.dst_port) != (None, None):
+        return [classifier(a, b, replace(traffic, protocol=p)) for p in ("tcp", "udp")]
+    return [classifier(a, b, traffic)]
 
 
 def classifier(a: Endpoint, b: Endpoint, traffic: Match) -> dict[str, int | str]:

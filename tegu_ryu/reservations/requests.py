@@ -159,8 +159,8 @@ def _integer(fields: dict[str, Any], key: str, low: int, high: int) -> int | Non
 
 def _port(fields: dict[str, Any], key: str, protocol: str | None) -> int | None:
     port = _integer(fields, key, 1, 65535)
-    if port is not None and protocol not in PORTED_PROTOCOLS:
-        raise InvalidField(key, "ports need protocol tcp or udp")
+    if port is not None and protocol not in (*PORTED_PROTOCOLS, None):
+        raise InvalidField(key, "ports need protocol tcp or udp (or none: both)")
     return port
 
 

@@ -164,6 +164,17 @@ def test_an_active_reservation_is_on_every_switch_of_its_path(clean: Line) -> No
     assert all(f"meter:{0x7000_0002}" in t for t in base_to_e2)
 
 
+def test_a_port_without_a_protocol_is_reserved_for_tcp_and_udp_on_one_meter(
+    clean: Line,
+) -> None:
+    line = clean
+    made = line.reserve(dst_port=7)
+    line.installed(made["id"])
+    ingress = [f.text for f in line.flows("e1", Layer.RESERVATION) if "tp_dst=7" in f.text]
+    assert sorted(t.split("priority=")[1].split(",")[1] for t in ingress) == ["tcp", "udp"]
+    assert len({t.split("meter:")[1].split(",")[0] for t in ingress}) == 1
+
+
 def test_a_second_activation_changes_the_meter_rate_not_the_flows(clean: Line) -> None:
     line = clean
     first = line.reserve(protocol="tcp", dst_port=1)

@@ -255,7 +255,7 @@ def test_requests_without_a_valid_token_get_401(
         ({"start": "tomorrow"}, "start"),
         ({"start": "2026-12-01T10:00:00"}, "start"),
         ({"protocol": "sctp"}, "protocol"),
-        ({"dst_port": 80}, "dst_port"),
+        ({"protocol": "icmp", "dst_port": 80}, "dst_port"),
         ({"protocol": "tcp", "dst_port": 70000}, "dst_port"),
         ({"vlan": 5000}, "vlan"),
         ({"dscp": "gold"}, "dscp"),

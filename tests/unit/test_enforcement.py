@@ -83,6 +83,18 @@ def test_reserved_traffic_is_metered_marked_and_pinned_to_its_path() -> None:
     assert meter(meters, 4, reservation_meter_id(reservation, Direction.IN)).rate_kbps == 5_000
 
 
+def test_a_port_without_a_protocol_reserves_tcp_and_udp_through_one_meter() -> None:
+    engine, _ = diamond()
+    reservation = engine.create(0, "acme", request(H1, H4, 20 * M, match=Match(dst_port=9)))
+    fake, _ = network(engine)
+    h1, h4 = hosts(engine)
+    reserved = ((1, reservation_meter_id(reservation, Direction.OUT)),)
+    assert fake.send(h1, tcp(9, h4)).meters == reserved
+    assert fake.send(h1, udp(h4)).meters == reserved
+    other_port = fake.send(h1, tcp(5001, h4))
+    assert other_port.outcome == h4 and other_port.meters != reserved
+
+
 def test_best_effort_to_a_reserved_link_goes_through_its_meter_at_the_rest() -> None:
     engine, links = diamond()
     engine.create(
