@@ -11,6 +11,11 @@ week on 10 Gbit/s links, then times fresh requests one by one, a fifth of
 them for 9.5 Gbit/s so that rejections are measured too: decisions per
 second, p50/p99 latency of accepted and rejected requests, and the resident
 memory of the process that ran it (one process per row).
+
+The last row is the opposite load: a line of four switches with eight hosts
+at each end and 25 Gbit/s links, where every reservation is 1 Mbit/s for an
+hour starting within the same minute, so all of them cross the same trunk at
+once and its calendar holds tens of thousands of steps.
 """
 
 from __future__ import annotations
@@ -105,7 +110,18 @@ def random_graph(nodes: int, seed: int) -> Topology:
     return builder.finish()
 
 
-def random_request(
+def dense_line() -> Topology:
+    """s1 - s2 - s3 - s4 at 25 Gbit/s, hosts 1-8 on s1 and 9-16 on s4."""
+    builder = NetworkBuilder("25G")
+    for a in range(1, 4):
+        builder.link(a, a + 1)
+    for edge in (1, 4):
+        for _ in range(8):
+            builder.host(edge)
+    return builder.finish()
+
+
+def spread_request(
     rng: random.Random, hosts: list[str], serial: int, greedy: float = 0.0
 ) -> tuple[str, ReservationRequest]:
     """A request between two random hosts; with probability ``greedy`` one for 9.5 Gbit/s."""
@@ -115,18 +131,31 @@ def random_request(
     rate = rng.choice([10, 50, 100, 200, 500, 1000]) * 10**6
     if rng.random() < greedy:
         rate = 9_500 * 10**6
-    request = ReservationRequest(
+    return rng.choice(TENANTS), _request(src, dst, rate, Window(start, start + duration), serial)
+
+
+def dense_request(
+    rng: random.Random, hosts: list[str], serial: int, greedy: float = 0.0
+) -> tuple[str, ReservationRequest]:
+    """1 Mbit/s for an hour from within the same minute, one end on s1 and the other on s4."""
+    src, dst = rng.choice(hosts[:8]), rng.choice(hosts[8:])
+    start = NOW + rng.uniform(0, 60)
+    rate = 9_500 * 10**6 if rng.random() < greedy else 10**6
+    return rng.choice(TENANTS), _request(src, dst, rate, Window(start, start + 3600), serial)
+
+
+def _request(src: str, dst: str, rate: int, window: Window, serial: int) -> ReservationRequest:
+    return ReservationRequest(
         kind=Kind.BANDWIDTH,
         src=src,
         dst=dst,
         bandwidth=Bandwidth(rate, rate // 4),
-        window=Window(start, start + duration),
+        window=window,
         match=Match(protocol="tcp", dst_port=1 + serial % 65000),
         dscp=None,
         path_mode=PathMode.SHORTEST,
         name=None,
     )
-    return rng.choice(TENANTS), request
 
 
 def rss_mib() -> float:
@@ -149,8 +178,11 @@ class Result:
     memory_mib: float
 
 
-def run(name: str, topology: Topology, preload: int, requests: int, seed: int) -> Result:
+def run(
+    name: str, topology: Topology, preload: int, requests: int, seed: int, *, dense: bool
+) -> Result:
     rng = random.Random(seed)
+    random_request = dense_request if dense else spread_request
     engine = Engine(topology)
     hosts = [h.ips[0] for h in topology.hosts()]
     serial = 0
@@ -205,9 +237,10 @@ def main() -> None:
     sizes = [10_000] if args.quick else [10_000, 100_000]
     requests = 300 if args.quick else args.requests
     networks = [
-        ("fat-tree k=8", lambda: fat_tree(8)),
-        ("fat-tree k=16", lambda: fat_tree(16)),
-        ("random 200", lambda: random_graph(200, args.seed)),
+        ("fat-tree k=8", lambda: fat_tree(8), sizes, False),
+        ("fat-tree k=16", lambda: fat_tree(16), sizes, False),
+        ("random 200", lambda: random_graph(200, args.seed), sizes, False),
+        ("dense line", dense_line, [2_000] if args.quick else [20_000], True),
     ]
     print(
         f"{'topology':<14} {'sw':>4} {'links':>5} {'preload':>8} {'booked':>7} {'load s':>7} "
@@ -215,11 +248,13 @@ def main() -> None:
         f"{'RSS MiB':>8}"
     )
     fork = multiprocessing.get_context("fork")
-    for name, build in networks:
-        for size in sizes:
+    for name, build, preloads, dense in networks:
+        for size in preloads:
             # A fresh process per run, so that its memory figure is its own.
             with fork.Pool(1) as pool:
-                result = pool.apply(run, (name, build(), size, requests, args.seed))
+                result = pool.apply(
+                    run, (name, build(), size, requests, args.seed), {"dense": dense}
+                )
             everything = result.accepted + result.rejected
             rate = len(everything) / sum(everything)
             print(

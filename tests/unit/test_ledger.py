@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from random import Random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tegu_ryu.reservations.ledger import Booking, Ledger, StepFunction
+from tegu_ryu.reservations.ledger import BLOCK, FLAT, Booking, Ledger, StepFunction
 from tegu_ryu.reservations.window import Window
 from tegu_ryu.topology.refs import LinkId, PortRef
 
@@ -26,6 +28,11 @@ def windows(draw: st.DrawFn) -> Window:
 
 bookings = st.lists(st.tuples(windows(), st.sampled_from([1, 5, 10, 10, 10])), max_size=40)
 
+# Tiny blocks make a dozen breakpoints span several blocks, so that cutting,
+# splitting, joining and the pending amounts of whole blocks are all exercised;
+# the defaults keep everything in one plain block here.
+BLOCK_SIZES = pytest.mark.parametrize(("block", "flat"), [(2, 4), (4, 8), (BLOCK, FLAT)])
+
 
 def oracle_level(booked: list[tuple[Window, int]], instant: float) -> int:
     return sum(amount for window, amount in booked if window.contains(instant))
@@ -39,10 +46,13 @@ def oracle_peak(booked: list[tuple[Window, int]], window: Window) -> int:
     return max(oracle_level(booked, t) for t in candidates)
 
 
+@BLOCK_SIZES
 @settings(max_examples=300, deadline=None)
 @given(bookings, windows())
-def test_peak_matches_the_oracle(booked: list[tuple[Window, int]], query: Window) -> None:
-    function = StepFunction()
+def test_peak_matches_the_oracle(
+    block: int, flat: int, booked: list[tuple[Window, int]], query: Window
+) -> None:
+    function = StepFunction(block, flat)
     for window, amount in booked:
         function.add(window, amount)
     peak = function.peak(query)
@@ -51,12 +61,13 @@ def test_peak_matches_the_oracle(booked: list[tuple[Window, int]], query: Window
     assert oracle_level(booked, peak.start) == peak.amount
 
 
+@BLOCK_SIZES
 @settings(max_examples=200, deadline=None)
 @given(bookings, windows())
 def test_steps_cover_the_window_with_the_right_levels(
-    booked: list[tuple[Window, int]], query: Window
+    block: int, flat: int, booked: list[tuple[Window, int]], query: Window
 ) -> None:
-    function = StepFunction()
+    function = StepFunction(block, flat)
     for window, amount in booked:
         function.add(window, amount)
     steps = function.steps(query)
@@ -68,12 +79,13 @@ def test_steps_cover_the_window_with_the_right_levels(
         assert oracle_level(booked, start) == level
 
 
+@BLOCK_SIZES
 @settings(max_examples=200, deadline=None)
 @given(bookings, st.data())
 def test_releasing_restores_exactly_what_was_there(
-    booked: list[tuple[Window, int]], data: st.DataObject
+    block: int, flat: int, booked: list[tuple[Window, int]], data: st.DataObject
 ) -> None:
-    ledger = Ledger()
+    ledger = Ledger(block, flat)
     for n, (window, amount) in enumerate(booked):
         ledger.book([Booking(f"r{n}", f"t{n % 3}", LINK, window, amount)])
     released = data.draw(st.sets(st.integers(0, max(0, len(booked) - 1)))) if booked else set()
@@ -105,3 +117,28 @@ def test_a_short_booking_strictly_inside_the_window_is_seen() -> None:
     function.add(Window(40, 41), 30)
     peak = function.peak(Window(10, 90))
     assert (peak.amount, peak.start, peak.end) == (40, 40, 41)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_hundreds_of_bookings_and_releases_across_many_blocks(seed: int) -> None:
+    """Hundreds of distinct breakpoints in blocks of 16: blocks split, join and vanish."""
+    rng = Random(seed)
+    function = StepFunction(block=16, flat=64)
+    booked = [
+        (Window(start, start + rng.uniform(1, 500)), rng.choice([-3, 1, 5, 10]))
+        for start in (rng.uniform(0, 1000) for _ in range(400))
+    ]
+    for window, amount in booked:
+        function.add(window, amount)
+    rng.shuffle(booked)
+    for window, amount in booked[:200]:
+        function.add(window, -amount)
+    remaining = booked[200:]
+    for start in range(0, 1500, 37):
+        query = Window(float(start), float(start) + rng.uniform(1, 300))
+        peak = function.peak(query)
+        assert peak.amount == oracle_peak(remaining, query) == function.peak_amount(query)
+        assert oracle_level(remaining, peak.start) == peak.amount
+    for window, amount in remaining:
+        function.add(window, -amount)
+    assert function.empty
