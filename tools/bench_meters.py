@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from controller_process import ControllerProcess, free_port
 from mininet.log import setLogLevel
 from mininet.topo import Topo
-from testbed import Testbed, wait_until
+from testbed import Testbed
 
 SETTINGS = [(100, 0), (300, 0), (100, 5), (300, 5)]
 
@@ -74,10 +74,8 @@ def measure(burst_ms: int, overhead: int) -> tuple[float, float, float]:
             what="the trunk",
         )
         testbed.pingall()
-        h3, h4 = testbed.net.get("h3"), testbed.net.get("h4")
-        h3.cmd("iperf3 -s -D -p 5001")
-        h4.cmd("iperf3 -s -D -p 5002")
-        wait_until(lambda: "iperf3" in h4.cmd("ss -ltnp 'sport = :5002'"), 5)
+        testbed.iperf_server("h3", 5001)
+        testbed.iperf_server("h4", 5002)
         unreserved = tcp(testbed, flood=True)
         body = {
             "src": "h1",

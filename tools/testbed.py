@@ -15,7 +15,7 @@ import re
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,7 @@ class Testbed:
 
     __test__ = False  # not a pytest test class, whatever its name says
     net: Mininet
+    servers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @classmethod
     def build(cls, topo: Topo, of_port: int) -> Testbed:
@@ -159,7 +160,33 @@ class Testbed:
                 host.cmd(f"ethtool -K {intf} tx off")
 
     def stop(self) -> None:
+        for server in self.servers:
+            server.terminate()
+            try:
+                server.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
         self.net.stop()
+
+    def iperf_server(self, host: str, port: int) -> None:
+        """An iperf3 server on ``host``, stopped with the network.
+
+        Not ``iperf3 -D``: a daemon outlives the host's namespace and piles up
+        run after run.
+        """
+        node = self.net.get(host)
+        if "iperf3" in node.cmd(f"ss -ltnp 'sport = :{port}'"):
+            return
+        self.servers.append(
+            node.popen(
+                ["iperf3", "-s", "-p", str(port)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        if not wait_until(lambda: "iperf3" in node.cmd(f"ss -ltnp 'sport = :{port}'"), 5):
+            raise RuntimeError(f"iperf3 did not start listening on {host}:{port}")
 
     def link_down(self, a: str, b: str) -> None:
         self.net.configLinkStatus(a, b, "down")

@@ -1,17 +1,21 @@
 """The booking calendar: how much of each directed link is promised, when.
 
 Each link's bookings are a step function of time: sorted breakpoints and the
-level (bit/s booked) from each breakpoint to the next. The steps are kept in
-blocks of a few dozen, each with a pending amount that applies to all of its
-steps and the highest level in it. Booking an interval splits at most two
-steps, adds to the steps of the two end blocks and to the pending amount of
-the blocks in between; the peak over a window reads the end blocks' steps and
-the others' highest levels. So both cost about the square root of the number
-of steps, not the number: a link with thousands of overlapping reservations
-(a burst of "now, for an hour") stays cheap to book and to check, and a link
-with a few steps costs what two short lists do. (Tegu's time slices missed
-bookings strictly inside the requested window; here every step the window
-touches is read.)
+level (bit/s booked) from each breakpoint to the next. Booking an interval
+splits at most two steps and adds to the steps in between; the peak over a
+window is two binary searches and a max over the steps the window touches.
+That is the fastest there is while a calendar is a few thousand steps, which
+is what lets path search consult it for every link it considers.
+
+A link that thousands of reservations cross at the same time (a burst of
+"now, for an hour") would make every booking and check touch every step.
+Past ``FLAT`` steps a calendar is therefore cut into blocks of ``BLOCK``, each
+with an amount pending for all of its steps and its highest level: booking
+then adds to the steps of the two end blocks and to the pending amount of the
+blocks between, and the peak reads the end blocks' steps and the others'
+highest levels, so both grow with the square root of the steps, not with
+their number. (Tegu's time slices missed bookings strictly inside the
+requested window; here every step the window touches is read.)
 
 Tenants' bookings are kept the same way, per link, for fences.
 """
@@ -29,7 +33,7 @@ from tegu_ryu.reservations.window import Window
 from tegu_ryu.topology.refs import LinkId
 
 KeyT = TypeVar("KeyT")
-FLAT = 1024  # steps a function keeps in one plain block before it is cut into blocks
+FLAT = 4096  # steps a calendar keeps in one plain block before it is cut into blocks
 BLOCK = 64  # steps per block after that: a block splits above twice this, joins below half
 
 

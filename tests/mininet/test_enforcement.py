@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from controller_process import ControllerProcess, free_port
 from mininet.topo import Topo
-from testbed import Testbed, wait_until
+from testbed import Testbed
 
 RESERVED_MBPS = 20.0
 
@@ -84,12 +84,8 @@ def tcp_under_flood(testbed: Testbed) -> tuple[float, float]:
     whether the trunk really was contested while the TCP ran.
     """
     h1, h2, h3, h4 = (testbed.net.get(name) for name in ("h1", "h2", "h3", "h4"))
-    for host, port in ((h3, 5001), (h4, 5002)):
-        if "iperf3" not in host.cmd(f"ss -ltnp 'sport = :{port}'"):
-            host.cmd(f"iperf3 -s -D -p {port}")
-            assert wait_until(
-                lambda h=host, p=port: "iperf3" in h.cmd(f"ss -ltnp 'sport = :{p}'"), 5
-            )
+    testbed.iperf_server("h3", 5001)
+    testbed.iperf_server("h4", 5002)
     flood = h2.popen(["iperf3", "-c", h4.IP(), "-p", "5002", "-u", "-b", "80M", "-t", "7", "-J"])
     try:
         time.sleep(1.5)
@@ -183,8 +179,7 @@ def test_traffic_takes_the_longer_path_when_the_shorter_is_booked(
     ]
     wait_installed(controller, made["id"])
     h1, h4 = testbed.net.get("h1"), testbed.net.get("h4")
-    h4.cmd("iperf3 -s -D -p 5001")
-    time.sleep(0.3)
+    testbed.iperf_server("h4", 5001)
     short_before, long_before = tx_bytes(testbed, "s1", "s2"), tx_bytes(testbed, "s1", "s3")
     report = json.loads(h1.cmd(f"iperf3 -c {h4.IP()} -p 5001 -t 2 -J"))
     received = int(report["end"]["sum_received"]["bytes"])
