@@ -207,6 +207,11 @@ def _microseconds(instant: float) -> float:
 
     Otherwise a window that starts at another's end, as the API printed it,
     could overlap it by a fraction of a microsecond. Rounding down, so that a
-    reservation starting "now" has started.
+    reservation starting "now" has started: the float division can land a hair
+    above ``instant`` (for about one instant in 170), which would leave such a
+    reservation pending until the next tick.
     """
-    return math.floor(instant * 1_000_000) / 1_000_000
+    micros = math.floor(instant * 1_000_000)
+    if micros / 1_000_000 > instant:
+        micros -= 1
+    return micros / 1_000_000

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema.exceptions import ValidationError
 from openapi_spec_validator import validate as validate_spec
 from webob import Request
@@ -16,6 +18,7 @@ from tegu_ryu import __version__
 from tegu_ryu.api.auth import Authenticator
 from tegu_ryu.api.wsgi import Api, load_openapi
 from tegu_ryu.controller import Controller, ControllerSettings
+from tegu_ryu.reservations.requests import parse_reservation
 from tegu_ryu.tenancy import Principal
 from tegu_ryu.topology.capacity import CapacityPolicy
 from tegu_ryu.topology.refs import PortRef
@@ -139,6 +142,24 @@ def test_a_reservation_round_trip(client: Client) -> None:
     assert status == 204
     status, listed = client.call("GET", "/v1/reservations?state=cancelled")
     assert [r["id"] for r in listed["reservations"]] == [created["id"]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=1.7e9, max_value=2.1e9))
+def test_a_reservation_starting_now_is_active_at_once(now: float) -> None:
+    """Times kept to the microsecond must round down for real, or it waits for the next tick."""
+    request = parse_reservation({"src": "h1", "dst": "h3", "bandwidth": "1M", "duration": 60}, now)
+    assert 0 <= now - request.window.start < 2e-6
+
+
+def test_the_instant_that_once_rounded_up_gives_an_active_reservation(tmp_path: Path) -> None:
+    now = 1795753969.7762089  # floor(now * 1e6) / 1e6 is above now
+    settings = ControllerSettings(
+        capacity=CapacityPolicy(), state_dir=str(tmp_path / "state"), static_topology=STATIC
+    )
+    client = Client(Api(Controller(settings, now=now), Authenticator(TOKENS), clock=lambda: now))
+    status, made = reserve(client)
+    assert status == 201 and made["state"] == "active"
 
 
 def test_a_full_link_gives_409_naming_it_and_cancelling_frees_it(client: Client) -> None:
