@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -190,6 +191,7 @@ def main() -> None:
     finally:
         controller.stop()
         ovs.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     print(f"path     p50 ms  p99 ms  (POST to installed on every switch, {each} sequential each)")
     print(f"3 hops   {ms(three, 0.5):6.1f}  {ms(three, 0.99):6.1f}")
     print(f"6 hops   {ms(six, 0.5):6.1f}  {ms(six, 0.99):6.1f}")

@@ -13,6 +13,7 @@ gets alone and while h2 floods h4 with 80 Mbit/s of UDP over the trunk.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -100,6 +101,7 @@ def measure(burst_ms: int, overhead: int) -> tuple[float, float, float]:
     finally:
         testbed.stop()
         controller.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> None:
