@@ -246,7 +246,7 @@ class TeguApp(app_manager.OSKenApp):
         flows = messages.flow_stats_request(COOKIE_TAG, COOKIE_TAG_MASK)
         meters = messages.meter_config_request()
         if self._send(dpid, flows) and self._send(dpid, meters):
-            self.controller.read_started(dpid, flows.xid, meters.xid)
+            self.controller.read_started(dpid, flows.xid, meters.xid, time.time())
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     @guarded
@@ -255,8 +255,8 @@ class TeguApp(app_manager.OSKenApp):
         now = time.time()
         entries = [InstalledFlow(*messages.flow_from_stats(stats, now)) for stats in msg.body]
         more = bool(msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE)
-        if self.controller.flows_read(msg.datapath.id, msg.xid, entries, more):
-            self._run_pass()
+        if self.controller.flows_read(msg.datapath.id, msg.xid, entries, more, now):
+            self._read_done(msg.datapath.id)
 
     @set_ev_cls(ofp_event.EventOFPMeterConfigStatsReply, MAIN_DISPATCHER)
     @guarded
@@ -264,8 +264,16 @@ class TeguApp(app_manager.OSKenApp):
         msg = ev.msg
         meters = [messages.meter_from_stats(stats) for stats in msg.body]
         more = bool(msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE)
-        if self.controller.meters_read(msg.datapath.id, msg.xid, meters, more):
-            self._run_pass()
+        if self.controller.meters_read(msg.datapath.id, msg.xid, meters, more, time.time()):
+            self._read_done(msg.datapath.id)
+
+    def _read_done(self, dpid: int) -> None:
+        """Say what a read-back cost (drift repair grows with the flows), then reconcile."""
+        flows, took = self.controller.last_read(dpid)
+        LOG.info(
+            "switch %s read back: %d tegu flows in %.0f ms", dpid_str(dpid), flows, took * 1000
+        )
+        self._run_pass()
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
     @guarded

@@ -130,7 +130,9 @@ OPTIONS = [
         "resync-interval",
         default=10.0,
         min=1.0,
-        help="Seconds between re-reads of every switch's tegu-owned flows (drift repair).",
+        help="Shortest time in seconds between re-reads of a switch's tegu-owned flows "
+        "(drift repair); a switch is re-read no sooner than nine times as long as its last "
+        "read took, so that drift repair stays a tenth of the work however many flows it holds.",
     ),
 ]
 

@@ -25,9 +25,9 @@ def connected(tmp_path: Path) -> Controller:
     controller = Controller(settings, now=0)
     for dpid in (1, 2, 3):
         controller.switch_connected(dpid, [PortState(port=p) for p in range(1, 5)], now=0)
-        controller.read_started(dpid, flow_xid=10 * dpid, meter_xid=10 * dpid + 1)
-        controller.flows_read(dpid, 10 * dpid, [], more=False)
-        controller.meters_read(dpid, 10 * dpid + 1, [], more=False)
+        controller.read_started(dpid, flow_xid=10 * dpid, meter_xid=10 * dpid + 1, now=0)
+        controller.flows_read(dpid, 10 * dpid, [], more=False, now=0)
+        controller.meters_read(dpid, 10 * dpid + 1, [], more=False, now=0)
     return controller
 
 
@@ -70,11 +70,11 @@ def test_a_switch_refusal_shows_on_the_reservation_until_a_fresh_read(tmp_path: 
     controller.switch_error(1, made.serial, "rejected add meter: OpenFlow error type 12 code 5")
     status = controller.enforcement(made)
     assert status["status"] == "error" and "switch 0000000000000001" in status["detail"]
-    controller.read_started(1, flow_xid=50, meter_xid=51)
+    controller.read_started(1, flow_xid=50, meter_xid=51, now=1)
     controller.flows_read(
-        1, 50, [InstalledFlow(f, None) for f in controller.desired.flows[1].values()], more=False
+        1, 50, [InstalledFlow(f, None) for f in controller.desired.flows[1].values()], False, 1
     )
-    controller.meters_read(1, 51, list(controller.desired.meters[1].values()), more=False)
+    controller.meters_read(1, 51, list(controller.desired.meters[1].values()), False, now=1)
     assert controller.enforcement(made)["status"] == "installed"
 
 
@@ -110,3 +110,15 @@ def test_a_restarted_controller_stays_paused(tmp_path: Path) -> None:
     assert restarted.reservations.set_paused(False)
     restarted.reservations.store.close()
     assert not connected(tmp_path).reservations.paused
+
+
+def test_periodic_re_reads_are_spaced_by_what_the_last_one_took(tmp_path: Path) -> None:
+    controller = connected(tmp_path)
+    assert 1 in controller.resync_due(now=1)  # reads of empty switches took no time
+    controller.read_started(1, flow_xid=90, meter_xid=91, now=100)
+    assert 1 not in controller.resync_due(now=101)  # still reading
+    controller.flows_read(1, 90, [], more=False, now=102)
+    controller.meters_read(1, 91, [], more=False, now=102)
+    assert controller.last_read(1) == (0, 2)
+    assert 1 not in controller.resync_due(now=115)  # 2 s reading, so 18 s apart
+    assert 1 in controller.resync_due(now=120)
