@@ -11,9 +11,11 @@ from rich.console import Console
 from rich.table import Table
 
 from tegu_ryu.timefmt import parse_time
+from tegu_ryu.topology.refs import HOST_SIDE
 from tegu_ryu.units import format_bitrate
 
 BAR_WIDTH = 40
+HOST_SIDE_DPID = f"{HOST_SIDE.dpid:016x}"  # how the API writes a host's side of its port
 
 
 def rate(bps: int | None) -> str:
@@ -98,6 +100,14 @@ def explanation(error: dict[str, Any]) -> str:
         start, end = (when(t) for t in details["interval"])
         needed, free = rate(details["requested_bps"]), rate(details["available_bps"])
         src, dst = link["src"], link["dst"]
+        if HOST_SIDE_DPID in (src["dpid"], dst["dpid"]):  # a host's own port: no path avoids it
+            port, where = (src, "down to") if dst["dpid"] == HOST_SIDE_DPID else (dst, "up from")
+            holder = "your tenant's fence on port" if code == "fence" else "port"
+            return (
+                f"Refused: the {details['direction']} direction needs {needed}, but {holder} "
+                f"{port['dpid']}:{port['port']} ({where} the host) has only {free} free "
+                f"from {start} to {end} UTC. Try less bandwidth or another time."
+            )
         return (
             f"Refused: the {details['direction']} direction needs {needed}, but {limit} "
             f"{src['dpid']}:{src['port']} -> {dst['dpid']}:{dst['port']} has only {free} free "

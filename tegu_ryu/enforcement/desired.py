@@ -66,7 +66,7 @@ class DesiredState:
             self._rebuild(topology, reservations, policy, paused)
             self._key = key
             return
-        capacities = topology.view().capacity
+        view = topology.view()
         touched: set[LinkId] = set()
         for rid in set(self._live) | set(reservations):
             before, after = self._live.get(rid), reservations.get(rid)
@@ -77,7 +77,7 @@ class DesiredState:
             if after is not None and not after.state.final:
                 touched |= self._contribute(after)
         for link in touched:
-            self._set_best_effort(link, policy.usable(capacities.get(link, 0)) // 1000)
+            self._set_best_effort(link, policy.usable(view.capacity_of(link)) // 1000)
 
     def _rebuild(
         self,

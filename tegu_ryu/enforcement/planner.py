@@ -184,9 +184,9 @@ def plan_switches(
         for direction, link in reservation.bookings():
             reserved_now[link] += meters.reserved_kbps(reservation.bandwidth.of(direction))
     metered_ports: dict[int, dict[int, int]] = defaultdict(dict)  # dpid -> port -> meter id
-    capacities = topology.view().capacity
+    view = topology.view()
     for link in sorted({link for r in live for _, link in r.bookings() if link.src != HOST_SIDE}):
-        usable_kbps = policy.usable(capacities.get(link, 0)) // 1000
+        usable_kbps = policy.usable(view.capacity_of(link)) // 1000
         rate = max(MIN_BEST_EFFORT_KBPS, usable_kbps - reserved_now[link])
         meter_id = best_effort_meter_id(link.src.port)
         switch_meters[link.src.dpid].append(

@@ -250,7 +250,7 @@ class Engine:
 
     def room(self, tenant: str, link: LinkId, window: Window) -> Room:
         """What ``tenant`` could still book on ``link`` over ``window``."""
-        capacity = self.topology.view().capacity.get(link, 0)
+        capacity = self.topology.view().capacity_of(link)
         capacity_free = self.policy.usable(capacity) - self.ledger.peak_amount(link, window)
         cap = self.fence_of(tenant).cap(capacity)
         if cap is None:
@@ -278,7 +278,8 @@ class Engine:
         )
         if path is None:
             return 0, None
-        best = min((free(link) for link in path), default=_UNLIMITED)
+        # The hosts' own ports bound it too (and alone, when both are on one switch).
+        best = min(free(link) for link in [*path, *access_links_between(a, b)])
         return best, Route(hops_along(a.attach, b.attach, path), tuple(path))
 
     # -------------------------------------------------------------- lifecycle
@@ -399,7 +400,7 @@ class Engine:
 
         This is the innermost call of admission, hence the locals.
         """
-        capacities = self.topology.view().capacity
+        capacity_of = self.topology.view().capacity_of
         usable = self.policy.usable
         fence = self.fence_of(tenant)
         peak = self.ledger.peak_amount
@@ -409,7 +410,7 @@ class Engine:
         def free(link: LinkId) -> int:
             value = known.get(link)
             if value is None:
-                capacity = capacities.get(link, 0)
+                capacity = capacity_of(link)
                 value = usable(capacity) - peak(link, window)
                 cap = fence.cap(capacity)
                 if cap is not None:
@@ -420,12 +421,18 @@ class Engine:
         return free
 
     def _check_access(self, demand: Demand) -> None:
-        """The hosts' own ports must have room too: no path can go around them."""
+        """The hosts' own ports must have room too: no path can go around them.
+
+        Both directions' needs are added up per port, which only matters when
+        the two hosts share one switch port (virtual machines behind it).
+        """
         free = self._free(demand.owner, demand.window)
+        needed: dict[LinkId, int] = {}
         for direction, a, b, amount in demand.directions():
             for link in access_links_between(a, b):
-                if free(link) < amount:
-                    raise self._rejection(demand, direction, link, amount)
+                needed[link] = needed.get(link, 0) + amount
+                if free(link) < needed[link]:
+                    raise self._rejection(demand, direction, link, needed[link])
 
     def _gate(self, demand: Demand) -> Route:
         """One-way to an outside address: every link out of the ingress switch must have room."""
@@ -525,9 +532,9 @@ class Engine:
         bookings = self._bookings(reservation, window)
         before = {b.link: self.ledger.peak_amount(b.link, b.window) for b in bookings}
         self.ledger.book(bookings)
-        capacities = self.topology.view().capacity
+        view = self.topology.view()
         for booking in bookings:
-            threshold = self.policy.alarm_level(capacities.get(booking.link, 0))
+            threshold = self.policy.alarm_level(view.capacity_of(booking.link))
             if (
                 before[booking.link]
                 < threshold
@@ -569,32 +576,32 @@ class Engine:
 
     def _add(self, reservation: Reservation) -> None:
         self._put(reservation)
-        key = _traffic_key(
+        for key in _traffic_keys(
             reservation.owner, reservation.kind, reservation.src, reservation.dst, reservation.match
-        )
-        self._by_traffic[key].add(reservation.id)
+        ):
+            self._by_traffic[key].add(reservation.id)
 
     def _remove(self, reservation_id: str) -> None:
         reservation = self.reservations.pop(reservation_id, None)
         self.version += 1
         if reservation is not None:
-            key = _traffic_key(
+            for key in _traffic_keys(
                 reservation.owner,
                 reservation.kind,
                 reservation.src,
                 reservation.dst,
                 reservation.match,
-            )
-            self._by_traffic[key].discard(reservation_id)
-            if not self._by_traffic[key]:
-                del self._by_traffic[key]
+            ):
+                self._by_traffic[key].discard(reservation_id)
+                if not self._by_traffic[key]:
+                    del self._by_traffic[key]
 
     def _duplicate_of(
         self, owner: str, kind: Kind, src: Endpoint, dst: Endpoint, request: ReservationRequest
     ) -> Reservation | None:
         """A live reservation of the same owner for the same traffic over an overlapping window."""
-        key = _traffic_key(owner, kind, src, dst, request.match)
-        for other_id in sorted(self._by_traffic.get(key, ())):
+        keys = _traffic_keys(owner, kind, src, dst, request.match)
+        for other_id in sorted({rid for key in keys for rid in self._by_traffic.get(key, ())}):
             other = self.reservations[other_id]
             if not other.state.final and other.window.overlaps(request.window):
                 return other
@@ -604,19 +611,24 @@ class Engine:
 TrafficKey = tuple[str, Kind, tuple[str, str], Match]
 
 
-def _traffic_key(owner: str, kind: Kind, src: Endpoint, dst: Endpoint, match: Match) -> TrafficKey:
-    """What makes two reservations the same traffic for one owner.
+def _traffic_keys(
+    owner: str, kind: Kind, src: Endpoint, dst: Endpoint, match: Match
+) -> list[TrafficKey]:
+    """What makes two reservations the same traffic for one owner (any key in common).
 
     A bandwidth reservation covers both directions, so the endpoints are put in
     a fixed order, and the match turned with them; a one-way reservation keeps
-    its direction.
+    its direction. Ports without a protocol are TCP and UDP traffic alike, so
+    such a reservation is filed under both.
     """
+    if match.protocol is None and (match.src_port, match.dst_port) != (None, None):
+        matches = [replace(match, protocol=protocol) for protocol in ("tcp", "udp")]
+    else:
+        matches = [match]
     if kind is Kind.BANDWIDTH and dst.identity < src.identity:
-        return (owner, kind, (dst.identity, src.identity), match.reversed())
-    return (owner, kind, (src.identity, dst.identity), match)
-
-
-_UNLIMITED = 2**62
+        ends = (dst.identity, src.identity)
+        return [(owner, kind, ends, m.reversed()) for m in matches]
+    return [(owner, kind, (src.identity, dst.identity), m) for m in matches]
 
 
 def _demand_of(reservation: Reservation, bandwidth: Bandwidth, window: Window) -> Demand:

@@ -14,13 +14,13 @@ switch leaves, its port is deleted, or another link is found on its port.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
 from tegu_ryu.topology.capacity import CapacityPolicy
-from tegu_ryu.topology.refs import LinkId, PortRef, from_host, to_host
+from tegu_ryu.topology.refs import HOST_SIDE, LinkId, PortRef, from_host, to_host
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,23 @@ class LinkView:
     adjacency: dict[int, tuple[tuple[int, LinkId], ...]]
     capacity: dict[LinkId, int]  # switch links, and the access links of known hosts
     up: frozenset[LinkId]
+    access_capacity: Callable[[PortRef], int] = field(compare=False)
     _hops_to: dict[int, dict[int, int]] = field(default_factory=dict, compare=False)
+
+    def capacity_of(self, link: LinkId) -> int:
+        """A link's capacity; a host's access link has its switch port's, known host or not.
+
+        (A reservation outlives its host's presence in the host table, e.g.
+        across a restart before the host has sent a packet.)
+        """
+        known = self.capacity.get(link)
+        if known is not None:
+            return known
+        if link.dst == HOST_SIDE:
+            return self.access_capacity(link.src)
+        if link.src == HOST_SIDE:
+            return self.access_capacity(link.dst)
+        return 0
 
     def hops_to(self, target: int) -> dict[int, int]:
         """Fewest up links from each switch to ``target`` (absent: cannot reach it)."""
@@ -270,18 +286,22 @@ class Topology:
                 adjacency.setdefault(link.src.dpid, []).append((link.dst.dpid, link.id))
         capacity = {link.id: link.capacity_bps for link in links}
         for host in self._hosts.values():
-            state = self.port_state(host.attach)
-            speed = state.speed_bps if state else None
-            access = self.capacity.capacity(host.attach, None, speed)
+            access = self._access_capacity(host.attach)
             capacity[to_host(host.attach)] = capacity[from_host(host.attach)] = access
         view = LinkView(
             graph=graph,
             adjacency={dpid: tuple(sorted(out)) for dpid, out in adjacency.items()},
             capacity=capacity,
             up=frozenset(link.id for link in links if link.up),
+            access_capacity=self._access_capacity,
         )
         self._view_cache = (self.version, view)
         return view
+
+    def _access_capacity(self, port: PortRef) -> int:
+        """Capacity of the access link on a switch port, each way (the port's own)."""
+        state = self.port_state(port)
+        return self.capacity.capacity(port, None, state.speed_bps if state else None)
 
     # -------------------------------------------------------------------- hosts
 

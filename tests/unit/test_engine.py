@@ -198,6 +198,22 @@ def test_duplicates_are_rejected_in_either_order_but_not_for_other_owners_or_tim
     )
 
 
+def test_a_port_without_protocol_duplicates_the_same_port_with_one() -> None:
+    """Ports alone cover TCP and UDP, so they overlap a reservation for either."""
+    engine, _ = diamond()
+    first = engine.create(0, "acme", request(H1, H4, M, match=Match(dst_port=80)))
+    for protocol in ("tcp", "udp"):
+        with pytest.raises(Conflict) as caught:
+            engine.create(0, "acme", request(H1, H4, M, match=Match(protocol, dst_port=80)))
+        assert caught.value.details == {"reservation": first.id}
+    engine.cancel(1, first.id)
+    later = Window(1, 100)
+    tcp = engine.create(1, "acme", request(H1, H4, M, window=later, match=Match("tcp", None, 80)))
+    with pytest.raises(Conflict) as caught:
+        engine.create(1, "acme", request(H1, H4, M, window=later, match=Match(dst_port=80)))
+    assert caught.value.details == {"reservation": tcp.id}
+
+
 def test_unknown_and_identical_endpoints() -> None:
     engine, _ = diamond()
     with pytest.raises(NotFound) as unknown:
@@ -279,6 +295,43 @@ def test_a_broken_path_moves_or_degrades_and_recovers() -> None:
     )
 
 
+def test_two_hosts_behind_one_port_share_it_both_ways() -> None:
+    """Each direction goes up and down the same port: their needs add up."""
+    builder = Builder(CapacityPolicy(override_default=100 * M))
+    first = builder.host(1)
+    builder.topology.host_seen("00:00:00:00:01:99", first.attach, "10.0.1.99")
+    builder.connect_all()
+    engine = Engine(builder.topology)
+    with pytest.raises(Conflict) as caught:
+        engine.create(0, "acme", request(first.ips[0], "10.0.1.99", 60 * M))
+    assert caught.value.details["requested_bps"] == 120 * M  # type: ignore[index]
+    engine.create(0, "acme", request(first.ips[0], "10.0.1.99", 50 * M))
+
+
+def test_a_reservation_whose_host_is_not_known_yet_can_still_change_and_move() -> None:
+    """After a restart, a host is unknown until it sends a packet; its port still has room."""
+    engine, links = diamond(host_port=30 * M)
+    reservation = engine.create(0, "acme", request(H1, H4, 20 * M))
+    builder = Builder(CapacityPolicy(override_default=50 * M))
+    for a, b in ((1, 2), (2, 4), (1, 3), (3, 5), (5, 4)):
+        builder.link(a, b)
+    builder.topology.capacity = engine.topology.capacity
+    builder.connect_all()
+    restarted = Engine(builder.topology)
+    restarted.restore([reservation])
+    assert restarted.topology.hosts() == []
+    longer = restarted.modify(1, reservation.id, Modification(end=200, bandwidth=None))
+    assert longer.window.end == 200
+    with pytest.raises(Conflict) as caught:
+        restarted.modify(1, reservation.id, Modification(end=None, bandwidth=Bandwidth(31 * M, M)))
+    assert "up from its host" in caught.value.message
+    restarted.topology.port_updated(2, PortState(port=links["2-4"].src.port, up=False))
+    restarted.tick(2)
+    moved = restarted.get(reservation.id)
+    assert moved.state is State.ACTIVE
+    assert moved.routes[Direction.OUT].links == (links["1-3"], links["3-5"], links["5-4"])
+
+
 def test_oneway_to_an_outside_address_books_every_link_out_of_the_ingress_switch() -> None:
     engine, links = diamond()
     gate = engine.create(0, "acme", request(H1, "203.0.113.9", 30 * M, kind=Kind.ONEWAY, inbound=0))
@@ -307,6 +360,27 @@ def test_availability_is_the_widest_bottleneck() -> None:
     result = engine.availability("acme", src, dst, Window(0, 100))
     assert result[Direction.OUT][0] == 50 * M  # the long path is empty
     assert result[Direction.IN][0] == 50 * M
+
+
+def test_availability_counts_the_hosts_ports() -> None:
+    engine, _ = diamond(host_port=30 * M)
+    engine.create(0, "acme", request(H1, H4, 20 * M))
+    src = engine.resolve(H1, "src", external_ok=False)
+    dst = engine.resolve(H4, "dst", external_ok=False)
+    result = engine.availability("acme", src, dst, Window(0, 100))
+    assert result[Direction.OUT][0] == result[Direction.IN][0] == 10 * M  # not the paths' 50M
+    engine.create(0, "acme", request(H1, H4, 10 * M, match=Match(protocol="udp")))
+
+
+def test_availability_between_hosts_on_one_switch_is_their_ports() -> None:
+    builder = Builder(CapacityPolicy(override_default=25 * M))
+    a, b = builder.host(1), builder.host(1)
+    builder.connect_all()
+    engine = Engine(builder.topology)
+    src = engine.resolve(a.ips[0], "src", external_ok=False)
+    dst = engine.resolve(b.ips[0], "dst", external_ok=False)
+    result = engine.availability("acme", src, dst, Window(0, 100))
+    assert result[Direction.OUT][0] == 25 * M
 
 
 def test_an_alarm_is_raised_when_a_booking_crosses_the_threshold() -> None:
