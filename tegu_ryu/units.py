@@ -23,6 +23,7 @@ _MULTIPLIERS = {
     "Ti": 2**40,
 }
 
+MAX_BITRATE = 4 * 10**12  # 4 Tbit/s: an OpenFlow meter band counts kbit/s in 32 bits
 _RATE = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<prefix>[KkMGT]i?|)(?:bps|bit/s|b/s)?\s*$")
 
 
@@ -36,25 +37,35 @@ def parse_bitrate(value: str | int) -> int:
     Integers pass through (they are already bit/s). Fractions of a bit are
     rounded down, since a switch cannot meter them anyway.
     """
-    if isinstance(value, bool):
-        raise UnitError(f"{value!r} is not a bit-rate")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise UnitError(f"{_shown(value)} is not a bit-rate")
     if isinstance(value, int):
         if value < 0:
-            raise UnitError(f"bit-rate {value} is negative")
-        return value
-    if not isinstance(value, str):
-        raise UnitError(f"{value!r} is not a bit-rate")
-    match = _RATE.match(value)
+            raise UnitError(f"bit-rate {_shown(value)} is negative")
+        return _bounded(value)
+    match = _RATE.match(value) if len(value) <= 64 else None
     if match is None:
         raise UnitError(
-            f"{value!r} is not a bit-rate: expected a number with an optional "
+            f"{_shown(value)} is not a bit-rate: expected a number with an optional "
             "K/M/G/T (powers of 10) or Ki/Mi/Gi/Ti (powers of 2) prefix, e.g. '50M'"
         )
     try:
         number = Decimal(match["number"])
     except InvalidOperation as exc:
-        raise UnitError(f"{value!r} is not a bit-rate") from exc
-    return int(number * _MULTIPLIERS[match["prefix"]])
+        raise UnitError(f"{_shown(value)} is not a bit-rate") from exc
+    return _bounded(int(number * _MULTIPLIERS[match["prefix"]]))
+
+
+def _bounded(bps: int) -> int:
+    if bps > MAX_BITRATE:
+        raise UnitError(f"{format_bitrate(bps)}bit/s is more than the largest rate, 4Tbit/s")
+    return bps
+
+
+def _shown(value: object) -> str:
+    """A value for an error message, cut short: an answer must not echo a megabyte back."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def format_bitrate(bps: int) -> str:

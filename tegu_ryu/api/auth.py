@@ -61,8 +61,9 @@ class Authenticator:
                 "this request needs an Authorization: Bearer TOKEN header", headers=challenge
             )
         scheme, _, token = authorization.partition(" ")
+        token = token.strip()
         principal = (
-            self._by_digest.get(_digest(token.strip())) if scheme.lower() == "bearer" else None
+            self._by_digest.get(_digest(token)) if scheme.lower() == "bearer" and token else None
         )
         if principal is None:
             raise Unauthorized("the bearer token is not valid", headers=challenge)
@@ -84,6 +85,10 @@ def load_tokens(path: str) -> dict[str, Principal]:
     tokens = {}
     for token, entry in document.items():
         where = f"token_file {path}: token {token[:4]}..."
+        if not token.strip() or token != token.strip():
+            raise ConfigurationError(
+                f"{where}: a token must not be empty or begin or end with white space"
+            )
         if (
             not isinstance(entry, dict)
             or not isinstance(entry.get("tenant"), str)

@@ -9,6 +9,7 @@ from tegu_ryu.reservations.ledger import Peak
 from tegu_ryu.reservations.model import Endpoint, Reservation, Route
 from tegu_ryu.reservations.policy import Fence
 from tegu_ryu.reservations.service import Availability, LinkSchedule
+from tegu_ryu.reservations.store import DamagedRecord
 from tegu_ryu.tenancy import Principal
 from tegu_ryu.timefmt import format_time
 from tegu_ryu.topology.model import Link
@@ -43,6 +44,20 @@ def reservation_json(reservation: Reservation, enforcement: dict[str, Any]) -> d
         },
         "created": format_time(reservation.created),
         "reason": reservation.reason,
+    }
+
+
+def damaged_json(record: DamagedRecord) -> dict[str, Any]:
+    """A stored reservation that could not be loaded, as admins see it in listings."""
+    return {"id": record.id, "owner": record.owner, "problem": record.problem}
+
+
+def unshowable_json(reservation: Reservation, error: Exception) -> dict[str, Any]:
+    """A loaded reservation whose view failed (a bug, logged): still named to admins."""
+    return {
+        "id": reservation.id,
+        "owner": reservation.owner,
+        "problem": f"cannot be shown: {type(error).__name__}: {error}"[:300],
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from importlib import resources
@@ -22,6 +23,7 @@ from webob import Request, Response
 from tegu_ryu import __version__
 from tegu_ryu.api import views
 from tegu_ryu.api.auth import Authenticator
+from tegu_ryu.api.paging import page_of
 from tegu_ryu.compat.tegu_api import TeguApi
 from tegu_ryu.controller import Controller
 from tegu_ryu.errors import MethodNotAllowed, NotFound, RequestError
@@ -53,10 +55,26 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 
 def json_body(request: Request) -> Any:
+    """The body as JSON: strict (no NaN or Infinity, numbers that fit a float), or 400."""
     try:
-        return json.loads(request.body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return json.loads(
+            request.body or b"null", parse_constant=_no_constant, parse_float=_finite_float
+        )
+    except RecursionError as exc:
+        raise RequestError("the request body is nested too deeply", code="bad_json") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
         raise RequestError(f"the request body is not valid JSON: {exc}", code="bad_json") from exc
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
 
 
 class Router:
@@ -73,19 +91,27 @@ class Router:
         self._handlers[path][method] = (handler, public)
 
     def match(self, request: Request) -> tuple[Handler, dict[str, str], bool]:
-        found = self._mapper.match(request.path_info)
+        """The handler for a request; HEAD is served by GET's handler (WebOb drops the body)."""
+        path = request.path_info
+        found = self._mapper.match(path)
         if found is None:
-            raise NotFound(f"no such resource: {request.path_info}")
+            raise NotFound(f"no such resource: {_shown(path)}")
         params = dict(found)
         methods = self._handlers[params.pop("route_path")]
-        if request.method not in methods:
-            allowed = ", ".join(sorted(methods))
+        method = "GET" if request.method == "HEAD" and "GET" in methods else request.method
+        if method not in methods:
+            allowed = ", ".join(sorted({*methods, *(["HEAD"] if "GET" in methods else [])}))
             raise MethodNotAllowed(
-                f"{request.method} is not allowed on {request.path_info}; use {allowed}",
+                f"{_shown(request.method)} is not allowed on {_shown(path)}; use {allowed}",
                 headers={"Allow": allowed},
             )
-        handler, public = methods[request.method]
+        handler, public = methods[method]
         return handler, params, public
+
+
+def _shown(text: str) -> str:
+    """Client-given text for an error message, cut short."""
+    return text if len(text) <= 80 else text[:80] + "..."
 
 
 class Api:
@@ -143,11 +169,21 @@ class Api:
                 else self.authenticator.authenticate(request.headers.get("Authorization"))
             )
             response = handler(request, params, principal)
+        except UnicodeDecodeError:
+            response = error_response(
+                400, "bad_request", "the request path or query is not valid UTF-8"
+            )
         except RequestError as error:
             response = error_response(error.status, error.code, error.message, error.details)
             response.headers.update(error.headers)
         except Exception:
-            LOG.exception("internal error serving %s %s", request.method, request.path_qs)
+            query = environ.get("QUERY_STRING", "")
+            LOG.exception(
+                "internal error serving %s %s%s",
+                request.method,
+                environ.get("PATH_INFO", ""),
+                f"?{query}" if query else "",
+            )
             response = error_response(
                 500, "internal_error", "internal error; see the controller log"
             )
@@ -172,22 +208,34 @@ class Api:
         self, request: Request, params: dict[str, str], who: Principal
     ) -> Response:
         query = dict(request.GET)
-        unknown = set(query) - {"state", "owner", "type"}
+        unknown = set(query) - {"state", "owner", "type", "limit", "cursor"}
         if unknown:
             raise RequestError(
-                f"unknown filter {sorted(unknown)[0]}; use state, owner or type",
+                f"unknown parameter {sorted(unknown)[0]}; use state, owner, type, limit or cursor",
                 code="invalid_field",
                 details={"field": sorted(unknown)[0]},
             )
         found = self.service.visible(who, query.get("state"), query.get("type"), query.get("owner"))
-        return json_response({"reservations": [self._reservation(r) for r in found]})
+        page = page_of(found, query)
+        shown, damaged = [], [views.damaged_json(d) for d in self.service.damaged_records(who)]
+        for reservation in page.items:
+            try:
+                shown.append(self._reservation(reservation))
+            except Exception as exc:
+                LOG.exception("reservation %s cannot be shown; left out", reservation.id)
+                if who.admin:
+                    damaged.append(views.unshowable_json(reservation, exc))
+        body: dict[str, Any] = {"reservations": shown, "next": page.next_cursor}
+        if damaged:
+            body["damaged"] = damaged
+        return json_response(body)
 
     def create_reservation(
         self, request: Request, params: dict[str, str], who: Principal
     ) -> Response:
-        reservation = self.service.create(who, json_body(request), self.clock())
-        response = json_response(self._reservation(reservation), status=201)
-        response.headers["Location"] = f"/v1/reservations/{reservation.id}"
+        view = self.service.create(who, json_body(request), self.clock(), self._reservation)
+        response = json_response(view, status=201)
+        response.headers["Location"] = f"/v1/reservations/{view['id']}"
         return response
 
     def get_reservation(self, request: Request, params: dict[str, str], who: Principal) -> Response:
@@ -202,7 +250,8 @@ class Api:
     def cancel_reservation(
         self, request: Request, params: dict[str, str], who: Principal
     ) -> Response:
-        self.service.cancel(who, params["rid"], self.clock())
+        if not self.service.forget_damaged(who, params["rid"]):
+            self.service.cancel(who, params["rid"], self.clock())
         return Response(status=204)
 
     def availability(self, request: Request, params: dict[str, str], who: Principal) -> Response:

@@ -192,12 +192,32 @@ def wait_installed(ctx: Context, made: dict[str, Any], timeout: float = 30.0) ->
 )
 @click.option("--type", "kind", type=click.Choice(["bandwidth", "oneway"]))
 @click.option("--owner", help="Another tenant's (admins only).")
+@click.option(
+    "--limit", type=click.IntRange(1, 10000), help="At most this many (default: all of them)."
+)
 @click.pass_obj
-def list_(ctx: Context, state: str | None, kind: str | None, owner: str | None) -> None:
-    """Your reservations (all, for admins)."""
+def list_(
+    ctx: Context, state: str | None, kind: str | None, owner: str | None, limit: int | None
+) -> None:
+    """Your reservations (all, for admins), fetched page by page."""
     query = {k: v for k, v in (("state", state), ("type", kind), ("owner", owner)) if v}
-    answer = ctx.call("GET", "/v1/reservations", query=query)
-    ctx.show(answer, render.reservations_table(answer["reservations"]))
+    found: list[Any] = []
+    damaged: list[Any] = []
+    while True:
+        wanted = {} if limit is None else {"limit": str(limit - len(found))}
+        answer = ctx.call("GET", "/v1/reservations", query={**query, **wanted})
+        found += answer["reservations"]
+        damaged = answer.get("damaged", damaged)
+        if not answer["next"] or (limit is not None and len(found) >= limit):
+            break
+        query["cursor"] = answer["next"]
+    combined: dict[str, Any] = {"reservations": found, "next": None}
+    if damaged:
+        combined["damaged"] = damaged
+    pretty: list[Any] = [render.reservations_table(found)]
+    if damaged:
+        pretty.append(render.damaged_note(damaged))
+    ctx.show(combined, pretty)
 
 
 @cli.command()

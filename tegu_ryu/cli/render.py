@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tegu_ryu.timefmt import parse_time
 from tegu_ryu.topology.refs import HOST_SIDE
@@ -59,6 +60,13 @@ def reservations_table(reservations: list[dict[str, Any]]) -> Table:
             r["enforcement"]["status"],
         )
     return table
+
+
+def damaged_note(damaged: list[dict[str, Any]]) -> Text:
+    """Admins: stored records the controller could not load (cancel them to remove them)."""
+    lines = [f"{len(damaged)} damaged records in the database (tegu cancel ID removes one):"]
+    lines += [f"  {d['id']} ({d['owner']}): {d['problem']}" for d in damaged]
+    return Text("\n".join(lines))  # plain text: a problem may hold brackets rich would parse
 
 
 def reservation_table(r: dict[str, Any]) -> Table:

@@ -15,10 +15,13 @@ Kept faithful where scripts depend on it, fixed where Tegu was wrong:
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
-import shlex
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+
+from tegu_ryu.reservations.window import Window, WindowError, requested_window
+from tegu_ryu.units import MAX_BITRATE
 
 _BANDWIDTH = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<unit>[KMG]B?|[kmg]|KiB|MiB|GiB)?$")
 _UNITS = {
@@ -27,9 +30,17 @@ _UNITS = {
     "k": 2**10, "KiB": 2**10, "m": 2**20, "MiB": 2**20, "g": 2**30, "GiB": 2**30,
 }  # fmt: skip
 _HOST = re.compile(
-    r"^(?P<host>\[[^\]]+\]|[^:{}]+?)(?::(?P<port>0x[0-9a-fA-F]+|\d+))?(?:\{(?P<vlan>\d+)\})?$"
+    r"^(?P<host>\[[^\]]+\]|[^:{}]+?)"
+    r"(?::(?P<port>0x[0-9a-fA-F]{1,8}|\d{1,8}))?(?:\{(?P<vlan>\d{1,8})\})?$"
 )
-_MASK = re.compile(r"(:(?:0x[0-9a-fA-F]+|\d+))/(?P<mask>0x[0-9a-fA-F]+|\d+)(?=\{\d+\}$|$)")
+_MASK = re.compile(
+    r"(:(?:0x[0-9a-fA-F]{1,8}|\d{1,8}))/(?P<mask>0x[0-9a-fA-F]{1,8}|\d{1,8})(?=\{\d+\}$|$)"
+)
+# A word: unquoted runs and quoted strings ("..." or '...', which may hold spaces), joined.
+# A quote left standing alone by the first alternative is one that is never closed.
+_WORD = re.compile(r"""(?:[^\s"']+|"[^"]*"|'[^']*')+|["']""")
+MAX_COMMAND_LENGTH = 4096  # characters in one command; Tegu's longest are about 200
+MAX_COMMANDS = 1000  # commands in one request body
 
 
 class SyntaxProblem(ValueError):
@@ -58,22 +69,41 @@ class HostName:
 
 
 def split_commands(body: str) -> list[Command]:
-    """Commands separated by newlines or ``;``, without blank lines and ``#`` comments."""
-    commands = []
+    """Commands separated by newlines or ``;``, without blank lines and ``#`` comments.
+
+    Linear in the body's length, and bounded: a command longer than
+    MAX_COMMAND_LENGTH or a body of more than MAX_COMMANDS commands is refused
+    whole, before any command runs.
+    """
+    commands: list[Command] = []
     for line in re.split(r"[;\n]", body):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
-        try:
-            words = shlex.split(text)
-        except ValueError as exc:
-            raise SyntaxProblem(f"cannot parse {text!r}: {exc}") from exc
+        if len(text) > MAX_COMMAND_LENGTH:
+            raise SyntaxProblem(
+                f"command too long: {len(text)} characters (at most {MAX_COMMAND_LENGTH}): "
+                f"{_shown(text)}"
+            )
+        if len(commands) == MAX_COMMANDS:
+            raise SyntaxProblem(f"too many commands: send at most {MAX_COMMANDS} in one request")
+        words = split_words(text)
         token = None
         if words and words[0].startswith("auth="):
             token = words.pop(0).removeprefix("auth=")
         if words:
             commands.append(Command(words=words, token=token, text=text))
     return commands
+
+
+def split_words(text: str) -> list[str]:
+    """Words separated by white space; quotes group words and are removed, as Tegu's tokeniser."""
+    words = []
+    for word in _WORD.findall(text):
+        if word in ('"', "'"):
+            raise SyntaxProblem(f"cannot parse {_shown(text)}: no closing quotation")
+        words.append(word.replace('"', "") if '"' in word else word.replace("'", ""))
+    return words
 
 
 def key_values(words: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -88,14 +118,17 @@ def key_values(words: list[str]) -> tuple[dict[str, str], list[str]]:
 
 def parse_bandwidth(text: str) -> int:
     """One Tegu bandwidth, in bit/s."""
-    match = _BANDWIDTH.match(text.strip())
+    match = _BANDWIDTH.match(text.strip()) if len(text) <= 64 else None
     if match is None:
-        raise SyntaxProblem(f"invalid bandwidth: {text}")
+        raise SyntaxProblem(f"invalid bandwidth: {_shown(text)}")
     try:
         number = Decimal(match["number"])
     except InvalidOperation as exc:
-        raise SyntaxProblem(f"invalid bandwidth: {text}") from exc
-    return int(number * _UNITS[match["unit"]])
+        raise SyntaxProblem(f"invalid bandwidth: {_shown(text)}") from exc
+    bps = int(number * _UNITS[match["unit"]])
+    if bps > MAX_BITRATE:
+        raise SyntaxProblem(f"invalid bandwidth: {_shown(text)} is more than 4T")
+    return bps
 
 
 def parse_bandwidths(text: str) -> tuple[int, int]:
@@ -107,23 +140,29 @@ def parse_bandwidths(text: str) -> tuple[int, int]:
     return value, value
 
 
-def parse_window(text: str, now: float) -> tuple[float, float]:
-    """``+seconds``, ``end`` or ``start-end`` (Unix seconds) as (start, end)."""
+def parse_window(text: str, now: float) -> Window:
+    """``+seconds``, ``end`` or ``start-end`` (Unix seconds), bounded as v1 windows are."""
+    start: float | None = None
+    end: float | None = None
+    duration: float | None = None
     try:
         if text.startswith("+"):
-            start, end = now, now + float(text[1:])
+            duration = float(text[1:])
         elif "-" in text:
             first, _, second = text.partition("-")
-            start, end = max(float(first), now), float(second)
+            start, end = float(first), float(second)
         else:
-            start, end = now, float(text)
+            end = float(text)
     except ValueError as exc:
-        raise SyntaxProblem(f"invalid time window: {text}") from exc
-    if end <= now:
-        raise SyntaxProblem(f"bad expiry submitted, already expired: {text}")
-    if end <= start:
-        raise SyntaxProblem(f"bad window submitted, it ends before it starts: {text}")
-    return start, end
+        raise SyntaxProblem(f"invalid time window: {_shown(text)}") from exc
+    if end is not None and math.isfinite(end) and end <= now:
+        raise SyntaxProblem(f"bad expiry submitted, already expired: {_shown(text)}")
+    if end is not None and start is not None and end <= start:
+        raise SyntaxProblem(f"bad window submitted, it ends before it starts: {_shown(text)}")
+    try:
+        return requested_window(start, end, duration, now)
+    except WindowError as exc:
+        raise SyntaxProblem(f"invalid time window: {_shown(text)}: {exc.message}") from exc
 
 
 def parse_host(text: str) -> HostName:
@@ -131,12 +170,12 @@ def parse_host(text: str) -> HostName:
     unvalidated = text.startswith("!")
     mask = _MASK.search(text)
     if mask is not None:
-        if int(mask["mask"], 0) != 0xFFFF:
-            raise SyntaxProblem(f"port masks are not supported: {text}")
+        if _number(mask["mask"]) != 0xFFFF:
+            raise SyntaxProblem(f"port masks are not supported: {_shown(text)}")
         text = text[: mask.start()] + mask.group(1) + text[mask.end() :]
     parts = text.lstrip("!").split("/")
     if len(parts) > 3:
-        raise SyntaxProblem(f"invalid host name: {text}")
+        raise SyntaxProblem(f"invalid host name: {_shown(text)}")
     token = project = None
     if len(parts) == 3:
         token, project = parts[0] or None, parts[1] or None
@@ -144,23 +183,33 @@ def parse_host(text: str) -> HostName:
         project = parts[0] or None
     match = _HOST.match(parts[-1])
     if match is None or not match["host"]:
-        raise SyntaxProblem(f"invalid host name: {text}")
+        raise SyntaxProblem(f"invalid host name: {_shown(text)}")
     host = match["host"].strip("[]")
-    port = int(match["port"], 0) if match["port"] else None
+    port = _number(match["port"]) if match["port"] else None
+    if port is not None and port > 65535:
+        raise SyntaxProblem(f"invalid host name: {_shown(text)}: port {port} is not 0 to 65535")
+    vlan = int(match["vlan"]) if match["vlan"] else None
+    if vlan is not None and not 1 <= vlan <= 4094:
+        raise SyntaxProblem(f"invalid host name: {_shown(text)}: VLAN {vlan} is not 1 to 4094")
     external = unvalidated and not project
     if external:
         try:
             ipaddress.ip_address(host)
         except ValueError as exc:
-            raise SyntaxProblem(f"an external host must be an address: {text}") from exc
+            raise SyntaxProblem(f"an external host must be an address: {_shown(text)}") from exc
     return HostName(
         token=None if unvalidated else token,
         project=project,
         host=host,
         port=port or None,
-        vlan=int(match["vlan"]) if match["vlan"] else None,
+        vlan=vlan,
         external=external,
     )
+
+
+def _number(text: str) -> int:
+    """A decimal or ``0x`` hexadecimal number (a leading zero is still decimal)."""
+    return int(text, 16) if text.lower().startswith("0x") else int(text, 10)
 
 
 def split_pair(text: str) -> tuple[str, str]:
@@ -170,7 +219,12 @@ def split_pair(text: str) -> tuple[str, str]:
     elif text.count("-") == 1:
         first, _, second = text.partition("-")
     else:
-        raise SyntaxProblem(f"invalid host pair (use host1,host2): {text}")
+        raise SyntaxProblem(f"invalid host pair (use host1,host2): {_shown(text)}")
     if not first or not second:
-        raise SyntaxProblem(f"bad host2 name submitted: {text}")
+        raise SyntaxProblem(f"bad host2 name submitted: {_shown(text)}")
     return first, second
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A word for an error message, cut short: a reply must not echo a megabyte back."""
+    return text if len(text) <= limit else text[:limit] + "..."

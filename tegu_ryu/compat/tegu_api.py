@@ -38,7 +38,6 @@ from tegu_ryu.reservations.model import DSCP_CLASSES, Bandwidth, Direction, Kind
 from tegu_ryu.reservations.paths import PathMode
 from tegu_ryu.reservations.policy import Discount, Fence
 from tegu_ryu.reservations.requests import ReservationRequest
-from tegu_ryu.reservations.window import Window
 from tegu_ryu.tenancy import Principal
 from tegu_ryu.timefmt import format_time
 from tegu_ryu.topology.refs import dpid_str
@@ -182,21 +181,24 @@ class TeguApi:
             )
         if second.external and kind is Kind.BANDWIDTH:
             kind = Kind.ONEWAY  # Tegu's "half reservation": only the way out can be protected
-        start, end = parse_window(window_text, now)
+        window = parse_window(window_text, now)
         request = ReservationRequest(
             kind=kind,
             src=first.host,
             dst=second.host,
             bandwidth=Bandwidth(out=out, in_=0 if kind is Kind.ONEWAY else inbound),
-            window=Window(start, end),
+            window=window,
             match=_match(options, first, second),
             dscp=_dscp(dscp_text),
             path_mode=PathMode.SHORTEST,
             name=None,
             cookie=cookie,
         )
-        reservation = self.service.admit(principal, request, now)
-        if kind is Kind.ONEWAY:
+        return self.service.admit(principal, request, now, lambda r: self._accepted(r, now))
+
+    def _accepted(self, reservation: Reservation, now: float) -> Outcome:
+        """The reply to an admitted reservation: built before it is stored, never after."""
+        if reservation.kind is Kind.ONEWAY:
             return Outcome("OK", "one way reservation accepted", self._pledge(reservation, now))
         hops = sum(len(route.hops) for route in reservation.routes.values())
         comment = f"reservation accepted; reservation path has {hops} entries"
@@ -249,6 +251,7 @@ class TeguApi:
         return Outcome("OK", "", [_host_json(h) for h in hosts])
 
     def _listconns(self, who: Principal | None, args: list[str]) -> Outcome:
+        _authorised(who, "listconns")  # where a host is plugged in is not for strangers
         if not args:
             raise Refused("missing parameters: (host)")
         hosts = self.controller.topology_view()["hosts"]
@@ -368,7 +371,7 @@ class TeguApi:
 
     def _verbose(self, who: Principal | None, args: list[str]) -> Outcome:
         _authorised(who, "verbose", admin=True)
-        if not args or not args[0].isdigit():
+        if not args or not (args[0].isascii() and args[0].isdigit()):
             raise Refused("missing parameters: (level) [subsystem]")
         subsystem = args[1] if len(args) > 1 else "tegu"
         if subsystem not in VERBOSE_SUBSYSTEMS:

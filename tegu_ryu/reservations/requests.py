@@ -6,18 +6,21 @@ looked up or booked, so a bad request changes nothing.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from tegu_ryu.errors import InvalidField, RequestError
 from tegu_ryu.reservations.model import DSCP_CLASSES, Bandwidth, Kind, Match
 from tegu_ryu.reservations.paths import PathMode
-from tegu_ryu.reservations.window import Window
-from tegu_ryu.timefmt import parse_time
+from tegu_ryu.reservations.window import (
+    Window,
+    WindowError,
+    requested_end,
+    requested_window,
+)
+from tegu_ryu.timefmt import finite_seconds, parse_time
 from tegu_ryu.units import UnitError, parse_bitrate
 
-MAX_AHEAD = 100 * 365 * 86400  # a relative bound, so no date is ever a time bomb
 PORTED_PROTOCOLS = ("tcp", "udp")
 
 _RESERVATION_FIELDS = {
@@ -85,11 +88,10 @@ def parse_modification(body: Any, now: float, kind: Kind) -> Modification:
         raise RequestError("nothing to change: give end and/or bandwidth")
     end = None
     if "end" in fields:
-        end = _microseconds(_time(fields, "end"))
-        if end <= now:
-            raise InvalidField("end", "is not in the future; cancel the reservation to end it now")
-        if end > now + MAX_AHEAD:
-            raise InvalidField("end", "is more than 100 years ahead")
+        try:
+            end = requested_end(_time(fields, "end"), now)
+        except WindowError as exc:
+            raise InvalidField(exc.field, exc.message) from exc
     bandwidth = parse_bandwidth(fields["bandwidth"], kind) if "bandwidth" in fields else None
     return Modification(end=end, bandwidth=bandwidth)
 
@@ -143,8 +145,10 @@ def _choice(fields: dict[str, Any], key: str, choices: list[str], default: str |
 
 def _endpoint(fields: dict[str, Any], key: str) -> str:
     value = fields.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidField(key, "is required: an IPv4/IPv6 address, a MAC or a host name")
+    if not isinstance(value, str) or not value.strip() or len(value) > 256:
+        raise InvalidField(
+            key, "is required: an IPv4/IPv6 address, a MAC or a host name (at most 256 characters)"
+        )
     return value.strip()
 
 
@@ -183,35 +187,20 @@ def _time(fields: dict[str, Any], key: str) -> float:
 
 def _window(fields: dict[str, Any], now: float) -> Window:
     """Start defaults to now and is never earlier; exactly one of end or duration."""
-    start = max(_time(fields, "start"), now) if "start" in fields else now
     if ("end" in fields) == ("duration" in fields):
         raise InvalidField("end", "give exactly one of end or duration")
+    start = _time(fields, "start") if "start" in fields else None
+    end = _time(fields, "end") if "end" in fields else None
+    duration = None
     if "duration" in fields:
-        duration = fields["duration"]
-        if isinstance(duration, bool) or not isinstance(duration, int | float) or duration <= 0:
+        value = fields["duration"]
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidField("duration", "expected a positive number of seconds")
-        end = start + float(duration)
-    else:
-        end = _time(fields, "end")
-        if end <= now:
-            raise InvalidField("end", "the window is in the past")
-        if end <= start:
-            raise InvalidField("end", "must be after start")
-    if end > now + MAX_AHEAD:
-        raise InvalidField("end", "is more than 100 years ahead")
-    return Window(_microseconds(start), _microseconds(end))
-
-
-def _microseconds(instant: float) -> float:
-    """Times are kept to the microsecond, the precision the API writes them with.
-
-    Otherwise a window that starts at another's end, as the API printed it,
-    could overlap it by a fraction of a microsecond. Rounding down, so that a
-    reservation starting "now" has started: the float division can land a hair
-    above ``instant`` (for about one instant in 170), which would leave such a
-    reservation pending until the next tick.
-    """
-    micros = math.floor(instant * 1_000_000)
-    if micros / 1_000_000 > instant:
-        micros -= 1
-    return micros / 1_000_000
+        try:
+            duration = finite_seconds(value)
+        except ValueError as exc:
+            raise InvalidField("duration", str(exc)) from exc
+    try:
+        return requested_window(start, end, duration, now)
+    except WindowError as exc:
+        raise InvalidField(exc.field, exc.message) from exc

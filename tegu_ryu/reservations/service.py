@@ -7,10 +7,11 @@ store fails, the change is undone in memory and the error propagates.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from tegu_ryu.errors import Forbidden, InvalidField, NotFound, RequestError
 from tegu_ryu.reservations.engine import Alarm, Engine
@@ -22,12 +23,21 @@ from tegu_ryu.reservations.requests import (
     parse_modification,
     parse_reservation,
 )
-from tegu_ryu.reservations.store import Store
-from tegu_ryu.reservations.window import Window
+from tegu_ryu.reservations.store import DamagedRecord, Store
+from tegu_ryu.reservations.window import (
+    MAX_AHEAD,
+    MAX_AHEAD_TEXT,
+    Window,
+    WindowError,
+    requested_window,
+)
 from tegu_ryu.tenancy import Principal
-from tegu_ryu.timefmt import parse_time
+from tegu_ryu.timefmt import finite_seconds, parse_time
 from tegu_ryu.topology.model import Link, Topology
 from tegu_ryu.topology.refs import LinkId, RefError, parse_port_ref
+
+LOG = logging.getLogger(__name__)
+ReplyT = TypeVar("ReplyT")
 
 
 @dataclass(frozen=True)
@@ -64,26 +74,40 @@ class ReservationService:
         self.engine = Engine(topology, stored.policy or policy, retention=retention)
         self.engine.fences.update(stored.fences)
         self.engine.restore(stored.reservations)
+        self.damaged = {record.id: record for record in stored.damaged}
         self.paused = stored.paused
         self.on_change: Callable[[], None] = lambda: None  # switches must follow; set by the app
 
     # --------------------------------------------------------------- tenants
 
-    def create(self, principal: Principal, body: Any, now: float) -> Reservation:
-        """A reservation from a v1 JSON body."""
-        return self.admit(principal, parse_reservation(body, now), now)
+    def create(
+        self, principal: Principal, body: Any, now: float, reply: Callable[[Reservation], ReplyT]
+    ) -> ReplyT:
+        """A reservation from a v1 JSON body; returns ``reply`` of it."""
+        return self.admit(principal, parse_reservation(body, now), now, reply)
 
-    def admit(self, principal: Principal, request: ReservationRequest, now: float) -> Reservation:
-        """A reservation from an already validated request (v1 body or Tegu command)."""
+    def admit(
+        self,
+        principal: Principal,
+        request: ReservationRequest,
+        now: float,
+        reply: Callable[[Reservation], ReplyT],
+    ) -> ReplyT:
+        """A reservation from an already validated request (v1 body or Tegu command).
+
+        The reply is built before the reservation is committed: a reservation
+        the client was never told about must not be stored, holding bandwidth.
+        """
         with self.lock:
             reservation = self.engine.create(now, principal.tenant, request)
             try:
+                answer = reply(reservation)
                 self.store.save_reservations([reservation])
             except Exception:
                 self.engine.forget(reservation.id)
                 raise
         self.on_change()
-        return reservation
+        return answer
 
     def visible(
         self,
@@ -111,11 +135,34 @@ class ReservationService:
         return sorted(found, key=lambda r: (r.created, r.id))
 
     def get(self, principal: Principal, reservation_id: str) -> Reservation:
+        """A reservation ``principal`` may see; another tenant's is as unknown as a missing one."""
         with self.lock:
-            reservation = self.engine.get(reservation_id)
-        if not principal.admin and reservation.owner != principal.tenant:
-            raise Forbidden(f"reservation {reservation_id} belongs to another tenant")
+            reservation = self.engine.reservations.get(reservation_id)
+            damaged = self.damaged.get(reservation_id)
+        if reservation is None and damaged is not None and principal.admin:
+            raise NotFound(
+                f"reservation {reservation_id} is damaged in the database and was not loaded "
+                f"({damaged.problem}); DELETE it to remove the record",
+                code="damaged",
+            )
+        if reservation is None or not (principal.admin or reservation.owner == principal.tenant):
+            raise NotFound(f"no reservation {reservation_id}")
         return reservation
+
+    def damaged_records(self, principal: Principal) -> list[DamagedRecord]:
+        """Stored reservations that could not be read back (admins only; none for tenants)."""
+        with self.lock:
+            return sorted(self.damaged.values(), key=lambda d: d.id) if principal.admin else []
+
+    def forget_damaged(self, principal: Principal, reservation_id: str) -> bool:
+        """Remove a damaged record from the database (admins); False if there is no such record."""
+        with self.lock:
+            if not principal.admin or reservation_id not in self.damaged:
+                return False
+            self.store.forget_reservations([reservation_id])
+            del self.damaged[reservation_id]
+        LOG.warning("damaged reservation record %s removed by %s", reservation_id, principal.tenant)
+        return True
 
     def cancel(self, principal: Principal, reservation_id: str, now: float) -> Reservation:
         with self.lock:
@@ -174,11 +221,7 @@ class ReservationService:
         unknown = set(query) - {"from", "to"}
         if unknown:
             raise InvalidField(sorted(unknown)[0], "unknown parameter; use from and to")
-        start = _query_time(query, "from", now)
-        end = _query_time(query, "to", start + 86400)
-        if end <= start:
-            raise InvalidField("to", "must be after from")
-        window = Window(start, end)
+        window = _schedule_window(query, now)
         with self.lock:
             link = self.engine.topology.link(link_id)
             if link is None:
@@ -321,19 +364,32 @@ def _query_time(query: Mapping[str, str], key: str, default: float) -> float:
 
 
 def _query_window(query: Mapping[str, str], now: float) -> Window:
-    start = max(_query_time(query, "start", now), now)
+    """The window of an availability question, checked as a reservation's would be."""
+    if "end" not in query and "duration" not in query:
+        raise RequestError("give end or duration for the window to check")
+    if "end" in query and "duration" in query:
+        raise InvalidField("end", "give exactly one of end or duration")
+    duration = None
     if "duration" in query:
         try:
-            duration = float(query["duration"])
+            duration = finite_seconds(float(query["duration"]))
         except ValueError as exc:
-            raise InvalidField("duration", "expected seconds") from exc
-        if duration <= 0:
-            raise InvalidField("duration", "expected a positive number of seconds")
-        end = start + duration
-    elif "end" in query:
-        end = _query_time(query, "end", now)
-    else:
-        raise RequestError("give end or duration for the window to check")
+            raise InvalidField("duration", "expected a positive, finite number of seconds") from exc
+    start = _query_time(query, "start", now) if "start" in query else None
+    end = _query_time(query, "end", now) if "end" in query else None
+    try:
+        return requested_window(start, end, duration, now)
+    except WindowError as exc:
+        raise InvalidField(exc.field, exc.message) from exc
+
+
+def _schedule_window(query: Mapping[str, str], now: float) -> Window:
+    """``from`` (default now) to ``to`` (default a day later), within reach of now either way."""
+    start = _query_time(query, "from", now)
+    end = _query_time(query, "to", start + 86400)
+    for key, instant in (("from", start), ("to", end)):
+        if abs(instant - now) > MAX_AHEAD:
+            raise InvalidField(key, f"is more than {MAX_AHEAD_TEXT} away from now")
     if end <= start:
-        raise InvalidField("end", "must be after start (and in the future)")
+        raise InvalidField("to", "must be after from")
     return Window(start, end)

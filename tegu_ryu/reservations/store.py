@@ -14,6 +14,7 @@ controller with a message that says which.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from tegu_ryu.reservations.policy import Discount, Fence, Policy
 from tegu_ryu.reservations.window import Window
 from tegu_ryu.topology.refs import LinkId, PortRef
 
+LOG = logging.getLogger(__name__)
+
 SCHEMA_VERSION = 1
 DATABASE = "tegu.db"
 
@@ -56,11 +59,21 @@ class StoreError(ConfigurationError):
 
 
 @dataclass(frozen=True)
+class DamagedRecord:
+    """A stored reservation that cannot be read back: left out, and shown to admins."""
+
+    id: str
+    owner: str
+    problem: str
+
+
+@dataclass(frozen=True)
 class StoredState:
     reservations: list[Reservation]
     policy: Policy | None
     fences: dict[str, Fence]
     paused: bool
+    damaged: list[DamagedRecord]
 
 
 class Store:
@@ -100,23 +113,42 @@ class Store:
         return db
 
     def load(self) -> StoredState:
+        """Everything stored. A reservation record that cannot be decoded is logged and
+        left out (``damaged``): one bad record must not keep the others from service."""
         try:
-            rows = self._db.execute("SELECT record FROM reservations").fetchall()
-            reservations = [decode_reservation(json.loads(row[0])) for row in rows]
+            rows = self._db.execute("SELECT id, owner, record FROM reservations").fetchall()
             policy_row = self._db.execute("SELECT value FROM meta WHERE key = 'policy'").fetchone()
             paused_row = self._db.execute("SELECT value FROM meta WHERE key = 'paused'").fetchone()
             fences = {
                 tenant: Fence(**json.loads(record))
                 for tenant, record in self._db.execute("SELECT tenant, record FROM fences")
             }
+            policy = decode_policy(json.loads(policy_row[0])) if policy_row else None
         except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"the reservation database {self.path} is damaged: {exc}") from exc
-        policy = decode_policy(json.loads(policy_row[0])) if policy_row else None
+        reservations, damaged = [], []
+        for reservation_id, owner, record in rows:
+            try:
+                reservation = decode_reservation(json.loads(record))
+                if reservation.id != reservation_id:
+                    raise ValueError(f"the record is of reservation {reservation.id}")
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                problem = f"{type(exc).__name__}: {exc}"[:300]
+                LOG.error(
+                    "reservation %s in %s is damaged and not loaded: %s",
+                    reservation_id,
+                    self.path,
+                    problem,
+                )
+                damaged.append(DamagedRecord(str(reservation_id), str(owner), problem))
+                continue
+            reservations.append(reservation)
         return StoredState(
             reservations=reservations,
             policy=policy,
             fences=fences,
             paused=paused_row is not None and paused_row[0] == "1",
+            damaged=damaged,
         )
 
     def save_reservations(self, reservations: list[Reservation]) -> None:

@@ -112,7 +112,7 @@ def test_fill_a_link_cancel_and_retry_then_restart_keeps_everything(
             "globex-secret",
             template="/v1/reservations/{rid}",
         )[0]
-        == 403
+        == 404
     )
     assert (
         api.call(
@@ -121,7 +121,7 @@ def test_fill_a_link_cancel_and_retry_then_restart_keeps_everything(
             "globex-secret",
             template="/v1/reservations/{rid}",
         )[0]
-        == 403
+        == 404
     )
     assert api.call("GET", "/v1/reservations", "nobody")[0] == 401
 

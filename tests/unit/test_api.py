@@ -216,36 +216,35 @@ def test_a_patch_that_would_overbook_changes_nothing(client: Client) -> None:
 
 def test_tenants_only_see_and_touch_their_own(client: Client) -> None:
     _, mine = reserve(client)
-    path = f"/v1/reservations/{mine['id']}"
-    assert (
-        client.call("GET", path, token="globex-token", template="/v1/reservations/{rid}")[0] == 403
-    )
-    assert (
-        client.call("DELETE", path, token="globex-token", template="/v1/reservations/{rid}")[0]
-        == 403
-    )
+    template = "/v1/reservations/{rid}"
+    for method, body in (("GET", None), ("DELETE", None), ("PATCH", {"end": NOW + 10})):
+        theirs = client.call(
+            method, f"/v1/reservations/{mine['id']}", body, "globex-token", template
+        )
+        unknown = client.call(
+            method, "/v1/reservations/r-000000000000", body, "globex-token", template
+        )
+        # Another tenant's reservation is answered exactly as one that does not exist.
+        assert theirs[0] == unknown[0] == 404
+        assert theirs[1]["error"]["message"].replace(mine["id"], "ID") == unknown[1]["error"][
+            "message"
+        ].replace("r-000000000000", "ID")
+    assert client.call("GET", "/v1/reservations", token="globex-token")[1] == {
+        "reservations": [],
+        "next": None,
+    }
+    assert client.call("GET", "/v1/reservations?owner=acme", token="globex-token")[0] == 403
+    listed = client.call("GET", "/v1/reservations?owner=acme", token="admin-token")[1]
+    assert len(listed["reservations"]) == 1
     assert (
         client.call(
-            "PATCH",
-            path,
-            {"end": NOW + 10},
-            token="globex-token",
-            template="/v1/reservations/{rid}",
+            "GET", f"/v1/reservations/{mine['id']}", token="admin-token", template=template
         )[0]
-        == 403
-    )
-    assert client.call("GET", "/v1/reservations", token="globex-token")[1] == {"reservations": []}
-    assert client.call("GET", "/v1/reservations?owner=acme", token="globex-token")[0] == 403
-    assert (
-        len(
-            client.call("GET", "/v1/reservations?owner=acme", token="admin-token")[1][
-                "reservations"
-            ]
-        )
-        == 1
+        == 200
     )
     assert (
-        client.call("GET", path, token="admin-token", template="/v1/reservations/{rid}")[0] == 200
+        client.call("GET", f"/v1/reservations/{mine['id']}", template=template)[1]["state"]
+        == "active"
     )
 
 
@@ -297,7 +296,7 @@ def test_bad_fields_are_400_naming_the_field_and_store_nothing(
     status, error = client.call("POST", "/v1/reservations", body)
     assert status == 400, error
     assert error["error"]["code"] == "invalid_field" and error["error"]["details"]["field"] == field
-    assert client.call("GET", "/v1/reservations")[1] == {"reservations": []}
+    assert client.call("GET", "/v1/reservations")[1] == {"reservations": [], "next": None}
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b""])
@@ -444,7 +443,7 @@ def test_unknown_paths_are_json_404(client: Client, path: str) -> None:
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
 def test_wrong_methods_are_json_405_with_allow(client: Client, method: str) -> None:
     response = Request.blank("/v1/topology", method=method).get_response(client.api)
-    assert response.status_int == 405 and response.headers["Allow"] == "GET"
+    assert response.status_int == 405 and response.headers["Allow"] == "GET, HEAD"
     assert json.loads(response.body)["error"]["code"] == "method_not_allowed"
 
 

@@ -23,7 +23,7 @@ def test_tokens_map_to_tenants_and_roles(tmp_path: Path) -> None:
     auth = Authenticator.from_config("token", path, "0.0.0.0")
     assert auth.authenticate("Bearer t1") == Principal("ops", admin=True)
     assert auth.authenticate("bearer t2") == Principal("acme", admin=False)
-    for header in (None, "", "Bearer", "Bearer nope", "Basic t1"):
+    for header in (None, "", "Bearer", "Bearer ", "Bearer  \t", "Bearer nope", "Basic t1"):
         with pytest.raises(Unauthorized) as refused:
             auth.authenticate(header)
         assert refused.value.headers["WWW-Authenticate"].startswith("Bearer")
@@ -45,6 +45,8 @@ def test_no_auth_is_everyone_admin_on_loopback_only() -> None:
         ({"t": {"tenant": ""}}, "needs a tenant"),
         ({"t": {"tenant": "a", "roles": ["root"]}}, "roles must be"),
         ({"t": {"tenant": "a", "roles": []}}, "roles must be"),
+        ({"": {"tenant": "a"}}, "must not be empty"),
+        ({" t": {"tenant": "a"}}, "white space"),
     ],
 )
 def test_bad_token_files_are_named(tmp_path: Path, document: object, message: str) -> None:

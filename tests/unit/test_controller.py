@@ -44,7 +44,10 @@ def confirm(controller: Controller, now: float) -> None:
 def test_status_goes_from_pending_to_installed_once_barriers_confirm(tmp_path: Path) -> None:
     controller = connected(tmp_path)
     made = controller.reservations.create(
-        ANONYMOUS, {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 60}, now=1
+        ANONYMOUS,
+        {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 60},
+        now=1,
+        reply=lambda r: r,
     )
     assert controller.enforcement(made)["status"] == "pending"
     work = controller.next_pass(1)
@@ -64,7 +67,10 @@ def test_status_goes_from_pending_to_installed_once_barriers_confirm(tmp_path: P
 def test_a_switch_refusal_shows_on_the_reservation_until_a_fresh_read(tmp_path: Path) -> None:
     controller = connected(tmp_path)
     made = controller.reservations.create(
-        ANONYMOUS, {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 60}, now=1
+        ANONYMOUS,
+        {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 60},
+        now=1,
+        reply=lambda r: r,
     )
     confirm(controller, now=1)
     controller.switch_error(1, made.serial, "rejected add meter: OpenFlow error type 12 code 5")
@@ -81,7 +87,10 @@ def test_a_switch_refusal_shows_on_the_reservation_until_a_fresh_read(tmp_path: 
 def test_pausing_withdraws_every_reservation_and_resuming_restores_it(tmp_path: Path) -> None:
     controller = connected(tmp_path)
     made = controller.reservations.create(
-        ANONYMOUS, {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 60}, now=1
+        ANONYMOUS,
+        {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 60},
+        now=1,
+        reply=lambda r: r,
     )
     confirm(controller, now=1)
     assert controller.reservations.set_paused(True)
@@ -98,7 +107,10 @@ def test_pausing_withdraws_every_reservation_and_resuming_restores_it(tmp_path: 
 def test_a_restarted_controller_stays_paused(tmp_path: Path) -> None:
     first = connected(tmp_path)
     made = first.reservations.create(
-        ANONYMOUS, {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 60}, now=1
+        ANONYMOUS,
+        {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 60},
+        now=1,
+        reply=lambda r: r,
     )
     first.reservations.set_paused(True)
     first.reservations.store.close()

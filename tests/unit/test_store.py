@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 
+from tegu_ryu.errors import NotFound
 from tegu_ryu.reservations.model import Bandwidth, Direction, Kind, Match, State
 from tegu_ryu.reservations.paths import PathMode
 from tegu_ryu.reservations.policy import Discount, Fence, Policy
@@ -36,11 +38,23 @@ def body(**fields: object) -> dict[str, object]:
 
 def test_reservations_policy_and_fences_survive_a_restart(tmp_path: Path) -> None:
     first = service(tmp_path / "state")
-    kept = [first.create(ACME, body(protocol="tcp", dst_port=80, dscp="data", name="web"), now=0)]
+    kept = [
+        first.create(
+            ACME,
+            body(protocol="tcp", dst_port=80, dscp="data", name="web"),
+            now=0,
+            reply=lambda r: r,
+        )
+    ]
     kept.append(
-        first.create(ACME, body(bandwidth={"out": "5M", "in": "1M"}, protocol="udp"), now=0)
+        first.create(
+            ACME,
+            body(bandwidth={"out": "5M", "in": "1M"}, protocol="udp"),
+            now=0,
+            reply=lambda r: r,
+        )
     )
-    cancelled = first.create(ACME, body(protocol="icmp"), now=0)
+    cancelled = first.create(ACME, body(protocol="icmp"), now=0, reply=lambda r: r)
     first.cancel(ACME, cancelled.id, now=1)
     first.set_policy(ADMIN, {"headroom_percent": 10, "discount": "1M"})
     first.set_fence(ADMIN, "acme", {"percent": 80})
@@ -60,7 +74,7 @@ def test_reservations_policy_and_fences_survive_a_restart(tmp_path: Path) -> Non
 
 def test_a_reservation_that_ended_while_down_is_expired_on_the_first_tick(tmp_path: Path) -> None:
     first = service(tmp_path / "state")
-    made = first.create(ACME, body(), now=0)
+    made = first.create(ACME, body(), now=0, reply=lambda r: r)
     first.store.close()
     second = service(tmp_path / "state")
     changed = second.tick(now=500, check_paths=True)
@@ -111,19 +125,44 @@ def test_a_database_of_another_schema_is_refused(tmp_path: Path) -> None:
         Store(state)
 
 
-def test_a_damaged_record_is_refused(tmp_path: Path) -> None:
+def test_a_damaged_record_is_left_out_and_named_while_the_others_load(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    Store(state).close()
+    first = service(state)
+    kept = first.create(ACME, body(), now=0, reply=lambda r: r)
+    endless = encode_reservation(first.create(ACME, body(protocol="udp"), now=0, reply=lambda r: r))
+    endless["window"][1] = float("inf")  # what an unbounded /tegu/api window once stored
+    first.store.close()
     with sqlite3.connect(state / "tegu.db") as db:
         db.execute("INSERT INTO reservations VALUES ('r-x', 'acme', 'active', '{\"id\": 1}')")
-    with pytest.raises(StoreError, match="damaged"):
-        Store(state).load()
+        db.execute("INSERT INTO reservations VALUES ('r-y', 'acme', 'active', 'not json')")
+        db.execute(
+            "UPDATE reservations SET record = ? WHERE id = ?",
+            (json.dumps(endless), endless["id"]),
+        )
+    loaded = Store(state).load()
+    assert [r.id for r in loaded.reservations] == [kept.id]
+    assert {d.id: d.problem.split(":")[0] for d in loaded.damaged} == {
+        "r-x": "KeyError",
+        "r-y": "JSONDecodeError",
+        endless["id"]: "ValueError",
+    }
+    restarted = service(state)
+    assert restarted.damaged_records(ACME) == []  # tenants are not shown the damage
+    assert len(restarted.damaged_records(ADMIN)) == 3
+    assert restarted.get(ACME, kept.id) == kept
+    with pytest.raises(NotFound) as damaged:
+        restarted.get(ADMIN, "r-x")
+    assert damaged.value.code == "damaged" and "KeyError" in damaged.value.message
+    assert not restarted.forget_damaged(ACME, "r-x")
+    assert restarted.forget_damaged(ADMIN, "r-x")
+    restarted.store.close()
+    assert {d.id for d in Store(state).load().damaged} == {"r-y", endless["id"]}
 
 
 def test_a_failed_commit_leaves_nothing_behind(tmp_path: Path) -> None:
     svc = service(tmp_path / "state")
     svc.store.close()  # every write now fails
     with pytest.raises(sqlite3.ProgrammingError):
-        svc.create(ACME, body(), now=0)
+        svc.create(ACME, body(), now=0, reply=lambda r: r)
     assert svc.engine.reservations == {}
     assert svc.engine.ledger.booked_links() == []

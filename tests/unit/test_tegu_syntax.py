@@ -14,6 +14,7 @@ from tegu_ryu.compat.syntax import (
     split_commands,
     split_pair,
 )
+from tegu_ryu.reservations.window import Window
 
 
 @pytest.mark.parametrize(
@@ -50,12 +51,12 @@ def test_in_comma_out_is_inbound_first() -> None:
 
 def test_windows() -> None:
     now = 1_800_000_000.0
-    assert parse_window("+60", now) == (now, now + 60)
-    assert parse_window(str(int(now) + 100), now) == (now, now + 100)
-    assert parse_window(f"{int(now) - 50}-{int(now) + 50}", now) == (now, now + 50)  # start clamped
-    assert parse_window(f"{int(now) + 10}-{int(now) + 20}", now) == (now + 10, now + 20)
+    assert parse_window("+60", now) == Window(now, now + 60)
+    assert parse_window(str(int(now) + 100), now) == Window(now, now + 100)
+    assert parse_window(f"{int(now) - 50}-{int(now) + 50}", now) == Window(now, now + 50)  # clamped
+    assert parse_window(f"{int(now) + 10}-{int(now) + 20}", now) == Window(now + 10, now + 20)
     far = now + 50 * 365 * 86400  # Tegu refused anything after 2026-01-01
-    assert parse_window(str(int(far)), now)[1] == int(far)
+    assert parse_window(str(int(far)), now).end == int(far)
     with pytest.raises(SyntaxProblem, match="already expired"):
         parse_window(str(int(now) - 1), now)
     with pytest.raises(SyntaxProblem, match="ends before it starts"):

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tegu_ryu.topology.refs import LinkId, PortRef, RefError, parse_dpid, parse_port_ref
-from tegu_ryu.units import UnitError, format_bitrate, parse_bitrate
+from tegu_ryu.units import MAX_BITRATE, UnitError, format_bitrate, parse_bitrate
 
 
 @pytest.mark.parametrize(
@@ -36,9 +36,15 @@ def test_bad_bitrates_are_refused_with_a_hint(text: object) -> None:
         parse_bitrate(text)  # type: ignore[arg-type]
 
 
-@given(st.integers(min_value=0, max_value=10**15))
+@given(st.integers(min_value=0, max_value=MAX_BITRATE))
 def test_formatted_rates_parse_back_exactly(bps: int) -> None:
     assert parse_bitrate(format_bitrate(bps)) == bps
+
+
+@pytest.mark.parametrize("value", [MAX_BITRATE + 1, 2**70, "4.1T", "1180591620717411303424"])
+def test_rates_beyond_what_a_meter_can_express_are_refused(value: int | str) -> None:
+    with pytest.raises(UnitError, match="more than the largest rate"):
+        parse_bitrate(value)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,66 @@
+"""Pages of a listing: ``limit`` items after an opaque cursor.
+
+Reservations are listed in the order they were created (then by id), which
+never changes for a reservation, so a cursor (the sort key of the last item
+shown) stays valid while reservations are added, cancelled or forgotten: a
+page never repeats an item or skips one that existed when the first page was
+asked for.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from tegu_ryu.errors import InvalidField
+from tegu_ryu.reservations.model import Reservation
+from tegu_ryu.timefmt import finite_seconds
+
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 10000
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Reservation]
+    next_cursor: str | None
+
+
+def page_of(ordered: Sequence[Reservation], query: Mapping[str, str]) -> Page:
+    """The page ``query`` asks for (``limit``, ``cursor``) of reservations sorted by created, id."""
+    limit = _limit(query.get("limit"))
+    start = 0
+    if "cursor" in query:
+        keys = [(r.created, r.id) for r in ordered]
+        start = bisect.bisect_right(keys, _decode(query["cursor"]))
+    items = list(ordered[start : start + limit])
+    more = start + limit < len(ordered)
+    return Page(items, _encode(items[-1]) if more and items else None)
+
+
+def _limit(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_LIMIT
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise InvalidField("limit", f"expected an integer from 1 to {MAX_LIMIT}")
+    return int(text)
+
+
+def _encode(last: Reservation) -> str:
+    raw = f"{last.created!r}|{last.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[float, str]:
+    problem = InvalidField("cursor", "is not a cursor this API gave out (use the last page's next)")
+    if len(cursor) > 200 or not cursor.isascii():
+        raise problem
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, _, rid = raw.partition("|")
+        return finite_seconds(float(created)), rid
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise problem from exc
