@@ -34,7 +34,7 @@ from os_ken.topology import event as topo_event
 from tegu_ryu.api.auth import Authenticator
 from tegu_ryu.api.server import ApiServer
 from tegu_ryu.api.wsgi import Api
-from tegu_ryu.config import controller_settings
+from tegu_ryu.config import controller_settings, server_limits
 from tegu_ryu.controller import Controller
 from tegu_ryu.enforcement.planner import serial_of_meter
 from tegu_ryu.openflow import messages
@@ -131,7 +131,7 @@ class TeguApp(app_manager.OSKenApp):
             cfg.CONF.auth_mode, cfg.CONF.token_file, cfg.CONF.api_host
         )
         api = Api(self.controller, authenticator, super_cookie=cfg.CONF.super_cookie)
-        self.api = ApiServer(cfg.CONF.api_host, cfg.CONF.api_port, api)
+        self.api = ApiServer(cfg.CONF.api_host, cfg.CONF.api_port, api, server_limits(cfg.CONF))
         self.controller.on_change = lambda: self.send_event(self.name, EventChanged())
 
     def start(self) -> None:

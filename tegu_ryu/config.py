@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from oslo_config import cfg
 
+from tegu_ryu.api.server import ServerLimits
 from tegu_ryu.controller import ControllerSettings
 from tegu_ryu.enforcement.planner import MeterSettings
 from tegu_ryu.errors import ConfigurationError, RequestError
@@ -25,6 +26,51 @@ OPTIONS = [
         help="Address the REST API listens on (loopback unless you mean it).",
     ),
     cfg.PortOpt("api-port", default=DEFAULT_API_PORT, help="Port the REST API listens on."),
+    cfg.IntOpt(
+        "api-threads",
+        default=8,
+        min=1,
+        max=256,
+        help="Worker threads of the REST API. Slow clients never hold one: a request "
+        "reaches a worker only once it has fully arrived.",
+    ),
+    cfg.IntOpt(
+        "api-connection-limit",
+        default=1000,
+        min=10,
+        help="Most connections the REST API keeps open; more wait in the listen backlog.",
+    ),
+    cfg.IntOpt(
+        "api-backlog",
+        default=1024,
+        min=16,
+        help="Listen backlog of the REST API (the kernel caps it at net.core.somaxconn).",
+    ),
+    cfg.FloatOpt(
+        "api-idle-timeout",
+        default=60.0,
+        min=1.0,
+        help="Seconds a REST API connection may stay silent between requests before it is closed.",
+    ),
+    cfg.FloatOpt(
+        "api-request-timeout",
+        default=10.0,
+        min=1.0,
+        help="Seconds a request may take to arrive whole (headers and body) from its "
+        "first byte; a client trickling slower is disconnected.",
+    ),
+    cfg.IntOpt(
+        "api-max-body",
+        default=1024 * 1024,
+        min=1024,
+        help="Largest request body in bytes; a larger one gets 413 before it is read.",
+    ),
+    cfg.IntOpt(
+        "api-max-header",
+        default=64 * 1024,
+        min=1024,
+        help="Largest request line plus headers in bytes; larger gets 431.",
+    ),
     cfg.StrOpt(
         "static-topology",
         help="JSON file declaring switches, links (with capacities) and hosts; "
@@ -152,6 +198,19 @@ def register_options(conf: cfg.ConfigOpts) -> None:
     conf.set_default("observe_links", True)
     conf.set_default("ofp_listen_host", "127.0.0.1")
     conf.set_default("ofp_tcp_listen_port", 6653)
+
+
+def server_limits(conf: cfg.ConfigOpts) -> ServerLimits:
+    """What any one client may take of the REST API server."""
+    return ServerLimits(
+        threads=conf.api_threads,
+        connection_limit=conf.api_connection_limit,
+        backlog=conf.api_backlog,
+        idle_timeout=conf.api_idle_timeout,
+        request_timeout=conf.api_request_timeout,
+        max_body_bytes=conf.api_max_body,
+        max_header_bytes=conf.api_max_header,
+    )
 
 
 def controller_settings(conf: cfg.ConfigOpts) -> ControllerSettings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import signal
 import sys
 import threading
@@ -30,6 +31,7 @@ LOG = logging.getLogger("tegu_ryu.manager")
 
 EXIT_USAGE = 2
 CLOSE_TIMEOUT = 10.0
+FILES_BESIDE_THE_API = 1024  # switch connections, the database, logs
 
 
 def configure_logging() -> None:
@@ -41,6 +43,25 @@ def configure_logging() -> None:
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
     for handler in logging.getLogger().handlers:
         handler.setFormatter(formatter)
+
+
+def raise_file_limit(wanted: int) -> None:
+    """Let the process hold ``wanted`` descriptors (API connections, switches, files) if it may.
+
+    Many distributions start services with a soft limit of 1024, below the
+    API's own connection limit; the hard limit is usually far higher.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        LOG.warning(
+            "only %d file descriptors allowed (hard limit); api_connection_limit may not be "
+            "reached",
+            soft,
+        )
 
 
 def run(argv: list[str]) -> int:
@@ -55,6 +76,7 @@ def run(argv: list[str]) -> int:
     except SystemExit as exc:  # oslo.config has printed the problem, or --help/--version
         return EXIT_USAGE if exc.code else 0
     configure_logging()
+    raise_file_limit(conf.api_connection_limit + FILES_BESIDE_THE_API)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         STOP.request(0, f"received {signal.Signals(signum).name}")
