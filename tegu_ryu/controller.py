@@ -358,10 +358,12 @@ class Controller:
 
     def health(self) -> dict[str, object]:
         with self.lock:
+            problem = self.reservations.store.problem
             return {
-                "status": "ok",
+                "status": "ok" if problem is None else "degraded",
                 "version": __version__,
                 "switches": len(self.topology.connected_switch_ids()),
+                "storage": {"writable": problem is None, "problem": problem},
             }
 
     def topology_view(self) -> dict[str, object]:

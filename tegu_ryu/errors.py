@@ -71,3 +71,14 @@ class Conflict(RequestError):
 
     status = 409
     code = "conflict"
+
+
+class StorageUnavailable(RequestError):
+    """The reservation database cannot be written now (disk full, read-only, deleted, ...).
+
+    Nothing was changed; reads and enforcement go on, and writes work again
+    once the cause is fixed.
+    """
+
+    status = 503
+    code = "storage_unavailable"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from tegu_ryu.errors import Forbidden, InvalidField, NotFound, RequestError
+from tegu_ryu.errors import Forbidden, InvalidField, NotFound, RequestError, StorageUnavailable
 from tegu_ryu.reservations.engine import Alarm, Engine
 from tegu_ryu.reservations.ledger import Peak
 from tegu_ryu.reservations.model import Direction, Kind, Reservation, Route, State
@@ -75,6 +75,8 @@ class ReservationService:
         self.engine.fences.update(stored.fences)
         self.engine.restore(stored.reservations)
         self.damaged = {record.id: record for record in stored.damaged}
+        self._unsaved: set[str] = set()  # changed by ticks, not yet written (disk full, ...)
+        self._unforgotten: set[str] = set()
         self.paused = stored.paused
         self.on_change: Callable[[], None] = lambda: None  # switches must follow; set by the app
 
@@ -248,7 +250,13 @@ class ReservationService:
         _require_admin(principal)
         with self.lock:
             changed = self.engine.refresh(now, host)
-            self.store.save_reservations(changed)
+            self._unsaved.update(r.id for r in changed)  # the network moved: so must they
+            self._save_pending()
+            if self._unsaved:
+                raise StorageUnavailable(
+                    f"{len(changed)} reservations follow the host, but the reservation database "
+                    f"cannot be written now ({self.store.problem}); they are saved once it can"
+                )
         self.on_change()
         return changed
 
@@ -332,13 +340,38 @@ class ReservationService:
     # -------------------------------------------------------------- lifecycle
 
     def tick(self, now: float, check_paths: bool) -> list[Reservation]:
+        """Move reservations on in time, and save what changed if the disk lets us.
+
+        Changes time makes (a start, an end, a path moved off a broken link)
+        happen whether or not they can be saved: if the database cannot be
+        written they stay in memory, are enforced, and are saved by a later
+        tick. A full disk must not stop the controller or what it enforces.
+        """
         with self.lock:
             changed, forgotten = self.engine.tick(now, check_paths=check_paths)
-            if changed:
-                self.store.save_reservations(changed)
-            if forgotten:
-                self.store.forget_reservations(forgotten)
+            self._unsaved.update(r.id for r in changed)
+            self._unsaved.difference_update(forgotten)
+            self._unforgotten.update(forgotten)
+            self.store.check()
+            self._save_pending()
             return changed
+
+    def _save_pending(self) -> None:
+        """Save the latest version of what ticks changed (and forget what they dropped)."""
+        if not (self._unsaved or self._unforgotten):
+            return
+        latest = [
+            self.engine.reservations[i] for i in self._unsaved if i in self.engine.reservations
+        ]
+        try:
+            if latest:
+                self.store.save_reservations(latest)
+            if self._unforgotten:
+                self.store.forget_reservations(sorted(self._unforgotten))
+        except StorageUnavailable:
+            return  # logged by the store, shown in health; kept for the next tick
+        self._unsaved.clear()
+        self._unforgotten.clear()
 
     def _commit_or_restore(self, before: Reservation, after: Reservation) -> None:
         try:

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tegu_ryu.errors import ConfigurationError
+from tegu_ryu.errors import ConfigurationError, StorageUnavailable
+from tegu_ryu.reservations.dbfile import DatabaseFile
 from tegu_ryu.reservations.model import (
     Bandwidth,
     Direction,
@@ -81,9 +83,9 @@ class Store:
 
     def __init__(self, state_dir: str | Path) -> None:
         self.path = Path(state_dir) / DATABASE
-        self._db = self._open(Path(state_dir))
+        self._file = self._open(Path(state_dir))
 
-    def _open(self, state_dir: Path) -> sqlite3.Connection:
+    def _open(self, state_dir: Path) -> DatabaseFile:
         fresh = not state_dir.exists() or not any(state_dir.iterdir())
         if not fresh and not self.path.exists():
             raise StoreError(
@@ -92,17 +94,30 @@ class Store:
             )
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            if os.statvfs(state_dir).f_flag & os.ST_RDONLY:
+                raise StoreError(
+                    f"{state_dir} is on a read-only file system; the reservation database must "
+                    "be writable (remount it read-write, or point state_dir elsewhere)"
+                )
+            file = DatabaseFile(self.path)
             if fresh:
-                with db:
-                    db.executescript(_SCHEMA)
+                with file.write() as db:
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        db.execute(statement)  # executescript would commit half-way
                     db.execute(
                         "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                     )
-            version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        except (sqlite3.DatabaseError, OSError) as exc:
+            version = file.db.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc):
+                raise StoreError(
+                    f"{self.path} is in use by another process (another tegu-manager on the same "
+                    "state_dir?)"
+                ) from exc
+            raise StoreError(f"cannot use the reservation database {self.path}: {exc}") from exc
+        except (sqlite3.DatabaseError, OSError, StorageUnavailable) as exc:
             raise StoreError(f"cannot use the reservation database {self.path}: {exc}") from exc
         if version is None or int(version[0]) != SCHEMA_VERSION:
             found = "none" if version is None else version[0]
@@ -110,18 +125,28 @@ class Store:
                 f"{self.path} has schema version {found}; "
                 f"this tegu_ryu reads version {SCHEMA_VERSION}"
             )
-        return db
+        return file
+
+    @property
+    def problem(self) -> str | None:
+        """Why writes fail now (disk full, read-only, ...); None while they work."""
+        return self._file.problem
+
+    def check(self) -> None:
+        """Notice a deleted database (written again) or a disk that works again."""
+        self._file.check()
 
     def load(self) -> StoredState:
         """Everything stored. A reservation record that cannot be decoded is logged and
         left out (``damaged``): one bad record must not keep the others from service."""
+        db = self._file.db
         try:
-            rows = self._db.execute("SELECT id, owner, record FROM reservations").fetchall()
-            policy_row = self._db.execute("SELECT value FROM meta WHERE key = 'policy'").fetchone()
-            paused_row = self._db.execute("SELECT value FROM meta WHERE key = 'paused'").fetchone()
+            rows = db.execute("SELECT id, owner, record FROM reservations").fetchall()
+            policy_row = db.execute("SELECT value FROM meta WHERE key = 'policy'").fetchone()
+            paused_row = db.execute("SELECT value FROM meta WHERE key = 'paused'").fetchone()
             fences = {
                 tenant: Fence(**json.loads(record))
-                for tenant, record in self._db.execute("SELECT tenant, record FROM fences")
+                for tenant, record in db.execute("SELECT tenant, record FROM fences")
             }
             policy = decode_policy(json.loads(policy_row[0])) if policy_row else None
         except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as exc:
@@ -152,8 +177,8 @@ class Store:
         )
 
     def save_reservations(self, reservations: list[Reservation]) -> None:
-        with self._db:
-            self._db.executemany(
+        with self._file.write() as db:
+            db.executemany(
                 "INSERT OR REPLACE INTO reservations VALUES (?, ?, ?, ?)",
                 [
                     (r.id, r.owner, r.state.value, json.dumps(encode_reservation(r)))
@@ -162,29 +187,29 @@ class Store:
             )
 
     def forget_reservations(self, ids: list[str]) -> None:
-        with self._db:
-            self._db.executemany("DELETE FROM reservations WHERE id = ?", [(i,) for i in ids])
+        with self._file.write() as db:
+            db.executemany("DELETE FROM reservations WHERE id = ?", [(i,) for i in ids])
 
     def save_policy(self, policy: Policy) -> None:
-        with self._db:
-            self._db.execute(
+        with self._file.write() as db:
+            db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('policy', ?)",
                 (json.dumps(encode_policy(policy)),),
             )
 
     def save_paused(self, paused: bool) -> None:
         """Whether enforcement is paused: a restart must not quietly resume it."""
-        with self._db:
-            self._db.execute(
+        with self._file.write() as db:
+            db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('paused', ?)", ("1" if paused else "0",)
             )
 
     def save_fence(self, tenant: str, fence: Fence | None) -> None:
-        with self._db:
+        with self._file.write() as db:
             if fence is None:
-                self._db.execute("DELETE FROM fences WHERE tenant = ?", (tenant,))
+                db.execute("DELETE FROM fences WHERE tenant = ?", (tenant,))
             else:
-                self._db.execute(
+                db.execute(
                     "INSERT OR REPLACE INTO fences VALUES (?, ?)",
                     (tenant, json.dumps(fence.as_json())),
                 )
@@ -192,18 +217,17 @@ class Store:
     def checkpoint(self, now: float) -> Path:
         """A consistent copy of the database in ``checkpoints/``, named by time."""
         folder = self.path.parent / "checkpoints"
-        folder.mkdir(exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
         target = folder / f"tegu-{stamp}-{int(now * 1000) % 1000:03d}.db"
-        copy = sqlite3.connect(target)
         try:
-            self._db.backup(copy)
-        finally:
-            copy.close()
+            folder.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot create {folder}: {exc.strerror}") from exc
+        self._file.backup(target)
         return target
 
     def close(self) -> None:
-        self._db.close()
+        self._file.close()
 
 
 # ------------------------------------------------------------------ encoding

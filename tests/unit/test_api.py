@@ -85,7 +85,12 @@ def test_the_openapi_document_is_valid() -> None:
 
 def test_health_and_openapi_are_public(client: Client) -> None:
     status, body = client.call("GET", "/v1/health", token=None)
-    assert status == 200 and body == {"status": "ok", "version": __version__, "switches": 0}
+    assert status == 200 and body == {
+        "status": "ok",
+        "version": __version__,
+        "switches": 0,
+        "storage": {"writable": True, "problem": None},
+    }
     status, body = client.call("GET", "/v1/openapi.json", token=None)
     assert status == 200 and body["info"]["version"] == __version__
 

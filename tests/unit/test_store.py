@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from tegu_ryu.errors import NotFound
+from tegu_ryu.errors import NotFound, StorageUnavailable
 from tegu_ryu.reservations.model import Bandwidth, Direction, Kind, Match, State
 from tegu_ryu.reservations.paths import PathMode
 from tegu_ryu.reservations.policy import Discount, Fence, Policy
@@ -79,6 +80,7 @@ def test_a_reservation_that_ended_while_down_is_expired_on_the_first_tick(tmp_pa
     second = service(tmp_path / "state")
     changed = second.tick(now=500, check_paths=True)
     assert [(r.id, r.state) for r in changed] == [(made.id, State.EXPIRED)]
+    second.store.close()
     third = service(tmp_path / "state")
     assert third.get(ACME, made.id).state is State.EXPIRED
 
@@ -119,7 +121,7 @@ def test_a_corrupt_database_is_refused(tmp_path: Path) -> None:
 def test_a_database_of_another_schema_is_refused(tmp_path: Path) -> None:
     state = tmp_path / "state"
     Store(state).close()
-    with sqlite3.connect(state / "tegu.db") as db:
+    with closing(sqlite3.connect(state / "tegu.db")) as db, db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(StoreError, match="schema version 99"):
         Store(state)
@@ -132,14 +134,15 @@ def test_a_damaged_record_is_left_out_and_named_while_the_others_load(tmp_path: 
     endless = encode_reservation(first.create(ACME, body(protocol="udp"), now=0, reply=lambda r: r))
     endless["window"][1] = float("inf")  # what an unbounded /tegu/api window once stored
     first.store.close()
-    with sqlite3.connect(state / "tegu.db") as db:
+    with closing(sqlite3.connect(state / "tegu.db")) as db, db:
         db.execute("INSERT INTO reservations VALUES ('r-x', 'acme', 'active', '{\"id\": 1}')")
         db.execute("INSERT INTO reservations VALUES ('r-y', 'acme', 'active', 'not json')")
         db.execute(
             "UPDATE reservations SET record = ? WHERE id = ?",
             (json.dumps(endless), endless["id"]),
         )
-    loaded = Store(state).load()
+    with closing(Store(state)) as store:
+        loaded = store.load()
     assert [r.id for r in loaded.reservations] == [kept.id]
     assert {d.id: d.problem.split(":")[0] for d in loaded.damaged} == {
         "r-x": "KeyError",
@@ -156,13 +159,75 @@ def test_a_damaged_record_is_left_out_and_named_while_the_others_load(tmp_path: 
     assert not restarted.forget_damaged(ACME, "r-x")
     assert restarted.forget_damaged(ADMIN, "r-x")
     restarted.store.close()
-    assert {d.id for d in Store(state).load().damaged} == {"r-y", endless["id"]}
+    with closing(Store(state)) as store:
+        assert {d.id for d in store.load().damaged} == {"r-y", endless["id"]}
 
 
 def test_a_failed_commit_leaves_nothing_behind(tmp_path: Path) -> None:
     svc = service(tmp_path / "state")
     svc.store.close()  # every write now fails
-    with pytest.raises(sqlite3.ProgrammingError):
+    with pytest.raises(StorageUnavailable):
         svc.create(ACME, body(), now=0, reply=lambda r: r)
     assert svc.engine.reservations == {}
     assert svc.engine.ledger.booked_links() == []
+
+
+def test_a_database_deleted_while_running_is_written_again_and_nothing_is_lost(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    svc = service(state)
+    before = svc.create(ACME, body(), now=0, reply=lambda r: r)
+    (state / "tegu.db").unlink()
+    after = svc.create(ACME, body(protocol="udp"), now=0, reply=lambda r: r)
+    assert (state / "tegu.db").exists() and svc.store.problem is None
+    (state / "tegu.db").unlink()
+    for leftover in state.glob("tegu.db-*"):
+        leftover.unlink()  # deleted with its log this time, and found by a tick, not a write
+    svc.tick(now=1, check_paths=False)
+    assert (state / "tegu.db").exists()
+    svc.store.close()
+    with closing(Store(state)) as store:
+        assert {r.id for r in store.load().reservations} == {before.id, after.id}
+
+
+def test_a_database_replaced_while_running_is_not_written(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    svc = service(state)
+    svc.create(ACME, body(), now=0, reply=lambda r: r)
+    (state / "tegu.db").rename(state / "moved-away.db")
+    (state / "tegu.db").write_bytes(b"someone else's file")
+    with pytest.raises(StorageUnavailable, match="replaced by another file"):
+        svc.create(ACME, body(protocol="udp"), now=0, reply=lambda r: r)
+    assert (state / "tegu.db").read_bytes() == b"someone else's file"
+    assert len(svc.visible(ACME)) == 1
+
+
+def test_a_read_only_database_refuses_writes_keeps_time_going_and_recovers(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    svc = service(state)
+    made = svc.create(ACME, body(), now=0, reply=lambda r: r)  # starts at 100
+    svc.store._file.db.execute("PRAGMA query_only = ON")  # SQLite's own read-only mode
+    with pytest.raises(StorageUnavailable, match="read-only") as refused:
+        svc.create(ACME, body(protocol="udp"), now=0, reply=lambda r: r)
+    assert refused.value.status == 503 and refused.value.code == "storage_unavailable"
+    assert [r.id for r in svc.visible(ACME)] == [made.id]  # nothing half-made, reads go on
+    assert [r.state for r in svc.tick(now=150, check_paths=False)] == [State.ACTIVE]
+    assert svc.get(ACME, made.id).state is State.ACTIVE  # time goes on in memory
+    assert svc.store.problem is not None and "read-only" in svc.store.problem
+    svc.store._file.db.execute("PRAGMA query_only = OFF")
+    svc.tick(now=151, check_paths=False)  # probes, and saves what waited
+    assert svc.store.problem is None
+    svc.store.close()
+    with closing(Store(state)) as store:
+        assert [r.state for r in store.load().reservations] == [State.ACTIVE]
+
+
+def test_a_second_controller_on_the_same_state_dir_is_refused(tmp_path: Path) -> None:
+    first = Store(tmp_path / "state")
+    with pytest.raises(StoreError, match="in use by another process"):
+        Store(tmp_path / "state")
+    first.close()
+    Store(tmp_path / "state").close()
