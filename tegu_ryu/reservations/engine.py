@@ -262,6 +262,8 @@ class Engine:
         self, owner: str, src: Endpoint, dst: Endpoint, window: Window
     ) -> dict[Direction, tuple[int, Route | None]]:
         """The most each direction could get now over ``window``, and on which path."""
+        if src.identity == dst.identity:
+            raise InvalidField("dst", "is the same host as src")
         demand = Demand(owner, Kind.BANDWIDTH, src, dst, Bandwidth(1, 1), window, PathMode.WIDEST)
         return {direction: self._widest(demand, a, b) for direction, a, b, _ in demand.directions()}
 
@@ -279,7 +281,7 @@ class Engine:
         if path is None:
             return 0, None
         # The hosts' own ports bound it too (and alone, when both are on one switch).
-        best = min(free(link) for link in [*path, *access_links_between(a, b)])
+        best = max(0, min(free(link) for link in [*path, *access_links_between(a, b)]))
         return best, Route(hops_along(a.attach, b.attach, path), tuple(path))
 
     # -------------------------------------------------------------- lifecycle

@@ -137,9 +137,12 @@ def _object(body: Any, allowed: set[str]) -> dict[str, Any]:
 
 
 def _choice(fields: dict[str, Any], key: str, choices: list[str], default: str | None) -> Any:
-    value = fields.get(key, default)
-    if value is not None and value not in choices:
-        raise InvalidField(key, f"{value!r} is not one of {', '.join(choices)}")
+    """One of ``choices``; absent or null means ``default``."""
+    value = fields.get(key)
+    if value is None:
+        return default
+    if value not in choices:
+        raise InvalidField(key, f"{_shown(value)} is not one of {', '.join(choices)}")
     return value
 
 
@@ -204,3 +207,9 @@ def _window(fields: dict[str, Any], now: float) -> Window:
         return requested_window(start, end, duration, now)
     except WindowError as exc:
         raise InvalidField(exc.field, exc.message) from exc
+
+
+def _shown(value: Any) -> str:
+    """A client's value for an error message, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."

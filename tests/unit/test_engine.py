@@ -372,6 +372,18 @@ def test_availability_counts_the_hosts_ports() -> None:
     engine.create(0, "acme", request(H1, H4, 10 * M, match=Match(protocol="udp")))
 
 
+def test_availability_is_never_negative_and_never_of_a_host_with_itself() -> None:
+    engine, _ = diamond(host_port=30 * M)
+    engine.create(0, "acme", request(H1, H4, 20 * M))
+    engine.fences["acme"] = Fence(bps=5 * M)  # lowered below what acme already holds
+    src = engine.resolve(H1, "src", external_ok=False)
+    dst = engine.resolve(H4, "dst", external_ok=False)
+    result = engine.availability("acme", src, dst, Window(0, 100))
+    assert result[Direction.OUT][0] == result[Direction.IN][0] == 0
+    with pytest.raises(InvalidField, match="same host"):
+        engine.availability("acme", src, src, Window(0, 100))
+
+
 def test_availability_between_hosts_on_one_switch_is_their_ports() -> None:
     builder = Builder(CapacityPolicy(override_default=25 * M))
     a, b = builder.host(1), builder.host(1)
