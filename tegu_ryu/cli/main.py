@@ -116,6 +116,9 @@ def health(ctx: Context) -> None:
     else:
         version, switches = answer["version"], answer["switches"]
         click.echo(f"{answer['status']}: tegu_ryu {version}, {switches} switches connected")
+        problem = answer.get("storage", {}).get("problem")
+        if problem:
+            click.echo(f"reservations cannot be saved: {problem}")
 
 
 @cli.command()

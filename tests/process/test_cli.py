@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from controller_process import ControllerProcess, free_port
 
 STATIC = Path(__file__).resolve().parents[2] / "conf" / "static-topology.json"
@@ -159,3 +160,31 @@ def test_tegu_req_speaks_the_old_protocol(controller: ControllerProcess) -> None
     assert right.returncode == 0
     conns = run(None, "-h", host, "-j", "listconns", "h1", "h3", script="tegu_req")
     assert len(json.loads(conns.stdout)["reqstate"]) == 2
+
+
+def test_list_follows_the_pages_and_limit_stops_early(tmp_path: Path) -> None:
+    controller = ControllerProcess(tmp_path, options={"static_topology": str(STATIC)})
+    controller.start()
+    try:
+        with requests.Session() as session:
+            for port in range(1, 1003):  # more than one page of the API's default 1000
+                made = session.post(
+                    f"{controller.url}/v1/reservations",
+                    json={
+                        "src": "h1",
+                        "dst": "h3",
+                        "bandwidth": "1K",
+                        "duration": 600,
+                        "protocol": "udp",
+                        "dst_port": port,
+                    },
+                    timeout=10,
+                )
+                assert made.status_code == 201, made.text
+        every = json.loads(run(controller, "--json", "list").stdout)
+        ports = [r["match"]["dst_port"] for r in every["reservations"]]
+        assert sorted(ports) == list(range(1, 1003)) and every["next"] is None
+        first = json.loads(run(controller, "--json", "list", "--limit", "5").stdout)
+        assert len(first["reservations"]) == 5
+    finally:
+        controller.stop()
