@@ -38,6 +38,7 @@ from tegu_ryu.config import controller_settings, server_limits
 from tegu_ryu.controller import Controller
 from tegu_ryu.enforcement.planner import serial_of_meter
 from tegu_ryu.openflow import messages
+from tegu_ryu.openflow.connections import Connections
 from tegu_ryu.openflow.flows import (
     COOKIE_OBJECT_MASK,
     COOKIE_TAG,
@@ -102,6 +103,20 @@ def guarded(handler: HandlerT) -> HandlerT:
     return wrapper  # type: ignore[return-value]
 
 
+def from_current_connection(handler: HandlerT) -> HandlerT:
+    """Drop a message that came on a switch's replaced connection (see openflow.connections)."""
+
+    @functools.wraps(handler)
+    def wrapper(self: TeguApp, ev: Any) -> None:
+        datapath = ev.msg.datapath
+        if self.connections.is_current(datapath.id, datapath):
+            handler(self, ev)
+        else:
+            LOG.debug("dropped %s from a replaced connection", type(ev.msg).__name__)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def port_state(port: Any) -> PortState:
     """Our view of an os-ken OFPPort."""
     ofp = ofproto_v1_3
@@ -124,7 +139,7 @@ class TeguApp(app_manager.OSKenApp):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.controller: Controller = kwargs["tegu_controller"]
-        self.datapaths: dict[int, Any] = {}
+        self.connections: Connections[Any] = Connections()
         self._sent: OrderedDict[tuple[int, int], tuple[str, int | None]] = OrderedDict()
         self._stopping = threading.Event()
         authenticator = Authenticator.from_config(
@@ -179,19 +194,28 @@ class TeguApp(app_manager.OSKenApp):
         if datapath.id is None:
             return
         if ev.state == MAIN_DISPATCHER:
-            LOG.info("switch %s connected from %s", dpid_str(datapath.id), datapath.address)
-            self.datapaths[datapath.id] = datapath
+            replaced = self.connections.connected(datapath.id, datapath)
+            LOG.info(
+                "switch %s connected from %s%s",
+                dpid_str(datapath.id),
+                datapath.address,
+                " (replacing its previous connection)" if replaced is not None else "",
+            )
+            self._forget_sent(datapath.id)
             ports = [port_state(p) for p in datapath.ports.values() if p.port_no <= MAX_PORT]
             self.controller.switch_connected(datapath.id, ports, time.time())
             self._read(datapath.id)
-        elif self.datapaths.get(datapath.id) is datapath:
+        elif self.connections.disconnected(datapath.id, datapath):
             LOG.info("switch %s disconnected", dpid_str(datapath.id))
-            del self.datapaths[datapath.id]
-            self.controller.switch_disconnected(datapath.id)
+            self.controller.switch_disconnected(datapath.id, time.time())
+        else:
+            LOG.info("switch %s: an old connection closed (ignored)", dpid_str(datapath.id))
+            return
         self._run_pass()
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     @guarded
+    @from_current_connection
     def _port_status(self, ev: Any) -> None:
         msg = ev.msg
         dpid = msg.datapath.id
@@ -220,7 +244,7 @@ class TeguApp(app_manager.OSKenApp):
     def _link_delete(self, ev: Any) -> None:
         link_id = _link_id(ev.link)
         LOG.info("link %s lost", link_id)
-        self.controller.link_lost(link_id)
+        self.controller.link_lost(link_id, time.time())
         self._on_topology_change()
 
     def _on_topology_change(self) -> None:
@@ -230,6 +254,7 @@ class TeguApp(app_manager.OSKenApp):
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     @guarded
+    @from_current_connection
     def _packet_in(self, ev: Any) -> None:
         msg = ev.msg
         at = PortRef(msg.datapath.id, msg.match["in_port"])
@@ -250,6 +275,7 @@ class TeguApp(app_manager.OSKenApp):
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     @guarded
+    @from_current_connection
     def _flow_stats(self, ev: Any) -> None:
         msg = ev.msg
         now = time.time()
@@ -260,6 +286,7 @@ class TeguApp(app_manager.OSKenApp):
 
     @set_ev_cls(ofp_event.EventOFPMeterConfigStatsReply, MAIN_DISPATCHER)
     @guarded
+    @from_current_connection
     def _meter_config(self, ev: Any) -> None:
         msg = ev.msg
         meters = [messages.meter_from_stats(stats) for stats in msg.body]
@@ -277,6 +304,7 @@ class TeguApp(app_manager.OSKenApp):
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
     @guarded
+    @from_current_connection
     def _barrier(self, ev: Any) -> None:
         last = self.controller.barrier_replied(ev.msg.datapath.id, ev.msg.xid)
         LOG.debug("switch %s confirmed pass (last: %s)", dpid_str(ev.msg.datapath.id), last)
@@ -285,6 +313,7 @@ class TeguApp(app_manager.OSKenApp):
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
     @guarded
+    @from_current_connection
     def _error(self, ev: Any) -> None:
         msg = ev.msg
         dpid = msg.datapath.id
@@ -336,9 +365,14 @@ class TeguApp(app_manager.OSKenApp):
         if self._send(dpid, barrier):
             self.controller.pass_sent(dpid, changes, barrier.xid, now)
 
+    def _forget_sent(self, dpid: int) -> None:
+        """A new connection starts its xids afresh: what we remember of the old one is moot."""
+        for key in [key for key in self._sent if key[0] == dpid]:
+            del self._sent[key]
+
     def _send(self, dpid: int, msg: Any, what: str = "", serial: int | None = None) -> bool:
         """Send one message to a connected switch, remembering it by xid for errors."""
-        datapath = self.datapaths.get(dpid)
+        datapath = self.connections.current(dpid)
         if datapath is None:
             return False
         msg.datapath = datapath

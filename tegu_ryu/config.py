@@ -173,6 +173,14 @@ OPTIONS = [
         "LLDP rediscovers its links, so a controller restart changes nothing that works.",
     ),
     cfg.FloatOpt(
+        "control-grace",
+        default=30.0,
+        min=0.0,
+        help="Seconds a switch whose OpenFlow connection dropped keeps its links, ports "
+        "and the reservations through it as they were (it keeps forwarding with "
+        "fail_mode secure); only a port reported down, or this running out, moves them.",
+    ),
+    cfg.FloatOpt(
         "resync-interval",
         default=10.0,
         min=1.0,
@@ -235,6 +243,7 @@ def controller_settings(conf: cfg.ConfigOpts) -> ControllerSettings:
         policy=policy,
         retention=conf.reservation_retention,
         discovery_settle=conf.discovery_settle,
+        control_grace=conf.control_grace,
         meters=MeterSettings(
             reserved_burst_ms=conf.reservation_burst_ms,
             best_effort_burst_kbit=conf.best_effort_burst_kbit,

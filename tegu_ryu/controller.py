@@ -51,6 +51,7 @@ class ControllerSettings:
     policy: Policy = field(default_factory=Policy)
     retention: float = 7 * 86400
     discovery_settle: float = 3.0
+    control_grace: float = 30.0
     meters: MeterSettings = field(default_factory=MeterSettings)
 
 
@@ -69,7 +70,7 @@ class Controller:
     def __init__(self, settings: ControllerSettings, now: float) -> None:
         self.lock = threading.RLock()
         self.settings = settings
-        self.topology = Topology(settings.capacity)
+        self.topology = Topology(settings.capacity, control_grace=settings.control_grace)
         if settings.static_topology:
             load_static_topology(settings.static_topology, self.topology)
         self.reservations = ReservationService(
@@ -98,7 +99,10 @@ class Controller:
         time ends adopt the hosts their flows point at.
         """
         with self.lock:
-            changed = bool(self.reservations.tick(now, check_paths=now >= self._paths_trusted_from))
+            changed = self.topology.expire(now)
+            changed |= bool(
+                self.reservations.tick(now, check_paths=now >= self._paths_trusted_from)
+            )
             for switch in self.switches.values():
                 if switch.settle_until and now >= switch.settle_until and switch.sync.known:
                     switch.settle_until = 0.0
@@ -113,10 +117,11 @@ class Controller:
             self.topology.switch_connected(dpid, ports)
             self.switches[dpid] = _Switch(SwitchSync(dpid), now + self.settings.discovery_settle)
 
-    def switch_disconnected(self, dpid: int) -> None:
+    def switch_disconnected(self, dpid: int, now: float) -> None:
+        """The control channel dropped; the switch keeps forwarding, and its links stay."""
         with self.lock:
             self.switches.pop(dpid, None)
-            self.topology.switch_disconnected(dpid)
+            self.topology.switch_disconnected(dpid, now)
 
     def port_updated(self, dpid: int, state: PortState) -> None:
         with self.lock:
@@ -130,9 +135,9 @@ class Controller:
         with self.lock:
             self.topology.link_discovered(link_id)
 
-    def link_lost(self, link_id: LinkId) -> None:
+    def link_lost(self, link_id: LinkId, now: float) -> None:
         with self.lock:
-            self.topology.link_lost(link_id)
+            self.topology.link_lost(link_id, now)
 
     def packet_in(self, now: float, at: PortRef, data: bytes) -> PacketInOutcome:
         with self.lock:
@@ -330,6 +335,11 @@ class Controller:
             return f"switch {dpid_str(dpid)} does not hold all of its flows yet"
         return None
 
+    def _grace_until(self, dpid: int) -> str | None:
+        """Until when a switch whose control channel dropped leaves everything as it was."""
+        until = self.topology.grace_until(dpid)
+        return format_time(until) if until else None
+
     def _sync_state(self, dpid: int) -> str | None:
         """How far the controller is in making switch ``dpid`` right (None: not connected)."""
         switch = self.switches.get(dpid)
@@ -375,6 +385,7 @@ class Controller:
                     {
                         "dpid": dpid_str(dpid),
                         "connected": topo.is_connected(dpid),
+                        "grace_until": self._grace_until(dpid),
                         "sync": self._sync_state(dpid),
                         "ports": [p.as_json() for p in topo.ports(dpid)],
                     }

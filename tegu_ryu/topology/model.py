@@ -10,6 +10,15 @@ and not since lost) and neither of its ports is known to be down: a declared
 link stays usable until a switch says otherwise. A discovered link that LLDP
 loses stays in the model as down, so operators see what failed, until its
 switch leaves, its port is deleted, or another link is found on its port.
+
+A lost control channel is not a lost link. A switch whose OpenFlow
+connection drops keeps forwarding (fail_mode secure), so for ``control_grace``
+seconds everything stays as it was: its ports, its links, the hosts behind
+it. LLDP losing one of its links in that time (it cannot, while the switch is
+unreachable or has only just come back) holds the link up until the grace
+runs out; LLDP finding it again confirms it. Only a port reported down, or
+the grace running out, takes such a link down; a switch still gone then is
+forgotten as before.
 """
 
 from __future__ import annotations
@@ -116,6 +125,7 @@ class _Switch:
     connected: bool = False
     static: bool = False
     ports: dict[int, PortState] = field(default_factory=dict)
+    grace_until: float = 0.0  # its control channel dropped: nothing moves before this
 
 
 @dataclass
@@ -123,6 +133,7 @@ class _LinkSource:
     discovered: bool = False
     static: bool = False
     declared_bps: int | None = None
+    held_until: float = 0.0  # LLDP lost it while a switch was in grace: up until then
 
     @property
     def known(self) -> bool:
@@ -137,8 +148,9 @@ class Topology:
     derive and recompute only when the network really changed.
     """
 
-    def __init__(self, capacity: CapacityPolicy | None = None) -> None:
+    def __init__(self, capacity: CapacityPolicy | None = None, control_grace: float = 30.0) -> None:
         self.capacity = capacity or CapacityPolicy()
+        self.control_grace = control_grace
         self.version = 0
         self._switches: dict[int, _Switch] = {}
         self._links: dict[LinkId, _LinkSource] = {}
@@ -152,17 +164,51 @@ class Topology:
         self._changed()
 
     def switch_connected(self, dpid: int, ports: Iterable[PortState]) -> None:
+        """A switch's control channel is up, with these ports (its links are kept)."""
         switch = self._switch(dpid)
         switch.connected = True
         switch.ports = {p.port: p for p in ports}
         self._changed()
 
-    def switch_disconnected(self, dpid: int) -> None:
-        """Forget a switch that left; keep it as a node if the static file names it."""
+    def switch_disconnected(self, dpid: int, now: float) -> None:
+        """A switch's control channel dropped: keep everything as it is for the grace period."""
         switch = self._switches.get(dpid)
-        if switch is None:
+        if switch is None or not switch.connected:
             return
         switch.connected = False
+        switch.grace_until = now + self.control_grace
+        self._changed()
+
+    def grace_until(self, dpid: int) -> float:
+        """When a switch's control-channel grace ends (0: it is in none)."""
+        switch = self._switches.get(dpid)
+        return 0.0 if switch is None else switch.grace_until
+
+    def expire(self, now: float) -> bool:
+        """End grace periods that ran out; True if the network changed.
+
+        A link LLDP lost during a grace and has not found since goes down; a
+        switch still disconnected is forgotten with its discovered links.
+        """
+        changed = False
+        for source in self._links.values():
+            if source.held_until and now >= source.held_until:
+                source.held_until = 0.0
+                source.discovered = False
+                changed = True
+        for dpid, switch in list(self._switches.items()):
+            if switch.grace_until and now >= switch.grace_until:
+                switch.grace_until = 0.0
+                if not switch.connected:
+                    self._forget_switch(dpid)
+                changed = True
+        if changed:
+            self._changed()
+        return changed
+
+    def _forget_switch(self, dpid: int) -> None:
+        """A switch gone for good: drop its discovered links; keep a declared one as a node."""
+        switch = self._switches[dpid]
         switch.ports = {}
         for link_id in [lid for lid in self._links if dpid in (lid.src.dpid, lid.dst.dpid)]:
             if self._links[link_id].static:
@@ -171,7 +217,6 @@ class Topology:
                 del self._links[link_id]
         if not switch.static and not self._links_touching(dpid):
             del self._switches[dpid]
-        self._changed()
 
     def port_updated(self, dpid: int, state: PortState) -> None:
         switch = self._switch(dpid)
@@ -227,6 +272,7 @@ class Topology:
 
     def link_discovered(self, link_id: LinkId) -> None:
         source = self._links.setdefault(link_id, _LinkSource())
+        source.held_until = 0.0  # confirmed
         if source.discovered:
             return
         source.discovered = True
@@ -234,12 +280,25 @@ class Topology:
         self._drop_hosts_on_link_ports(link_id)
         self._changed()
 
-    def link_lost(self, link_id: LinkId) -> None:
-        """LLDP no longer sees the link: it stays visible, as down."""
+    def link_lost(self, link_id: LinkId, now: float) -> None:
+        """LLDP no longer sees the link: it stays visible, as down.
+
+        If one of its switches is in a control-channel grace period, LLDP
+        could not have seen it: the link is held up until that grace ends.
+        """
         source = self._links.get(link_id)
-        if source is not None and source.discovered:
-            source.discovered = False
-            self._changed()
+        if source is None or not source.discovered:
+            return
+        grace = max(
+            (self._switches[d].grace_until for d in (link_id.src.dpid, link_id.dst.dpid)
+             if d in self._switches),
+            default=0.0,
+        )  # fmt: skip
+        if now < grace:
+            source.held_until = max(source.held_until, grace)
+            return
+        source.discovered = False
+        self._changed()
 
     def links(self) -> list[Link]:
         return [self._link(lid) for lid in sorted(self._links)]

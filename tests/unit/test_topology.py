@@ -124,8 +124,8 @@ def test_a_link_is_down_when_either_port_is_down_and_capacity_follows_port_speed
     assert topology.graph().number_of_edges() == 0
 
 
-def test_discovered_links_go_with_their_switch_but_static_ones_stay() -> None:
-    topology = Topology()
+def test_discovered_links_go_with_their_switch_after_its_grace_but_static_ones_stay() -> None:
+    topology = Topology(control_grace=30)
     apply_static_topology(
         {"switches": [S1, S2], "links": [{"src": f"{S1}:1", "dst": f"{S2}:1"}]}, topology
     )
@@ -133,11 +133,56 @@ def test_discovered_links_go_with_their_switch_but_static_ones_stay() -> None:
     topology.switch_connected(1, [PortState(port=1), PortState(port=2)])
     topology.switch_connected(3, [PortState(port=1)])
     topology.link_discovered(discovered)
-    topology.switch_disconnected(1)
+    topology.switch_disconnected(1, now=100)
+    assert not topology.is_connected(1) and topology.grace_until(1) == 130
+    assert topology.link(discovered).up  # type: ignore[union-attr]
+    assert not topology.expire(now=129)
+    assert topology.expire(now=130)
     ids = {link.id for link in topology.links()}
     assert discovered not in ids
     assert LinkId(PortRef(1, 1), PortRef(2, 1)) in ids
     assert 1 in topology.switch_ids()  # declared statically, stays a node
+
+
+def test_a_reconnect_within_the_grace_moves_nothing_and_lldp_confirms() -> None:
+    topology = Topology(control_grace=30)
+    link = LinkId(PortRef(1, 2), PortRef(2, 1))
+    topology.switch_connected(1, [PortState(port=1), PortState(port=2)])
+    topology.switch_connected(2, [PortState(port=1)])
+    topology.link_discovered(link)
+    topology.link_discovered(link.reversed())
+    before = topology.view().up
+    topology.switch_disconnected(1, now=100)
+    topology.link_lost(link, now=101)  # LLDP cannot see it while the switch is away
+    topology.link_lost(link.reversed(), now=101)
+    topology.switch_connected(1, [PortState(port=1), PortState(port=2)])
+    assert topology.view().up == before
+    topology.link_discovered(link)  # LLDP sees it again; the other way it never does
+    topology.expire(now=129)
+    assert topology.view().up == before
+    topology.expire(now=131)
+    assert topology.view().up == {link}  # the one LLDP never found again went down
+
+
+def test_a_port_reported_down_takes_its_link_down_at_once_even_in_grace() -> None:
+    topology = Topology(control_grace=30)
+    link = LinkId(PortRef(1, 2), PortRef(2, 1))
+    topology.switch_connected(1, [PortState(port=2)])
+    topology.switch_connected(2, [PortState(port=1)])
+    topology.link_discovered(link)
+    topology.switch_disconnected(1, now=100)
+    topology.port_updated(2, PortState(port=1, up=False))  # the neighbour saw the cable go
+    assert not topology.link(link).up  # type: ignore[union-attr]
+
+
+def test_a_link_lost_outside_any_grace_goes_down_at_once() -> None:
+    topology = Topology(control_grace=30)
+    link = LinkId(PortRef(1, 2), PortRef(2, 1))
+    topology.switch_connected(1, [PortState(port=2)])
+    topology.switch_connected(2, [PortState(port=1)])
+    topology.link_discovered(link)
+    topology.link_lost(link, now=100)
+    assert not topology.link(link).up  # type: ignore[union-attr]
 
 
 def test_hosts_never_attach_to_link_ports_and_move_when_seen_elsewhere() -> None:
@@ -168,12 +213,12 @@ def test_a_lost_link_stays_visible_as_down_until_replaced() -> None:
     topology.switch_connected(3, [PortState(port=1)])
     old = LinkId(PortRef(1, 1), PortRef(2, 1))
     topology.link_discovered(old)
-    topology.link_lost(old)
+    topology.link_lost(old, now=0)
     assert [(link.id, link.up) for link in topology.links()] == [(old, False)]
     assert not topology.is_link_port(PortRef(1, 1))  # a host may be plugged in there now
     topology.link_discovered(old)
     assert topology.link(old).up  # type: ignore[union-attr]
-    topology.link_lost(old)
+    topology.link_lost(old, now=0)
     moved = LinkId(PortRef(1, 1), PortRef(3, 1))
     topology.link_discovered(moved)
     assert [link.id for link in topology.links()] == [moved]
