@@ -145,8 +145,14 @@ class TeguApp(app_manager.OSKenApp):
         authenticator = Authenticator.from_config(
             cfg.CONF.auth_mode, cfg.CONF.token_file, cfg.CONF.api_host
         )
-        api = Api(self.controller, authenticator, super_cookie=cfg.CONF.super_cookie)
-        self.api = ApiServer(cfg.CONF.api_host, cfg.CONF.api_port, api, server_limits(cfg.CONF))
+        limits = server_limits(cfg.CONF)
+        api = Api(
+            self.controller,
+            authenticator,
+            super_cookie=cfg.CONF.super_cookie,
+            max_body=limits.max_body_bytes,
+        )
+        self.api = ApiServer(cfg.CONF.api_host, cfg.CONF.api_port, api, limits)
         self.controller.on_change = lambda: self.send_event(self.name, EventChanged())
 
     def start(self) -> None:

@@ -44,7 +44,7 @@ def page_of(ordered: Sequence[Reservation], query: Mapping[str, str]) -> Page:
 def _limit(text: str | None) -> int:
     if text is None:
         return DEFAULT_LIMIT
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    if len(text) > 5 or not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
         raise InvalidField("limit", f"expected an integer from 1 to {MAX_LIMIT}")
     return int(text)
 

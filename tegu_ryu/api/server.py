@@ -39,6 +39,7 @@ _CODES = {
     400: "bad_request",
     413: "request_too_large",
     431: "headers_too_large",
+    500: "internal_error",
     501: "not_implemented",
 }
 _MESSAGES = {
@@ -81,11 +82,11 @@ class _JsonErrorTask(ErrorTask):  # type: ignore[misc]
 
     def execute(self) -> None:
         error = self.request.error
-        adj = self.channel.server.adj
+        server = self.channel.server
         message = _MESSAGES.get(error.code, "{detail}").format(
             detail=error.body,
-            body=adj.max_request_body_size - 1,
-            header=adj.max_request_header_size,
+            body=server.body_limit,
+            header=server.adj.max_request_header_size,
         )
         body = json.dumps(
             {"error": {"code": _CODES.get(error.code, "bad_request"), "message": message}}
@@ -107,13 +108,19 @@ class _Server(TcpWSGIServer):  # type: ignore[misc]
 
     channel_class = _Channel
     request_timeout = 10.0
+    body_limit = 1024 * 1024
 
     def maintenance(self, now: float) -> None:
         super().maintenance(now)
         too_old = time.monotonic() - self.request_timeout
         for channel in list(self.active_channels.values()):
             request = channel.request
-            if request is not None and not request.completed and request.began < too_old:
+            if (
+                request is not None
+                and not request.completed
+                and not channel.requests  # never cut off an answer being served
+                and request.began < too_old
+            ):
                 channel.will_close = True
 
 
@@ -131,7 +138,9 @@ class ApiServer:
             backlog=limits.backlog,
             channel_timeout=max(1, round(limits.idle_timeout)),
             cleanup_interval=1,
-            max_request_body_size=limits.max_body_bytes + 1,  # waitress refuses at >= this
+            # waitress counts chunked framing too: leave room for it; the application
+            # refuses a decoded body over the limit itself (wsgi.Api, same message).
+            max_request_body_size=limits.max_body_bytes + limits.max_body_bytes // 8 + 4097,
             max_request_header_size=limits.max_header_bytes,
             asyncore_use_poll=True,  # select() cannot watch a descriptor numbered over 1023
             ident="tegu_ryu",
@@ -139,6 +148,7 @@ class ApiServer:
             _start=False,
         )
         self._server.request_timeout = limits.request_timeout
+        self._server.body_limit = limits.max_body_bytes
         self._thread: threading.Thread | None = None
 
     @property

@@ -123,8 +123,10 @@ class Api:
         authenticator: Authenticator | None = None,
         clock: Callable[[], float] = time.time,
         super_cookie: str | None = None,
+        max_body: int = 1024 * 1024,
     ) -> None:
         self.controller = controller
+        self.max_body = max_body
         self.service = controller.reservations
         self.authenticator = authenticator or Authenticator(None)
         self.clock = clock
@@ -161,6 +163,13 @@ class Api:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         request = Request(environ)
+        if (request.content_length or 0) > self.max_body:
+            response = error_response(
+                413,
+                "request_too_large",
+                f"the request body is larger than the limit of {self.max_body} bytes",
+            )
+            return response(environ, start_response)  # type: ignore[no-any-return]
         try:
             handler, params, public = self.router.match(request)
             principal = (

@@ -328,10 +328,10 @@ class TeguApi:
 
     def _qdump(self, who: Principal | None, args: list[str]) -> Outcome:
         """The meters now on the switches: ``switch/port,id,meter,min_bps,max_bps,priority``."""
-        _authorised(who, "qdump", admin=True)
+        principal = _authorised(who, "qdump", admin=True)
         now = self.clock()
         rows = []
-        for reservation in self.service.engine.reservations.values():
+        for reservation in self.service.visible(principal):  # a copy, taken under the lock
             if reservation.state_at(now).value != "active":
                 continue
             for direction, route in reservation.routes.items():

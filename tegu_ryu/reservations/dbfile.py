@@ -44,6 +44,7 @@ class DatabaseFile:
         self.problem: str | None = None  # why writes fail now; None when they work
         self.db = _connect(path)
         self._identity = _identity(path)
+        self._closed = False  # written out again, but not yet reopened
 
     # --------------------------------------------------------------- writing
 
@@ -108,6 +109,8 @@ class DatabaseFile:
 
     def _follow_the_file(self) -> None:
         """Compare the path with the open file: write it again if deleted, refuse if replaced."""
+        if self._closed:
+            self._reopen()
         try:
             found = _identity(self.path)
         except FileNotFoundError:
@@ -122,29 +125,50 @@ class DatabaseFile:
             )
 
     def _write_out_again(self) -> None:
-        """The file was deleted: copy the open database back to its path, then use the copy."""
+        """The file was deleted: copy the open database back to its path, then use the copy.
+
+        The copy is made whole beside the path and linked into place, so the
+        path never holds half a database and nothing that appeared there
+        meanwhile is overwritten. A write-ahead log left at the path belongs
+        to the deleted file: it is moved aside first, so that it can never be
+        applied to the copy.
+        """
         copy = self.path.with_name(self.path.name + ".restoring")
+        log = self.path.with_name(self.path.name + "-wal")
+        stale = log.with_name(f"{log.name}.stale-{int(time.time())}")
         try:
             with contextlib.suppress(FileNotFoundError):
                 copy.unlink()
             self.backup(copy)
-            os.link(copy, self.path)  # never over a file that appeared meanwhile
+            with contextlib.suppress(FileNotFoundError):
+                log.rename(stale)
+            os.link(copy, self.path)
         except (StorageUnavailable, OSError) as exc:
             with contextlib.suppress(OSError):
                 copy.unlink()
             self._failed(f"{self.path} was deleted and cannot be written again: {exc}")
-        copy.unlink()
-        self.db.close()  # the old file's log is folded into the deleted file and removed
-        stale = self.path.with_name(self.path.name + "-wal")
-        if stale.exists():  # a log of the deleted file must never be applied to the copy
-            stale.rename(stale.with_name(f"{stale.name}.stale-{int(time.time())}"))
-        self.db = _connect(self.path)
-        self._identity = _identity(self.path)
+        with contextlib.suppress(OSError):
+            copy.unlink()
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()  # folds its log into the deleted file
+        with contextlib.suppress(OSError):
+            stale.unlink()
+        self._reopen()
         LOG.warning(
             "reservation database %s was deleted while the controller ran; it has been written "
             "again from the open copy, and nothing was lost",
             self.path,
         )
+
+    def _reopen(self) -> None:
+        """Open the database at its path (again); until that works, every write is refused."""
+        self._closed = True
+        try:
+            self.db = _connect(self.path)
+            self._identity = _identity(self.path)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(f"{self.path} cannot be opened again: {exc}")
+        self._closed = False
 
 
 def _connect(path: Path) -> sqlite3.Connection:

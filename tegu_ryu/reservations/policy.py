@@ -38,7 +38,7 @@ class Fence:
         if (percent is None) == (bps is None):
             raise RequestError("give exactly one of percent or bps")
         if percent is not None:
-            return cls(percent=_percent(percent, "percent"))
+            return cls(percent=_json_percent(percent, "percent"))
         try:
             return cls(bps=parse_bitrate(bps))  # type: ignore[arg-type]
         except UnitError as exc:
@@ -107,10 +107,12 @@ class Policy:
                 unknown[0], f"unknown setting; expected one of {', '.join(sorted(allowed))}"
             )
         return Policy(
-            headroom_percent=_percent(
+            headroom_percent=_json_percent(
                 body.get("headroom_percent", self.headroom_percent), "headroom_percent", top=99
             ),
-            alarm_percent=_percent(body.get("alarm_percent", self.alarm_percent), "alarm_percent"),
+            alarm_percent=_json_percent(
+                body.get("alarm_percent", self.alarm_percent), "alarm_percent"
+            ),
             discount=Discount.parse(body["discount"]) if "discount" in body else self.discount,
             default_fence=Fence.from_json(body["default_fence"])
             if "default_fence" in body
@@ -119,10 +121,18 @@ class Policy:
 
 
 def _percent(value: Any, field_name: str, top: float = 100) -> float:
+    """A percentage from 0 to ``top``: a JSON number, or the text of one (``"10"`` in ``"10%"``)."""
     try:
         number = float(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidField(field_name, f"expected a percentage from 0 to {top:g}") from exc
     if isinstance(value, bool) or not 0 <= number <= top:
         raise InvalidField(field_name, f"expected a percentage from 0 to {top:g}")
     return number
+
+
+def _json_percent(value: Any, field_name: str, top: float = 100) -> float:
+    """A percentage given in a JSON body: a number, as the OpenAPI document says."""
+    if not isinstance(value, int | float):
+        raise InvalidField(field_name, f"expected a number from 0 to {top:g}")
+    return _percent(value, field_name, top)

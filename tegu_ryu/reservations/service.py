@@ -248,16 +248,19 @@ class ReservationService:
     def refresh(self, principal: Principal, host: str, now: float) -> list[Reservation]:
         """Re-admit the live reservations of a host that moved (admin)."""
         _require_admin(principal)
-        with self.lock:
-            changed = self.engine.refresh(now, host)
-            self._unsaved.update(r.id for r in changed)  # the network moved: so must they
-            self._save_pending()
-            if self._unsaved:
-                raise StorageUnavailable(
-                    f"{len(changed)} reservations follow the host, but the reservation database "
-                    f"cannot be written now ({self.store.problem}); they are saved once it can"
-                )
-        self.on_change()
+        try:
+            with self.lock:
+                changed = self.engine.refresh(now, host)
+                self._unsaved.update(r.id for r in changed)  # the network moved: so must they
+                self._save_pending()
+                if self._unsaved:
+                    raise StorageUnavailable(
+                        f"{len(changed)} reservations follow the host, but the reservation "
+                        f"database cannot be written now ({self.store.problem}); they are "
+                        "saved once it can"
+                    )
+        finally:
+            self.on_change()  # the switches follow what is in memory either way
         return changed
 
     def set_discount(self, principal: Principal, discount: Discount) -> Policy:

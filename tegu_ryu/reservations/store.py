@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sqlite3
 import time
@@ -266,6 +267,11 @@ def encode_reservation(r: Reservation) -> dict[str, Any]:
 
 
 def decode_reservation(d: dict[str, Any]) -> Reservation:
+    """A stored record as a Reservation; ValueError (or KeyError, TypeError) if it is not one."""
+    return _checked(_decode_reservation(d))
+
+
+def _decode_reservation(d: dict[str, Any]) -> Reservation:
     return Reservation(
         id=d["id"],
         kind=Kind(d["kind"]),
@@ -292,6 +298,76 @@ def decode_reservation(d: dict[str, Any]) -> Reservation:
         ended=d["ended"],
         serial=d["serial"],
         cookie_digest=d["cookie_digest"],
+    )
+
+
+def _checked(r: Reservation) -> Reservation:
+    """Every field of the type the engine relies on: a record of the wrong shape is damaged.
+
+    Without this, a record with a string where a time belongs would load and
+    then break every listing (sorting) or the start (booking).
+    """
+    problems = [
+        what
+        for what, ok in (
+            ("id", isinstance(r.id, str) and r.id != ""),
+            ("owner", isinstance(r.owner, str)),
+            ("created", _finite(r.created)),
+            ("ended", r.ended is None or _finite(r.ended)),
+            ("serial", _count(r.serial)),
+            ("bandwidth", all(_count(b) for b in (*_pair(r.bandwidth), *_pair(r.requested)))),
+            ("dscp", r.dscp is None or (_count(r.dscp) and r.dscp <= 63)),
+            ("match", _match_ok(r.match)),
+            ("endpoints", all(_endpoint_ok(e) for e in (r.src, r.dst))),
+            ("routes", all(_route_ok(route) for route in r.routes.values())),
+            ("name", all(v is None or isinstance(v, str) for v in (r.name, r.reason))),
+            ("cookie_digest", r.cookie_digest is None or isinstance(r.cookie_digest, str)),
+        )
+        if not ok
+    ]
+    if problems:
+        raise ValueError(f"bad {', '.join(problems)}")
+    return r
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _pair(bandwidth: Bandwidth) -> tuple[object, object]:
+    return bandwidth.out, bandwidth.in_
+
+
+def _match_ok(match: Match) -> bool:
+    return (
+        match.protocol in (None, "tcp", "udp", "icmp")
+        and all(
+            p is None or (_count(p) and 1 <= p <= 65535) for p in (match.src_port, match.dst_port)
+        )
+        and (match.vlan is None or (_count(match.vlan) and 1 <= match.vlan <= 4094))
+    )
+
+
+def _endpoint_ok(e: Endpoint) -> bool:
+    return (
+        isinstance(e.given, str)
+        and all(v is None or isinstance(v, str) for v in (e.mac, e.ip, e.name))
+        and (e.attach is None or (_count(e.attach.dpid) and _count(e.attach.port)))
+    )
+
+
+def _route_ok(route: Route) -> bool:
+    return all(
+        _count(h.dpid) and _count(h.in_port) and (h.out_port is None or _count(h.out_port))
+        for h in route.hops
+    ) and all(
+        _count(end.dpid) and _count(end.port)
+        for link in route.links
+        for end in (link.src, link.dst)
     )
 
 

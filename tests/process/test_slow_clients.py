@@ -70,6 +70,23 @@ def closed_by_server(sock: socket.socket) -> bool:
         return True  # reset: closed as well
 
 
+def chunked(size: int, piece: int = 0x8000) -> bytes:
+    """A chunked POST to /tegu/api whose decoded body is ``size`` spaces."""
+    body = b""
+    for start in range(0, size, piece):
+        length = min(piece, size - start)
+        body += f"{length:x}\r\n".encode() + b" " * length + b"\r\n"
+    return (
+        b"POST /tegu/api HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+        b"Connection: close\r\n\r\n" + body + b"0\r\n\r\n"
+    )
+
+
+def test_a_chunked_body_exactly_at_the_limit_is_taken(controller: ControllerProcess) -> None:
+    status, _, body = exchange(controller, chunked(65536))
+    assert status == 200 and json.loads(body)["endstate"]["comment"] == "missing command"
+
+
 def health_latency(controller: ControllerProcess) -> float:
     began = time.monotonic()
     response = requests.get(controller.url + "/v1/health", timeout=5)
@@ -162,14 +179,8 @@ def test_a_hundred_concurrent_clients_see_no_resets(controller: ControllerProces
             413,
             "request_too_large",
         ),
-        (
-            b"POST /tegu/api HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-            + b"10000\r\n"
-            + b"x" * 0x10000
-            + b"\r\n" * 2,
-            413,
-            "request_too_large",
-        ),
+        (chunked(2 * 0x10000), 413, "request_too_large"),  # refused by the server
+        (chunked(0x10800), 413, "request_too_large"),  # over the limit once decoded: the API
         (
             b"GET /v1/health HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n",
             431,

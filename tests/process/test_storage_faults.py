@@ -21,7 +21,7 @@ from controller_process import ControllerProcess, free_port, manager_command
 
 STATIC = Path(__file__).resolve().parents[2] / "conf" / "static-topology.json"
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a file system needs root")
 
 
 @pytest.fixture
@@ -55,6 +55,7 @@ def ids(controller: ControllerProcess) -> set[str]:
     return {r["id"] for r in listed["reservations"]}
 
 
+@needs_root
 def test_a_full_disk_refuses_writes_keeps_everything_else_and_recovers(
     tmp_path: Path, small_disk: Path
 ) -> None:
@@ -108,12 +109,16 @@ def test_a_database_deleted_while_running_loses_no_acknowledged_write(tmp_path: 
     controller.start()
     try:
         made = [reserve(controller, protocol="tcp")[1]["id"]]
-        for leftover in (tmp_path / "state").glob("tegu.db*"):
-            leftover.unlink()
+        (tmp_path / "state" / "tegu.db").unlink()  # rm tegu.db: its log stays behind
         for port in (1, 2, 3):
             status, answer = reserve(controller, protocol="udp", dst_port=port)
             assert status == 201, answer
             made.append(answer["id"])
+        for leftover in (tmp_path / "state").glob("tegu.db*"):  # rm tegu.db*: all of it
+            leftover.unlink()
+        status, answer = reserve(controller, protocol="icmp")
+        assert status == 201, answer
+        made.append(answer["id"])
         assert (tmp_path / "state" / "tegu.db").exists()
         assert "has been written again from the open copy" in controller.log()
         assert controller.stop() == 0
@@ -123,6 +128,7 @@ def test_a_database_deleted_while_running_loses_no_acknowledged_write(tmp_path: 
         controller.stop()
 
 
+@needs_root
 def test_a_read_only_state_dir_stops_the_start_with_a_clear_message(tmp_path: Path) -> None:
     state = tmp_path / "state"
     controller = ControllerProcess(tmp_path, options={"static_topology": str(STATIC)})

@@ -263,6 +263,11 @@ def test_listconns_needs_a_token_in_token_mode(client: Client) -> None:
         ("/v1/fences/acme", {"bps": "1180591620717411303424"}, 400),
         ("/v1/fences/acme", {"bps": "5T"}, 400),
         ("/v1/fences/acme", {"percent": 1e400}, 400),
+        ("/v1/fences/acme", {"percent": 10**400}, 400),
+        ("/v1/fences/acme", {"percent": "5"}, 400),
+        ("/v1/settings", {"alarm_percent": 10**400}, 400),
+        ("/v1/settings", {"headroom_percent": -(10**400)}, 400),
+        ("/v1/settings", {"default_fence": {"percent": 10**400}}, 400),
         ("/v1/fences/acme", {"bps": 0}, 200),
         ("/v1/fences/acme", {"bps": "0"}, 200),
         ("/v1/settings", {"discount": 2**70}, 400),
@@ -297,7 +302,8 @@ def test_pages_follow_a_cursor_without_repeats_or_gaps(client: Client) -> None:
         client.call("DELETE", f"/v1/reservations/{made[0]}", template="/v1/reservations/{rid}")
         cursor = f"&cursor={page['next']}"
     assert seen == made
-    for bad in ("limit=0", "limit=10001", "limit=x", "cursor=%%%", "cursor=" + "A" * 300):
+    too_long = ("limit=" + "1" * 5000, "cursor=" + "A" * 300)
+    for bad in ("limit=0", "limit=10001", "limit=x", "limit=%D9%A3", "cursor=%%%", *too_long):
         status, error = client.call("GET", f"/v1/reservations?{bad}")
         assert status == 400 and error["error"]["details"]["field"] in {"limit", "cursor"}
 

@@ -133,6 +133,11 @@ def test_a_damaged_record_is_left_out_and_named_while_the_others_load(tmp_path: 
     kept = first.create(ACME, body(), now=0, reply=lambda r: r)
     endless = encode_reservation(first.create(ACME, body(protocol="udp"), now=0, reply=lambda r: r))
     endless["window"][1] = float("inf")  # what an unbounded /tegu/api window once stored
+    changes = [{"created": "x"}, {"bandwidth": ["a", 1]}, {"serial": None}, {"dscp": 99}]
+    wrong_types = [
+        {**encode_reservation(kept), "id": f"r-type{n}", **change}
+        for n, change in enumerate(changes)
+    ]
     first.store.close()
     with closing(sqlite3.connect(state / "tegu.db")) as db, db:
         db.execute("INSERT INTO reservations VALUES ('r-x', 'acme', 'active', '{\"id\": 1}')")
@@ -141,6 +146,11 @@ def test_a_damaged_record_is_left_out_and_named_while_the_others_load(tmp_path: 
             "UPDATE reservations SET record = ? WHERE id = ?",
             (json.dumps(endless), endless["id"]),
         )
+        for record in wrong_types:  # decodes, but would break sorting or booking
+            db.execute(
+                "INSERT INTO reservations VALUES (?, 'acme', 'active', ?)",
+                (record["id"], json.dumps(record)),
+            )
     with closing(Store(state)) as store:
         loaded = store.load()
     assert [r.id for r in loaded.reservations] == [kept.id]
@@ -148,10 +158,11 @@ def test_a_damaged_record_is_left_out_and_named_while_the_others_load(tmp_path: 
         "r-x": "KeyError",
         "r-y": "JSONDecodeError",
         endless["id"]: "ValueError",
+        **{record["id"]: "ValueError" for record in wrong_types},
     }
     restarted = service(state)
     assert restarted.damaged_records(ACME) == []  # tenants are not shown the damage
-    assert len(restarted.damaged_records(ADMIN)) == 3
+    assert len(restarted.damaged_records(ADMIN)) == 7
     assert restarted.get(ACME, kept.id) == kept
     with pytest.raises(NotFound) as damaged:
         restarted.get(ADMIN, "r-x")
@@ -160,7 +171,11 @@ def test_a_damaged_record_is_left_out_and_named_while_the_others_load(tmp_path: 
     assert restarted.forget_damaged(ADMIN, "r-x")
     restarted.store.close()
     with closing(Store(state)) as store:
-        assert {d.id for d in store.load().damaged} == {"r-y", endless["id"]}
+        assert {d.id for d in store.load().damaged} == {
+            "r-y",
+            endless["id"],
+            *(record["id"] for record in wrong_types),
+        }
 
 
 def test_a_failed_commit_leaves_nothing_behind(tmp_path: Path) -> None:
