@@ -8,6 +8,7 @@ to h3. Diamond: two paths from s1 to s4, the short one already booked.
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,7 +132,11 @@ def test_a_reservation_keeps_its_rate_against_a_flood_from_its_start(
 
     Throughput without a reservation varies too much here (2 to 24 Mbit/s,
     see tools/bench_meters.py) to assert on; what the flood delivered while
-    the reserved TCP ran shows the trunk was contested.
+    the reserved TCP ran shows the trunk was contested. The userspace datapath
+    forwards on the same two cores as everything else, so one 4 s run now and
+    then falls short for want of CPU (the flood then falls short too): the
+    median of three runs is what must reach 90 % of the reservation, which
+    unprotected TCP (median 5.5 Mbit/s) never comes near.
     """
     testbed, controller = trunk
     start = time.time() + 6
@@ -146,11 +151,13 @@ def test_a_reservation_keeps_its_rate_against_a_flood_from_its_start(
     controller.wait_for(lambda: time.time() > start, timeout=15, what="the start")
     wait_installed(controller, made["id"])
     assert reserved_tcp_flows(testbed, "s1") != []
-    with_reservation, flood_delivered = tcp_under_flood(testbed)
-    print(f"TCP under flood: {with_reservation:.2f} Mbit/s reserved; "
-          f"the flood delivered {flood_delivered:.2f}")  # fmt: skip
-    assert with_reservation >= 0.95 * RESERVED_MBPS
-    assert flood_delivered > 20, "the flood should have filled what the reservation left"
+    runs = [tcp_under_flood(testbed) for _ in range(3)]
+    for with_reservation, flood_delivered in runs:
+        print(f"TCP under flood: {with_reservation:.2f} Mbit/s reserved; "
+              f"the flood delivered {flood_delivered:.2f}")  # fmt: skip
+    assert statistics.median(r for r, _ in runs) >= 0.9 * RESERVED_MBPS
+    assert max(r for r, _ in runs) <= 1.1 * RESERVED_MBPS, "the meter lets through no more"
+    assert statistics.median(f for _, f in runs) > 20, "the flood filled what the rest left"
 
 
 def tx_bytes(testbed: Testbed, switch: str, neighbour: str) -> int:
