@@ -76,6 +76,10 @@ class Controller:
         self.reservations = ReservationService(
             self.topology, Store(settings.state_dir), self.lock, settings.policy, settings.retention
         )
+        for reservation in self.reservations.engine.reservations.values():
+            if not reservation.state.final:
+                for _, link in reservation.booked_links():
+                    self.topology.expect_link(link, now + settings.control_grace)
         self.switches: dict[int, _Switch] = {}
         self._flood_memory = FloodMemory()
         self.desired = DesiredState(settings.meters)

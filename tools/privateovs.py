@@ -89,6 +89,11 @@ class PrivateOvs:
             else:
                 os.kill(pid, 9)
 
+    def log(self) -> str:
+        """What ovs-vswitchd has logged so far (connection drops, inactivity probes, ...)."""
+        path = self.rundir / "ovs-vswitchd.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
     def vsctl(self, *args: str) -> str:
         return self._run("ovs-vsctl", f"--db=unix:{self.rundir / 'db.sock'}", *args)
 

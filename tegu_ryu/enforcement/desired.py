@@ -5,10 +5,16 @@ proportion to everything already installed; with thousands of reservations
 that cost would be paid on every request. ``DesiredState`` instead applies
 what changed (a reservation added, ended or moved; a best-effort rate that
 follows) and remembers, per switch, which flow keys and meter ids were
-touched, so that the reconciler only compares those. A topology or policy
-change, and any reservation whose traffic collides with another's, falls
-back to planning everything again (``planner.plan_switches``), which stays
-the reference for what "right" means.
+touched, so that the reconciler only compares those.
+
+A topology change (a link found, a switch reconnecting: a restart brings
+dozens) touches only base forwarding and the best-effort meters' rates:
+reservations' flows follow their admitted paths, which are part of the
+reservation. So base forwarding is planned again and compared with the
+last plan, and the best-effort meters of booked links are set again; what
+differs is marked changed. A policy change, a pause, and any reservation
+whose traffic collides with another's fall back to planning everything
+(``planner.plan_switches``), which stays the reference for what "right" means.
 """
 
 from __future__ import annotations
@@ -49,7 +55,8 @@ class DesiredState:
         self._booked: Counter[LinkId] = Counter()
         self._reserved_kbps: Counter[LinkId] = Counter()
         self._base: dict[int, list[Flow]] = {}
-        self._key: tuple[int, int, bool] | None = None
+        self._key: tuple[int, bool] | None = None  # (policy, paused) the last full plan was for
+        self._topology_version = -1
 
     # ------------------------------------------------------------ updating
 
@@ -61,13 +68,18 @@ class DesiredState:
         paused: bool,
     ) -> None:
         """Bring the desired state in line with the reservations (records are immutable)."""
-        key = (topology.version, id(policy), paused)
+        key = (id(policy), paused)
         if self._key != key or self.conflicts:
             self._rebuild(topology, reservations, policy, paused)
             self._key = key
+            self._topology_version = topology.version
             return
         view = topology.view()
         touched: set[LinkId] = set()
+        if topology.version != self._topology_version:
+            self._replan_base(topology)
+            self._topology_version = topology.version
+            touched |= {link for link, count in self._booked.items() if count > 0}
         for rid in set(self._live) | set(reservations):
             before, after = self._live.get(rid), reservations.get(rid)
             if before is after:
@@ -121,6 +133,22 @@ class DesiredState:
                 )
         self._everything_changed = set(self.flows)
 
+    def _replan_base(self, topology: Topology) -> None:
+        """Base forwarding for a changed topology: only the flows that differ are marked."""
+        before, after = self._base, plan_base_flows(topology)
+        for dpid in set(before) | set(after):
+            old = {f.key: f for f in before.get(dpid, ())}
+            new = {f.key: f for f in after.get(dpid, ())}
+            flows = self.flows.setdefault(dpid, {})
+            for key in old.keys() - new.keys():
+                flows.pop(key, None)
+                self._changed_flows[dpid].add(key)
+            for key, flow in new.items():
+                if old.get(key) != flow:
+                    flows[key] = flow  # metered again below, if its port carries bookings
+                    self._changed_flows[dpid].add(key)
+        self._base = after
+
     def _withdraw(self, reservation: Reservation) -> set[LinkId]:
         """Take a reservation's flows, meters and bookings out; the links it touched."""
         del self._live[reservation.id]
@@ -147,7 +175,7 @@ class DesiredState:
         self._live[reservation.id] = reservation
         links = {link for _, link in reservation.bookings()}
         self._booked.update(link for _, link in reservation.bookings())
-        if reservation.state is not State.ACTIVE or self._key is None or self._key[2]:
+        if reservation.state is not State.ACTIVE or self._key is None or self._key[1]:
             return links
         plan = plan_reservation(reservation, self.settings)
         for dpid, flows in plan.flows.items():

@@ -11,6 +11,11 @@ link stays usable until a switch says otherwise. A discovered link that LLDP
 loses stays in the model as down, so operators see what failed, until its
 switch leaves, its port is deleted, or another link is found on its port.
 
+A restarted controller is in the same position for every switch: the links
+its reservations were admitted over are expected (held up) until LLDP
+confirms them or ``control_grace`` runs out, so that a busy start never
+reroutes or degrades what the switches are still enforcing.
+
 A lost control channel is not a lost link. A switch whose OpenFlow
 connection drops keeps forwarding (fail_mode secure), so for ``control_grace``
 seconds everything stays as it was: its ports, its links, the hosts behind
@@ -137,8 +142,8 @@ class _LinkSource:
 
     @property
     def known(self) -> bool:
-        """Declared, or discovered and not lost since."""
-        return self.discovered or self.static
+        """Declared, discovered and not lost since, or held up until LLDP can say."""
+        return self.discovered or self.static or self.held_until > 0
 
 
 class Topology:
@@ -278,6 +283,15 @@ class Topology:
         source.discovered = True
         self._forget_lost_links_at(link_id.src, link_id.dst)
         self._drop_hosts_on_link_ports(link_id)
+        self._changed()
+
+    def expect_link(self, link_id: LinkId, until: float) -> None:
+        """A link known from before LLDP could look (the stored paths of a restarted
+        controller's reservations): up until LLDP confirms it, or until ``until``."""
+        source = self._links.setdefault(link_id, _LinkSource())
+        if source.known:
+            return
+        source.held_until = until
         self._changed()
 
     def link_lost(self, link_id: LinkId, now: float) -> None:
