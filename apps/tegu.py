@@ -37,7 +37,7 @@ from tegu_ryu.api.wsgi import Api
 from tegu_ryu.config import controller_settings, server_limits
 from tegu_ryu.controller import Controller
 from tegu_ryu.enforcement.planner import serial_of_meter
-from tegu_ryu.openflow import messages
+from tegu_ryu.openflow import lean_stats, messages
 from tegu_ryu.openflow.connections import Connections
 from tegu_ryu.openflow.flows import (
     COOKIE_OBJECT_MASK,
@@ -54,6 +54,7 @@ from tegu_ryu.topology.refs import MAX_PORT, LinkId, PortRef, dpid_str
 LOG = logging.getLogger("tegu_ryu.app")
 
 _SENT_MEMORY = 4096
+EVENT_QUEUE = 20_000  # events waiting for this app (at most ~1 GB of stats replies)
 TICK_INTERVAL = 0.5  # reservations change state within a second of their start and end
 SLOW_HANDLER = 0.1  # seconds; a handler this slow delays every other event, so say so
 HandlerT = TypeVar("HandlerT", bound=Callable[..., None])
@@ -138,6 +139,12 @@ class TeguApp(app_manager.OSKenApp):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # os-ken hands this app its events through a queue of 128 that blocks when full,
+        # and the putting thread is a switch's receive loop, the one that answers its echo
+        # requests: a busy moment here would make Open vSwitch drop the connection.
+        self.events = hub.Queue(EVENT_QUEUE)
+        self._events_sem = hub.BoundedSemaphore(EVENT_QUEUE)
+        lean_stats.install()
         self.controller: Controller = kwargs["tegu_controller"]
         self.connections: Connections[Any] = Connections()
         self._sent: OrderedDict[tuple[int, int], tuple[str, int | None]] = OrderedDict()
@@ -285,7 +292,7 @@ class TeguApp(app_manager.OSKenApp):
     def _flow_stats(self, ev: Any) -> None:
         msg = ev.msg
         now = time.time()
-        entries = [InstalledFlow(*messages.flow_from_stats(stats, now)) for stats in msg.body]
+        entries = [InstalledFlow(*lean_stats.decode(stats, now)) for stats in msg.body]
         more = bool(msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE)
         if self.controller.flows_read(msg.datapath.id, msg.xid, entries, more, now):
             self._read_done(msg.datapath.id)

@@ -351,12 +351,20 @@ class Engine:
         self._remove(reservation_id)
 
     def restore(self, reservations: Iterable[Reservation]) -> None:
-        """Load stored reservations and book the live ones on their stored paths."""
+        """Load stored reservations and book the live ones on their stored paths.
+
+        Into an empty ledger (a start) everything is booked in one sweep per link.
+        """
+        bookings: list[Booking] = []
         for reservation in reservations:
             self._add(reservation)
             self._next_serial = max(self._next_serial, reservation.serial + 1)
             if not reservation.state.final and reservation.state is not State.DEGRADED:
-                self.ledger.book(self._bookings(reservation))
+                bookings.extend(self._bookings(reservation))
+        if self.ledger.empty:
+            self.ledger.load(bookings)
+        else:
+            self.ledger.book(bookings)
 
     # --------------------------------------------------------------- internal
 

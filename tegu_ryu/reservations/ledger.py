@@ -67,6 +67,28 @@ class StepFunction:
         self._blocks = [_Block([-math.inf], [0], 0)]
         self._firsts: list[float] = [-math.inf]  # each block's first breakpoint, for bisect
 
+    @classmethod
+    def of(
+        cls, intervals: Iterable[tuple[Window, int]], block: int = BLOCK, flat: int = FLAT
+    ) -> StepFunction:
+        """The function of many bookings at once: one sort and one sweep instead of an ``add``
+        each (a restart books every stored reservation: hundreds of thousands of them)."""
+        changes: defaultdict[float, int] = defaultdict(int)
+        for window, amount in intervals:
+            changes[window.start] += amount
+            changes[window.end] -= amount
+        function = cls(block, flat)
+        times, levels = function._blocks[0].times, function._blocks[0].levels
+        level = 0
+        for instant in sorted(changes):
+            if changes[instant]:
+                level += changes[instant]
+                times.append(instant)
+                levels.append(level)
+        if len(times) > flat:
+            function._cut_into_blocks()
+        return function
+
     def add(self, window: Window, amount: int) -> None:
         """Add ``amount`` (negative to remove) over ``window``."""
         if len(self._blocks) == 1:
@@ -300,9 +322,25 @@ class Ledger:
         def function() -> StepFunction:
             return StepFunction(block, flat)
 
+        self._shape = (block, flat)
         self._links: defaultdict[LinkId, StepFunction] = defaultdict(function)
         self._tenants: defaultdict[tuple[LinkId, str], StepFunction] = defaultdict(function)
         self._by_reservation: dict[str, list[Booking]] = {}
+
+    def load(self, bookings: Iterable[Booking]) -> None:
+        """Book many at once into an empty ledger (a restart's stored reservations)."""
+        assert not self._by_reservation, "load() fills an empty ledger; book() adds to one"
+        by_link: defaultdict[LinkId, list[tuple[Window, int]]] = defaultdict(list)
+        by_tenant: defaultdict[tuple[LinkId, str], list[tuple[Window, int]]] = defaultdict(list)
+        for booking in bookings:
+            by_link[booking.link].append((booking.window, booking.amount))
+            by_tenant[(booking.link, booking.tenant)].append((booking.window, booking.amount))
+            self._by_reservation.setdefault(booking.reservation, []).append(booking)
+        block, flat = self._shape
+        for link, intervals in by_link.items():
+            self._links[link] = StepFunction.of(intervals, block, flat)
+        for key, intervals in by_tenant.items():
+            self._tenants[key] = StepFunction.of(intervals, block, flat)
 
     def book(self, bookings: Iterable[Booking]) -> None:
         for booking in bookings:
@@ -319,6 +357,10 @@ class Ledger:
                 self._tenants, (booking.link, booking.tenant), booking.window, booking.amount
             )
         return bookings
+
+    @property
+    def empty(self) -> bool:
+        return not self._by_reservation
 
     def bookings(self, reservation: str) -> list[Booking]:
         return list(self._by_reservation.get(reservation, []))

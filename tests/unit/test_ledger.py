@@ -102,6 +102,39 @@ def test_releasing_restores_exactly_what_was_there(
     assert ledger.booked_links() == []
 
 
+@BLOCK_SIZES
+@settings(max_examples=200, deadline=None)
+@given(bookings, st.data())
+def test_a_ledger_loaded_at_once_is_the_one_booked_one_by_one_and_behaves_alike(
+    block: int, flat: int, booked: list[tuple[Window, int]], data: st.DataObject
+) -> None:
+    """A restart books everything in one sweep: the result must be indistinguishable."""
+    entries = [
+        Booking(f"r{n}", f"t{n % 3}", LINK, window, amount)
+        for n, (window, amount) in enumerate(booked)
+    ]
+    loaded, booked_one_by_one = Ledger(block, flat), Ledger(block, flat)
+    loaded.load(entries)
+    for entry in entries:
+        booked_one_by_one.book([entry])
+    query = Window(0.0, 14.0)
+    assert loaded.steps(LINK, query) == booked_one_by_one.steps(LINK, query)
+    for start in range(14):
+        window = Window(float(start), float(start) + 1)
+        assert loaded.peak(LINK, window) == booked_one_by_one.peak(LINK, window)
+        assert loaded.tenant_peak(LINK, "t1", window) == booked_one_by_one.tenant_peak(
+            LINK, "t1", window
+        )
+    # and it goes on working as a ledger: more bookings, releases
+    extra = Booking("extra", "t0", LINK, data.draw(windows()), 7)
+    loaded.book([extra])
+    booked_one_by_one.book([extra])
+    for n in data.draw(st.sets(st.integers(0, max(0, len(entries) - 1)))) if entries else ():
+        loaded.release(f"r{n}")
+        booked_one_by_one.release(f"r{n}")
+    assert loaded.steps(LINK, query) == booked_one_by_one.steps(LINK, query)
+
+
 def test_touching_windows_do_not_overlap() -> None:
     function = StepFunction()
     function.add(Window(0, 10), 10)
