@@ -166,6 +166,9 @@ class TeguApp(app_manager.OSKenApp):
         super().start()
         self.api.start()
         self.threads.append(hub.spawn(self._timer))
+        # Plan every switch now, while they are still reconnecting, not when the first one
+        # is back (with thousands of reservations that takes a couple of seconds).
+        self.send_event(self.name, EventChanged())
 
     def stop(self) -> None:
         self._stopping.set()

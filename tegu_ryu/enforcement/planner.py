@@ -25,6 +25,7 @@ reservations on the switches.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 from collections import Counter, defaultdict
@@ -295,5 +296,11 @@ def classifier(a: Endpoint, b: Endpoint, traffic: Match) -> dict[str, int | str]
 def _family(a: str | None, b: str | None) -> int | None:
     if a is None or b is None:
         return None
-    first, second = ipaddress.ip_address(a), ipaddress.ip_address(b)
-    return first.version if first.version == second.version else None
+    first, second = _version(a), _version(b)
+    return first if first == second else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _version(address: str) -> int:
+    """4 or 6; remembered, since the same few hosts' addresses are planned over and over."""
+    return ipaddress.ip_address(address).version
