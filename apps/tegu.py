@@ -55,7 +55,9 @@ LOG = logging.getLogger("tegu_ryu.app")
 
 _SENT_MEMORY = 4096
 EVENT_QUEUE = 20_000  # events waiting for this app (at most ~1 GB of stats replies)
-TICK_INTERVAL = 0.5  # reservations change state within a second of their start and end
+TICK_INTERVAL = 0.5  # the longest the timer sleeps; it wakes at reservations' edges too
+EDGE_MARGIN = 0.002  # seconds past an edge the tick runs, so that its clock is past it
+ECHO_INTERVAL = 2.0  # seconds between the controller's own echo requests to each switch
 SLOW_HANDLER = 0.1  # seconds; a handler this slow delays every other event, so say so
 HandlerT = TypeVar("HandlerT", bound=Callable[..., None])
 
@@ -77,6 +79,10 @@ class EventResync(osken_event.EventBase):
 
 class EventChanged(osken_event.EventBase):
     """The API changed something the switches must follow."""
+
+
+class EventProbe(osken_event.EventBase):
+    """Time to measure each switch's echo round trip."""
 
 
 def guarded(handler: HandlerT) -> HandlerT:
@@ -160,7 +166,8 @@ class TeguApp(app_manager.OSKenApp):
             max_body=limits.max_body_bytes,
         )
         self.api = ApiServer(cfg.CONF.api_host, cfg.CONF.api_port, api, limits)
-        self.controller.on_change = lambda: self.send_event(self.name, EventChanged())
+        self._wake = threading.Event()  # a change may have brought the next edge closer
+        self.controller.on_change = self._on_change
 
     def start(self) -> None:
         super().start()
@@ -172,17 +179,41 @@ class TeguApp(app_manager.OSKenApp):
 
     def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()
         self.api.stop()
         super().stop()
 
+    def _on_change(self) -> None:
+        """The API changed something: follow it, and let the timer look at the edges again."""
+        self.send_event(self.name, EventChanged())
+        self._wake.set()
+
     def _timer(self) -> None:
-        """Post tick and resync events on time; the work happens on the event thread."""
-        next_resync = time.monotonic() + cfg.CONF.resync_interval
-        while not self._stopping.wait(TICK_INTERVAL):
+        """Post ticks at reservations' starts and ends (and every TICK_INTERVAL), resyncs, probes.
+
+        Waking at the edges themselves, not at the next half-second, is what puts
+        a reservation's flows on the switches within milliseconds of its start.
+        """
+        monotonic = time.monotonic
+        next_tick = next_resync = next_probe = monotonic()
+        next_resync += cfg.CONF.resync_interval
+        while not self._stopping.is_set():
+            now = time.time()
+            edge = self.controller.next_edge(now)
+            until_edge = TICK_INTERVAL if edge is None else edge - now + EDGE_MARGIN
+            if self._wake.wait(max(0.0, min(next_tick - monotonic(), until_edge))):
+                self._wake.clear()
+                continue  # something changed: look at the edges again
+            if self._stopping.is_set():
+                break
             self.send_event(self.name, EventTick())
-            if time.monotonic() >= next_resync:
+            next_tick = monotonic() + TICK_INTERVAL
+            if monotonic() >= next_resync:
                 next_resync += cfg.CONF.resync_interval
                 self.send_event(self.name, EventResync())
+            if monotonic() >= next_probe:
+                next_probe = monotonic() + ECHO_INTERVAL
+                self.send_event(self.name, EventProbe())
 
     @set_ev_cls(EventTick)
     @guarded
@@ -194,6 +225,22 @@ class TeguApp(app_manager.OSKenApp):
     @guarded
     def _changed(self, ev: EventChanged) -> None:
         self._run_pass()
+
+    @set_ev_cls(EventProbe)
+    @guarded
+    def _probe(self, ev: EventProbe) -> None:
+        """Echo requests carrying their send time; the replies say how responsive each switch is."""
+        now = time.time()
+        for dpid in self.controller.echo_due(now):
+            self._send(dpid, messages.echo_request(now))
+
+    @set_ev_cls(ofp_event.EventOFPEchoReply, MAIN_DISPATCHER)
+    @guarded
+    @from_current_connection
+    def _echo_reply(self, ev: Any) -> None:
+        sent = messages.echo_sent_at(ev.msg.data)
+        if sent is not None:
+            self.controller.echo_answered(ev.msg.datapath.id, sent, time.time())
 
     @set_ev_cls(EventResync)
     @guarded
@@ -379,7 +426,7 @@ class TeguApp(app_manager.OSKenApp):
             self._send(dpid, messages.meter_mod(meter, "delete"), f"delete meter {meter.id}")
         barrier = messages.barrier_request()
         if self._send(dpid, barrier):
-            self.controller.pass_sent(dpid, changes, barrier.xid, now)
+            self.controller.pass_sent(dpid, changes, barrier.xid, now, time.time())
 
     def _forget_sent(self, dpid: int) -> None:
         """A new connection starts its xids afresh: what we remember of the old one is moot."""

@@ -14,6 +14,7 @@ confirmed the last one with a barrier.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +38,11 @@ from tegu_ryu.topology.model import PortState, Topology
 from tegu_ryu.topology.refs import LinkId, PortRef, dpid_str
 from tegu_ryu.topology.static import load_static_topology
 
+LOG = logging.getLogger(__name__)
+
 BARRIER_PATIENCE = 10.0  # seconds before an unanswered barrier means the switch needs a re-read
+CONFIRMED_PER_SECOND = 2000  # changes a switch is given a second for, beyond that patience
+SLOW_ECHO = 1.0  # seconds: an echo round trip longer than this (or unanswered) is slow
 READ_SPACING = 9  # a periodic re-read waits this many times as long as the last one took
 
 
@@ -62,6 +67,10 @@ class _Switch:
     barrier_since: float = 0.0
     read_began: float = 0.0
     read_took: float = 0.0  # seconds, the last complete read
+    barrier_patience: float = BARRIER_PATIENCE
+    echo_sent: float = 0.0  # when the unanswered echo request went out (0: none is)
+    echo_rtt: float | None = None  # seconds, the last answered one
+    slow: bool = False
 
 
 class Controller:
@@ -113,6 +122,53 @@ class Controller:
                     self._adopt_hosts()
                     changed = True
             return changed
+
+    def next_edge(self, now: float) -> float | None:
+        """When a reservation starts or ends next (the timer wakes the tick then)."""
+        with self.lock:
+            return self.reservations.engine.next_edge(now)
+
+    # ------------------------------------------------------------ liveness
+
+    def echo_due(self, now: float) -> list[int]:
+        """Switches to send an echo request to now; one still unanswered makes its switch slow."""
+        with self.lock:
+            due = []
+            for dpid, switch in self.switches.items():
+                if switch.echo_sent and now - switch.echo_sent > SLOW_ECHO:
+                    self._mark_slow(
+                        dpid, switch, True, f"no echo reply for {now - switch.echo_sent:.1f} s"
+                    )
+                    continue
+                due.append(dpid)
+                switch.echo_sent = now
+            return due
+
+    def echo_answered(self, dpid: int, sent: float, now: float) -> None:
+        """An echo reply: its round trip, as this controller sees it (its own backlog included)."""
+        with self.lock:
+            switch = self.switches.get(dpid)
+            if switch is None:
+                return
+            switch.echo_sent = 0.0
+            switch.echo_rtt = max(0.0, now - sent)
+            self._mark_slow(
+                dpid,
+                switch,
+                switch.echo_rtt > SLOW_ECHO,
+                f"echo round trip {switch.echo_rtt * 1000:.0f} ms",
+            )
+
+    def _mark_slow(self, dpid: int, switch: _Switch, slow: bool, why: str) -> None:
+        if slow and not switch.slow:
+            LOG.warning(
+                "switch %s is slow to answer: %s (the switch or this controller is busy)",
+                dpid_str(dpid),
+                why,
+            )
+        elif switch.slow and not slow:
+            LOG.info("switch %s answers promptly again: %s", dpid_str(dpid), why)
+        switch.slow = slow
 
     # ------------------------------------------------------- discovery events
 
@@ -208,14 +264,20 @@ class Controller:
             for dpid, switch in self.switches.items():
                 if (
                     switch.sync.barrier is not None
-                    and now - switch.barrier_since > BARRIER_PATIENCE
+                    and now - switch.barrier_since > switch.barrier_patience
                 ):
+                    LOG.warning(
+                        "switch %s did not confirm %d s of changes; reading it back",
+                        dpid_str(dpid),
+                        now - switch.barrier_since,
+                    )
                     switch.sync.barrier = None
                     switch.sync.distrust()
+                spaced = now >= switch.read_began + (1 + READ_SPACING) * switch.read_took
                 if (
                     not switch.sync.reading
                     and switch.sync.barrier is None
-                    and now >= switch.read_began + (1 + READ_SPACING) * switch.read_took
+                    and (spaced or not switch.sync.known)  # distrusted: read it now
                 ):
                     due.append(dpid)
             return due
@@ -266,13 +328,20 @@ class Controller:
         keys, meter_ids = set(changed[0]), set(changed[1])
         return sync.changes_for(flows, meters, keys, meter_ids, now), (keys, meter_ids)
 
-    def pass_sent(self, dpid: int, changes: Changes, barrier_xid: int, now: float) -> None:
+    def pass_sent(
+        self, dpid: int, changes: Changes, barrier_xid: int, now: float, sent_at: float
+    ) -> None:
+        """``changes`` (planned at ``now``) went out to ``dpid``, its barrier at ``sent_at``.
+
+        The switch has a while to confirm them, longer for more of them.
+        """
         with self.lock:
             switch = self.switches.get(dpid)
             if switch is not None:
                 switch.sync.applied(changes, now)
                 switch.sync.barrier = barrier_xid
-                switch.barrier_since = now
+                switch.barrier_since = sent_at
+                switch.barrier_patience = BARRIER_PATIENCE + len(changes) / CONFIRMED_PER_SECOND
 
     def barrier_replied(self, dpid: int, xid: int) -> bool:
         """True when this reply confirms the last outstanding barrier (a new pass may start)."""
@@ -339,6 +408,13 @@ class Controller:
             return f"switch {dpid_str(dpid)} does not hold all of its flows yet"
         return None
 
+    def _liveness(self, dpid: int) -> dict[str, object]:
+        switch = self.switches.get(dpid)
+        rtt = (
+            None if switch is None or switch.echo_rtt is None else round(switch.echo_rtt * 1000, 1)
+        )
+        return {"echo_ms": rtt, "slow": switch is not None and switch.slow}
+
     def _grace_until(self, dpid: int) -> str | None:
         """Until when a switch whose control channel dropped leaves everything as it was."""
         until = self.topology.grace_until(dpid)
@@ -391,6 +467,7 @@ class Controller:
                         "connected": topo.is_connected(dpid),
                         "grace_until": self._grace_until(dpid),
                         "sync": self._sync_state(dpid),
+                        **self._liveness(dpid),
                         "ports": [p.as_json() for p in topo.ports(dpid)],
                     }
                     for dpid in topo.switch_ids()

@@ -48,6 +48,8 @@ def configure_logging() -> None:
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
     for handler in logging.getLogger().handlers:
         handler.setFormatter(formatter)
+    # waitress warns each time a request waits for a worker, which a burst makes routine.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 def raise_file_limit(wanted: int) -> None:

@@ -9,6 +9,7 @@ is what lets the reconciler compare a switch with the desired state.
 from __future__ import annotations
 
 import math
+import struct
 from typing import Any
 
 from os_ken.ofproto import ofproto_v1_3 as ofp
@@ -100,6 +101,23 @@ def meter_config_request() -> Any:
 
 def barrier_request() -> Any:
     return parser.OFPBarrierRequest(datapath=None)
+
+
+_ECHO = struct.Struct("!8sd")
+_ECHO_TAG = b"tegu-ryu"
+
+
+def echo_request(now: float) -> Any:
+    """An echo request that carries when it was sent (the reply returns the data)."""
+    return parser.OFPEchoRequest(datapath=None, data=_ECHO.pack(_ECHO_TAG, now))
+
+
+def echo_sent_at(data: bytes | None) -> float | None:
+    """When the echo request this reply answers was sent, if it was one of ours."""
+    if not data or len(data) != _ECHO.size:
+        return None
+    tag, sent = _ECHO.unpack(bytes(data))
+    return float(sent) if tag == _ECHO_TAG else None
 
 
 def packet_out(port: int, data: bytes) -> Any:

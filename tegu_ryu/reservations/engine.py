@@ -14,6 +14,7 @@ reservations after the retention period.
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 import logging
 import uuid
@@ -120,6 +121,7 @@ class Engine:
         self._checked_version = -1
         self._next_serial = 1
         self.version = 0  # bumped on every change, so that plans derived from it can be cached
+        self._edges: list[tuple[float, str]] = []  # heap of (start or end, reservation id)
 
     # ---------------------------------------------------------------- queries
 
@@ -128,6 +130,27 @@ class Engine:
             return self.reservations[reservation_id]
         except KeyError:
             raise NotFound(f"no reservation {reservation_id}", code="not_found") from None
+
+    def next_edge(self, after: float) -> float | None:
+        """The first start or end of a live reservation after ``after``: when states change next.
+
+        A heap of every edge ever put; edges in the past, and those of
+        reservations since cancelled, moved or changed, are dropped as they surface.
+        ``after`` is the clock: it must not go backwards between calls.
+        """
+        edges = self._edges
+        while edges:
+            instant, reservation_id = edges[0]
+            current = self.reservations.get(reservation_id)
+            if (
+                instant > after
+                and current is not None
+                and not current.state.final
+                and instant in (current.window.start, current.window.end)
+            ):
+                return instant
+            heapq.heappop(edges)
+        return None
 
     def fence_of(self, tenant: str) -> Fence:
         return self.fences.get(tenant, self.policy.default_fence)
@@ -583,6 +606,9 @@ class Engine:
     def _put(self, reservation: Reservation) -> None:
         self.reservations[reservation.id] = reservation
         self.version += 1
+        if not reservation.state.final:
+            heapq.heappush(self._edges, (reservation.window.start, reservation.id))
+            heapq.heappush(self._edges, (reservation.window.end, reservation.id))
 
     def _add(self, reservation: Reservation) -> None:
         self._put(reservation)

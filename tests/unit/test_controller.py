@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tegu_ryu.controller import Controller, ControllerSettings
+from tegu_ryu.openflow import messages
 from tegu_ryu.openflow.flows import Layer, cookie_layer
 from tegu_ryu.openflow.reconcile import InstalledFlow
 from tegu_ryu.tenancy import ANONYMOUS
@@ -37,7 +40,7 @@ def confirm(controller: Controller, now: float) -> None:
     while work := controller.next_pass(now):
         for dpid, changes in work.items():
             xid += 1
-            controller.pass_sent(dpid, changes, xid, now)
+            controller.pass_sent(dpid, changes, xid, now, now)
             controller.barrier_replied(dpid, xid)
 
 
@@ -53,7 +56,7 @@ def test_status_goes_from_pending_to_installed_once_barriers_confirm(tmp_path: P
     work = controller.next_pass(1)
     assert work, "the new reservation's flows and meters are sent"
     for dpid, changes in work.items():
-        controller.pass_sent(dpid, changes, 7, now=1)
+        controller.pass_sent(dpid, changes, 7, now=1, sent_at=1)
     assert controller.enforcement(made)["status"] == "pending"  # sent, not yet confirmed
     for dpid in work:
         controller.barrier_replied(dpid, 7)
@@ -134,3 +137,46 @@ def test_periodic_re_reads_are_spaced_by_what_the_last_one_took(tmp_path: Path) 
     assert controller.last_read(1) == (0, 2)
     assert 1 not in controller.resync_due(now=115)  # 2 s reading, so 18 s apart
     assert 1 in controller.resync_due(now=120)
+
+
+def test_echo_round_trips_mark_a_slow_switch_and_its_recovery(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    controller = connected(tmp_path)
+    assert controller.echo_due(100) == [1, 2, 3]
+    controller.echo_answered(1, sent=100, now=100.004)
+    controller.echo_answered(2, sent=100, now=101.5)  # took 1.5 s
+    views = {s["dpid"]: s for s in controller.topology_view()["switches"]}  # type: ignore[attr-defined]
+    assert views["0000000000000001"]["echo_ms"] == 4.0 and not views["0000000000000001"]["slow"]
+    assert views["0000000000000002"]["slow"] and "0000000000000002 is slow" in caplog.text
+    assert controller.echo_due(103) == [1, 2]  # 3 never answered: slow, and not asked again
+    assert {s["dpid"]: s["slow"] for s in controller.topology_view()["switches"]}[  # type: ignore[attr-defined]
+        "0000000000000003"
+    ]
+    controller.echo_answered(2, sent=103, now=103.01)
+    assert "0000000000000002 answers promptly again" in caplog.text
+
+
+def test_echo_requests_carry_their_send_time_and_ignore_others() -> None:
+    request = messages.echo_request(1234.5)
+    assert messages.echo_sent_at(request.data) == 1234.5
+    assert messages.echo_sent_at(b"somebody else's") is None
+    assert messages.echo_sent_at(None) is None
+
+
+def test_a_switch_that_never_confirms_is_read_back_at_once_not_after_the_spacing(
+    tmp_path: Path,
+) -> None:
+    controller = connected(tmp_path)
+    controller.switches[1].read_took = 30.0  # its last read took long: periodic reads are rare
+    controller.reservations.create(
+        ANONYMOUS, {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 600}, now=1,
+        reply=lambda r: r,
+    )  # fmt: skip
+    work = controller.next_pass(1)
+    for dpid, changes in work.items():
+        controller.pass_sent(dpid, changes, 99, now=1, sent_at=5)  # sending took 4 s
+    assert 1 in work
+    assert 1 not in controller.resync_due(14)  # 9 s after the barrier went out: still patient
+    assert 1 in controller.resync_due(16)  # 11 s: distrusted, and read at once

@@ -530,3 +530,15 @@ def check_against_oracle(trace: Trace) -> None:
         for t in range(0, 12):
             assert oracle_room(booked, link, None, Window(t, t + 1)) <= usable
             assert oracle_room(booked, link, "b", Window(t, t + 1)) <= fence_cap
+
+
+def test_the_next_edge_is_the_nearest_start_or_end_of_a_live_reservation() -> None:
+    engine, _ = diamond()
+    assert engine.next_edge(0) is None
+    first = engine.create(0, "acme", request(H1, H4, M, window=Window(10, 20)))
+    engine.create(0, "acme", request(H1, H4, M, window=Window(15, 40), match=Match(protocol="udp")))
+    assert engine.next_edge(0) == 10
+    assert engine.next_edge(10) == 15  # strictly after
+    engine.cancel(11, first.id)
+    assert engine.next_edge(16) == 40  # the cancelled one's end (20) is gone
+    assert engine.next_edge(40) is None
