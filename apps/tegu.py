@@ -37,12 +37,13 @@ from tegu_ryu.api.wsgi import Api
 from tegu_ryu.config import controller_settings, server_limits
 from tegu_ryu.controller import Controller
 from tegu_ryu.enforcement.planner import serial_of_meter
-from tegu_ryu.openflow import lean_stats, messages
+from tegu_ryu.openflow import lean_mods, lean_stats, messages
 from tegu_ryu.openflow.connections import Connections
 from tegu_ryu.openflow.flows import (
     COOKIE_OBJECT_MASK,
     COOKIE_TAG,
     COOKIE_TAG_MASK,
+    Flow,
     Layer,
     cookie_layer,
 )
@@ -153,7 +154,9 @@ class TeguApp(app_manager.OSKenApp):
         lean_stats.install()
         self.controller: Controller = kwargs["tegu_controller"]
         self.connections: Connections[Any] = Connections()
-        self._sent: OrderedDict[tuple[int, int], tuple[str, int | None]] = OrderedDict()
+        self._sent: OrderedDict[tuple[int, int], tuple[str | tuple[str, Flow], int | None]] = (
+            OrderedDict()
+        )
         self._stopping = threading.Event()
         authenticator = Authenticator.from_config(
             cfg.CONF.auth_mode, cfg.CONF.token_file, cfg.CONF.api_host
@@ -380,7 +383,10 @@ class TeguApp(app_manager.OSKenApp):
     def _error(self, ev: Any) -> None:
         msg = ev.msg
         dpid = msg.datapath.id
-        what, serial = self._sent.get((dpid, msg.xid), ("a message no longer remembered", None))
+        sent, serial = self._sent.get((dpid, msg.xid), ("a message no longer remembered", None))
+        what = (
+            sent if isinstance(sent, str) else f"{sent[0]} {sent[1].description or sent[1].match}"
+        )
         detail = f"rejected {what}: OpenFlow error type {msg.type} code {msg.code}"
         LOG.error("switch %s %s", dpid_str(dpid), detail)
         self.controller.switch_error(dpid, serial, detail)
@@ -412,15 +418,18 @@ class TeguApp(app_manager.OSKenApp):
                 serial_of_meter(meter.id),
             )
         for flow in (*changes.flow_add, *changes.flow_modify):
-            self._send(
+            self._send_bytes(
                 dpid,
-                messages.flow_add(flow, now),
-                f"add {flow.description or flow.match}",
+                functools.partial(lean_mods.flow_add_bytes, flow, now),
+                ("add", flow),
                 _flow_serial(flow.cookie),
             )
         for flow in changes.flow_delete:
-            self._send(
-                dpid, messages.flow_delete(flow), f"delete {flow.match}", _flow_serial(flow.cookie)
+            self._send_bytes(
+                dpid,
+                functools.partial(lean_mods.flow_delete_bytes, flow),
+                ("delete", flow),
+                _flow_serial(flow.cookie),
             )
         for meter in changes.meter_delete:
             self._send(dpid, messages.meter_mod(meter, "delete"), f"delete meter {meter.id}")
@@ -440,10 +449,40 @@ class TeguApp(app_manager.OSKenApp):
             return False
         msg.datapath = datapath
         datapath.set_xid(msg)
-        self._sent[(dpid, msg.xid)] = (what or type(msg).__name__, serial)
+        self._remember(dpid, msg.xid, what or type(msg).__name__, serial)
+        return bool(datapath.send_msg(msg))
+
+    def _send_bytes(
+        self,
+        dpid: int,
+        encode: Callable[[int], bytes],
+        what: tuple[str, Flow],
+        serial: int | None,
+    ) -> bool:
+        """Send a message encoded without os-ken objects (see openflow.lean_mods)."""
+        datapath = self.connections.current(dpid)
+        if datapath is None:
+            return False
+        xid = datapath.set_xid(_Xid())
+        self._remember(dpid, xid, what, serial)
+        return bool(datapath.send(encode(xid)))
+
+    def _remember(
+        self, dpid: int, xid: int, what: str | tuple[str, Flow], serial: int | None
+    ) -> None:
+        """What went out by xid, so that a switch's error can be matched to it."""
+        self._sent[(dpid, xid)] = (what, serial)
         while len(self._sent) > _SENT_MEMORY:
             self._sent.popitem(last=False)
-        return bool(datapath.send_msg(msg))
+
+
+class _Xid:
+    """Takes the xid os-ken's ``Datapath.set_xid`` hands out, for a message sent as bytes."""
+
+    xid = 0
+
+    def set_xid(self, xid: int) -> None:
+        self.xid = xid
 
 
 def _link_id(link: Any) -> LinkId:

@@ -19,14 +19,13 @@ field, another instruction or action) is handed to os-ken's parser and
 
 from __future__ import annotations
 
-import socket
 import struct
 from dataclasses import dataclass
 from typing import Any
 
-from os_ken.lib import addrconv
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
+from tegu_ryu.openflow import oxm
 from tegu_ryu.openflow.flows import Action, Flow, Output, SetField
 from tegu_ryu.openflow.messages import flow_from_stats
 
@@ -36,42 +35,8 @@ _OXM = struct.Struct("!HBB")
 _TLV = struct.Struct("!HH")
 _U32 = struct.Struct("!I")
 _OUTPUT = struct.Struct("!I")
-_OXM_BASIC = 0x8000
 _OFPIT_GOTO_TABLE, _OFPIT_APPLY_ACTIONS, _OFPIT_METER = 1, 4, 6
 _OFPAT_OUTPUT, _OFPAT_SET_FIELD = 0, 25
-
-
-def _mac(raw: bytes) -> str:
-    return raw.hex(":")
-
-
-def _ipv4(raw: bytes) -> str:
-    return socket.inet_ntoa(raw)
-
-
-def _ipv6(raw: bytes) -> str:
-    return str(addrconv.ipv6.bin_to_text(raw))  # os-ken's own text form (netaddr's)
-
-
-def _int(raw: bytes) -> int:
-    return int.from_bytes(raw, "big")
-
-
-# OpenFlow-basic OXM field number -> (os-ken's name, how os-ken gives its value)
-_FIELDS: dict[int, tuple[str, Any]] = {
-    0: ("in_port", _int), 1: ("in_phy_port", _int), 2: ("metadata", _int),
-    3: ("eth_dst", _mac), 4: ("eth_src", _mac), 5: ("eth_type", _int), 6: ("vlan_vid", _int),
-    7: ("vlan_pcp", _int), 8: ("ip_dscp", _int), 9: ("ip_ecn", _int), 10: ("ip_proto", _int),
-    11: ("ipv4_src", _ipv4), 12: ("ipv4_dst", _ipv4), 13: ("tcp_src", _int),
-    14: ("tcp_dst", _int), 15: ("udp_src", _int), 16: ("udp_dst", _int), 17: ("sctp_src", _int),
-    18: ("sctp_dst", _int), 19: ("icmpv4_type", _int), 20: ("icmpv4_code", _int),
-    21: ("arp_op", _int), 22: ("arp_spa", _ipv4), 23: ("arp_tpa", _ipv4), 24: ("arp_sha", _mac),
-    25: ("arp_tha", _mac), 26: ("ipv6_src", _ipv6), 27: ("ipv6_dst", _ipv6),
-    28: ("ipv6_flabel", _int), 29: ("icmpv6_type", _int), 30: ("icmpv6_code", _int),
-    31: ("ipv6_nd_target", _ipv6), 32: ("ipv6_nd_sll", _mac), 33: ("ipv6_nd_tll", _mac),
-    34: ("mpls_label", _int), 35: ("mpls_tc", _int), 36: ("mpls_bos", _int),
-    37: ("pbb_isid", _int), 38: ("tunnel_id", _int), 39: ("ipv6_exthdr", _int),
-}  # fmt: skip
 
 
 class _Unusual(Exception):
@@ -102,7 +67,7 @@ def decode(entry: Any, now: float) -> tuple[Flow, float | None]:
         return flow_from_stats(entry, now)  # already parsed (install() was not called)
     try:
         return _decode(entry.buf, entry.offset, now)
-    except (_Unusual, KeyError, struct.error, ValueError):
+    except (_Unusual, oxm.UnknownField, struct.error, ValueError):
         return flow_from_stats(parser.OFPFlowStats.parser(entry.buf, entry.offset), now)
 
 
@@ -150,11 +115,11 @@ def _decode(buf: bytes, offset: int, now: float) -> tuple[Flow, float | None]:
 def _oxm(buf: bytes, at: int) -> tuple[str, int | str, int]:
     """One OXM TLV: (os-ken's field name, its value as os-ken gives it, where the next starts)."""
     oxm_class, field_and_mask, size = _OXM.unpack_from(buf, at)
-    if oxm_class != _OXM_BASIC or field_and_mask & 1:
+    if oxm_class != oxm.OXM_BASIC or field_and_mask & 1:
         raise _Unusual
-    name, convert = _FIELDS[field_and_mask >> 1]
     start = at + 4
-    return name, convert(bytes(buf[start : start + size])), start + size
+    name, value = oxm.decode(field_and_mask >> 1, bytes(buf[start : start + size]))
+    return name, value, start + size
 
 
 def _actions(buf: bytes, at: int, end: int) -> list[Action]:
