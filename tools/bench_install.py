@@ -116,7 +116,7 @@ def burst(controller: ControllerProcess, count: int, first_port: int) -> tuple[f
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
         ids = set(pool.map(lambda n: post(controller, "h6", first_port + n), range(count)))
     while True:
-        _, listed = controller.request("GET", "/v1/reservations?state=active")
+        _, listed = controller.request("GET", "/v1/reservations?state=active&limit=10000")
         done = {
             r["id"] for r in listed["reservations"] if r["enforcement"]["status"] == "installed"
         }
