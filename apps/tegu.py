@@ -405,37 +405,47 @@ class TeguApp(app_manager.OSKenApp):
             )
 
     def _send_changes(self, dpid: int, changes: Changes, now: float) -> None:
+        """One pass to one switch, in order, ending with its barrier, in a single write.
+
+        os-ken hands each message to the connection's sending thread through a
+        queue of 16, a thread switch per message; a pass of thousands of
+        flow-mods is therefore joined into one buffer (OpenFlow is a byte
+        stream) and handed over once.
+        """
+        datapath = self.connections.current(dpid)
+        if datapath is None:
+            return
         LOG.debug("switch %s: phase %d, %d changes", dpid_str(dpid), changes.phase(), len(changes))
+        out = bytearray()
+
+        def message(msg: Any, what: str, serial: int | None = None) -> int:
+            msg.datapath = datapath
+            xid: int = datapath.set_xid(msg)
+            msg.serialize()
+            out.extend(msg.buf)
+            self._remember(dpid, xid, what, serial)
+            return xid
+
+        def flow_mod(encode: Callable[[int], bytes], verb: str, flow: Flow) -> None:
+            xid = datapath.set_xid(_Xid())
+            out.extend(encode(xid))
+            self._remember(dpid, xid, (verb, flow), _flow_serial(flow.cookie))
+
         for meter in changes.meter_add:
-            self._send(
-                dpid, messages.meter_mod(meter, "add"), f"add {meter}", serial_of_meter(meter.id)
-            )
+            message(messages.meter_mod(meter, "add"), f"add {meter}", serial_of_meter(meter.id))
         for meter in changes.meter_modify:
-            self._send(
-                dpid,
-                messages.meter_mod(meter, "modify"),
-                f"modify {meter}",
-                serial_of_meter(meter.id),
+            message(
+                messages.meter_mod(meter, "modify"), f"modify {meter}", serial_of_meter(meter.id)
             )
         for flow in (*changes.flow_add, *changes.flow_modify):
-            self._send_bytes(
-                dpid,
-                functools.partial(lean_mods.flow_add_bytes, flow, now),
-                ("add", flow),
-                _flow_serial(flow.cookie),
-            )
+            flow_mod(functools.partial(lean_mods.flow_add_bytes, flow, now), "add", flow)
         for flow in changes.flow_delete:
-            self._send_bytes(
-                dpid,
-                functools.partial(lean_mods.flow_delete_bytes, flow),
-                ("delete", flow),
-                _flow_serial(flow.cookie),
-            )
+            flow_mod(functools.partial(lean_mods.flow_delete_bytes, flow), "delete", flow)
         for meter in changes.meter_delete:
-            self._send(dpid, messages.meter_mod(meter, "delete"), f"delete meter {meter.id}")
-        barrier = messages.barrier_request()
-        if self._send(dpid, barrier):
-            self.controller.pass_sent(dpid, changes, barrier.xid, now, time.time())
+            message(messages.meter_mod(meter, "delete"), f"delete meter {meter.id}")
+        barrier = message(messages.barrier_request(), "barrier")
+        if datapath.send(bytes(out)):
+            self.controller.pass_sent(dpid, changes, barrier, now, time.time())
 
     def _forget_sent(self, dpid: int) -> None:
         """A new connection starts its xids afresh: what we remember of the old one is moot."""
@@ -451,21 +461,6 @@ class TeguApp(app_manager.OSKenApp):
         datapath.set_xid(msg)
         self._remember(dpid, msg.xid, what or type(msg).__name__, serial)
         return bool(datapath.send_msg(msg))
-
-    def _send_bytes(
-        self,
-        dpid: int,
-        encode: Callable[[int], bytes],
-        what: tuple[str, Flow],
-        serial: int | None,
-    ) -> bool:
-        """Send a message encoded without os-ken objects (see openflow.lean_mods)."""
-        datapath = self.connections.current(dpid)
-        if datapath is None:
-            return False
-        xid = datapath.set_xid(_Xid())
-        self._remember(dpid, xid, what, serial)
-        return bool(datapath.send(encode(xid)))
 
     def _remember(
         self, dpid: int, xid: int, what: str | tuple[str, Flow], serial: int | None

@@ -26,9 +26,12 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -77,7 +80,13 @@ def ready(controller: ControllerProcess) -> bool:
     )
 
 
+_SESSIONS = threading.local()
+
+
 def post(controller: ControllerProcess, dst: str, port: int) -> str:
+    """One reservation, on this thread's own keep-alive connection (as a real client would)."""
+    if not hasattr(_SESSIONS, "session"):
+        _SESSIONS.session = requests.Session()
     body = {
         "src": "h1",
         "dst": dst,
@@ -86,10 +95,10 @@ def post(controller: ControllerProcess, dst: str, port: int) -> str:
         "protocol": "tcp",
         "dst_port": port,
     }
-    status, made = controller.request("POST", "/v1/reservations", body)
-    if status != 201:
-        raise RuntimeError(f"reservation refused: {made}")
-    return str(made["id"])
+    reply = _SESSIONS.session.post(f"{controller.url}/v1/reservations", json=body, timeout=60)
+    if reply.status_code != 201:
+        raise RuntimeError(f"reservation refused: {reply.text}")
+    return str(reply.json()["id"])
 
 
 def installed(controller: ControllerProcess, rid: str) -> bool:
