@@ -151,8 +151,8 @@ def plan_switches(
 ) -> Plan:
     """The full desired state of every switch, given the reservations' current states.
 
-    States are moved on by the engine's tick (within a second of a window's
-    edges); planning from them keeps what the API shows and what the
+    States are moved on by the engine's tick (run at a window's edges);
+    planning from them keeps what the API shows and what the
     switches hold in step. ``planned`` may memoise ``plan_reservation``.
     """
     plan_one = planned or (lambda r: plan_reservation(r, meters))
