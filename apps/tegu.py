@@ -54,7 +54,7 @@ from tegu_ryu.topology.refs import MAX_PORT, LinkId, PortRef, dpid_str
 
 LOG = logging.getLogger("tegu_ryu.app")
 
-_SENT_MEMORY = 4096
+_SENT_MEMORY = 65536  # messages remembered by xid, for errors: more than one large pass
 EVENT_QUEUE = 20_000  # events waiting for this app (at most ~1 GB of stats replies)
 TICK_INTERVAL = 0.5  # the longest the timer sleeps; it wakes at reservations' edges too
 EDGE_MARGIN = 0.002  # seconds past an edge the tick runs, so that its clock is past it
@@ -170,6 +170,7 @@ class TeguApp(app_manager.OSKenApp):
         )
         self.api = ApiServer(cfg.CONF.api_host, cfg.CONF.api_port, api, limits)
         self._wake = threading.Event()  # a change may have brought the next edge closer
+        self._tick_pending = threading.Event()  # posted, not yet handled
         self.controller.on_change = self._on_change
 
     def start(self) -> None:
@@ -196,20 +197,30 @@ class TeguApp(app_manager.OSKenApp):
 
         Waking at the edges themselves, not at the next half-second, is what puts
         a reservation's flows on the switches within milliseconds of its start.
+        Edges are looked for after the last tick, not after now, so that one
+        passing while the timer was woken for something else still gets its
+        tick; and a tick is not posted while the last one waits to be handled
+        (a burst's reservations end a millisecond apart: one tick does them all).
         """
         monotonic = time.monotonic
         next_tick = next_resync = next_probe = monotonic()
         next_resync += cfg.CONF.resync_interval
+        last_tick = time.time()
         while not self._stopping.is_set():
-            now = time.time()
-            edge = self.controller.next_edge(now)
-            until_edge = TICK_INTERVAL if edge is None else edge - now + EDGE_MARGIN
+            edge = self.controller.next_edge(last_tick)
+            if edge is None or self._tick_pending.is_set():
+                until_edge = TICK_INTERVAL  # the handled tick wakes this loop again
+            else:
+                until_edge = edge - time.time() + EDGE_MARGIN
             if self._wake.wait(max(0.0, min(next_tick - monotonic(), until_edge))):
                 self._wake.clear()
                 continue  # something changed: look at the edges again
             if self._stopping.is_set():
                 break
-            self.send_event(self.name, EventTick())
+            if not self._tick_pending.is_set():
+                self._tick_pending.set()
+                last_tick = time.time()
+                self.send_event(self.name, EventTick())
             next_tick = monotonic() + TICK_INTERVAL
             if monotonic() >= next_resync:
                 next_resync += cfg.CONF.resync_interval
@@ -221,6 +232,8 @@ class TeguApp(app_manager.OSKenApp):
     @set_ev_cls(EventTick)
     @guarded
     def _tick(self, ev: EventTick) -> None:
+        self._tick_pending.clear()
+        self._wake.set()  # the timer may now post the next one, if an edge passed meanwhile
         if self.controller.tick(time.time()):
             self._run_pass()
 
@@ -345,7 +358,16 @@ class TeguApp(app_manager.OSKenApp):
     def _flow_stats(self, ev: Any) -> None:
         msg = ev.msg
         now = time.time()
-        entries = [InstalledFlow(*lean_stats.decode(stats, now)) for stats in msg.body]
+        entries = []
+        for stats in msg.body:
+            try:
+                entries.append(InstalledFlow(*lean_stats.decode(stats, now)))
+            except lean_stats.Undecodable as problem:
+                LOG.error(
+                    "switch %s sent a flow entry no parser reads: %s",
+                    dpid_str(msg.datapath.id),
+                    problem,
+                )
         more = bool(msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE)
         if self.controller.flows_read(msg.datapath.id, msg.xid, entries, more, now):
             self._read_done(msg.datapath.id)

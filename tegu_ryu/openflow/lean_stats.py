@@ -20,7 +20,6 @@ field, another instruction or action) is handed to os-ken's parser and
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import Any
 
 from os_ken.ofproto import ofproto_v1_3_parser as parser
@@ -43,17 +42,32 @@ class _Unusual(Exception):
     """Something this decoder leaves to os-ken's parser."""
 
 
-@dataclass(frozen=True, slots=True)
-class RawFlowStats:
-    """One flow-stats entry, still bytes: what os-ken's reply keeps in ``body``."""
+class Undecodable(ValueError):
+    """A flow-stats entry neither this decoder nor os-ken's parser can read."""
 
-    buf: bytes
-    offset: int
-    length: int
+
+class RawFlowStats:
+    """One flow-stats entry, still bytes: what os-ken's reply keeps in ``body``.
+
+    ``install`` changes this for every app in the process, so an entry still
+    behaves as os-ken's ``OFPFlowStats`` to any other app that reads flow
+    stats: its attributes are parsed by os-ken on first use.
+    """
+
+    __slots__ = ("_parsed", "buf", "length", "offset")
+
+    def __init__(self, buf: bytes, offset: int, length: int) -> None:
+        self.buf, self.offset, self.length = buf, offset, length
+        self._parsed: Any = None
 
     @classmethod
     def parser(cls, buf: bytes, offset: int) -> RawFlowStats:
         return cls(buf, offset, int.from_bytes(buf[offset : offset + 2], "big"))
+
+    def __getattr__(self, name: str) -> Any:
+        if self._parsed is None:
+            self._parsed = parser.OFPFlowStats.parser(self.buf, self.offset)
+        return getattr(self._parsed, name)
 
 
 def install() -> None:
@@ -62,13 +76,21 @@ def install() -> None:
 
 
 def decode(entry: Any, now: float) -> tuple[Flow, float | None]:
-    """The ``Flow`` one entry describes and when it will time out, as ``flow_from_stats``."""
+    """The ``Flow`` one entry describes and when it will time out, as ``flow_from_stats``.
+
+    Raises Undecodable for an entry no parser can read (a switch's bug): the
+    caller skips it, and the reconciler then installs what should be there.
+    """
     if not isinstance(entry, RawFlowStats):
         return flow_from_stats(entry, now)  # already parsed (install() was not called)
     try:
         return _decode(entry.buf, entry.offset, now)
-    except (_Unusual, oxm.UnknownField, struct.error, ValueError):
+    except (_Unusual, oxm.UnknownField, struct.error, ValueError, OSError):
+        pass
+    try:
         return flow_from_stats(parser.OFPFlowStats.parser(entry.buf, entry.offset), now)
+    except Exception as exc:
+        raise Undecodable(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _decode(buf: bytes, offset: int, now: float) -> tuple[Flow, float | None]:

@@ -604,9 +604,10 @@ class Engine:
         ]
 
     def _put(self, reservation: Reservation) -> None:
+        before = self.reservations.get(reservation.id)
         self.reservations[reservation.id] = reservation
         self.version += 1
-        if not reservation.state.final:
+        if not reservation.state.final and (before is None or before.window != reservation.window):
             heapq.heappush(self._edges, (reservation.window.start, reservation.id))
             heapq.heappush(self._edges, (reservation.window.end, reservation.id))
 

@@ -196,8 +196,12 @@ class Topology:
         switch still disconnected is forgotten with its discovered links.
         """
         changed = False
-        for source in self._links.values():
+        for link_id, source in self._links.items():
             if source.held_until and now >= source.held_until:
+                grace = self._grace_of(link_id)
+                if now < grace:  # an end lost its channel again since: hold it through that
+                    source.held_until = grace
+                    continue
                 source.held_until = 0.0
                 source.discovered = False
                 changed = True
@@ -210,6 +214,14 @@ class Topology:
         if changed:
             self._changed()
         return changed
+
+    def _grace_of(self, link_id: LinkId) -> float:
+        """When the later of its two switches' grace periods ends (0: neither is in one)."""
+        return max(
+            (self._switches[d].grace_until for d in (link_id.src.dpid, link_id.dst.dpid)
+             if d in self._switches),
+            default=0.0,
+        )  # fmt: skip
 
     def _forget_switch(self, dpid: int) -> None:
         """A switch gone for good: drop its discovered links; keep a declared one as a node."""
@@ -292,6 +304,10 @@ class Topology:
         if source.known:
             return
         source.held_until = until
+        for dpid in (link_id.src.dpid, link_id.dst.dpid):
+            switch = self._switch(dpid)  # a node of the graph, as if its channel had just dropped
+            if not switch.connected:
+                switch.grace_until = max(switch.grace_until, until)
         self._changed()
 
     def link_lost(self, link_id: LinkId, now: float) -> None:
@@ -303,11 +319,7 @@ class Topology:
         source = self._links.get(link_id)
         if source is None or not source.discovered:
             return
-        grace = max(
-            (self._switches[d].grace_until for d in (link_id.src.dpid, link_id.dst.dpid)
-             if d in self._switches),
-            default=0.0,
-        )  # fmt: skip
+        grace = self._grace_of(link_id)
         if now < grace:
             source.held_until = max(source.held_until, grace)
             return

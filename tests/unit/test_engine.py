@@ -542,3 +542,15 @@ def test_the_next_edge_is_the_nearest_start_or_end_of_a_live_reservation() -> No
     engine.cancel(11, first.id)
     assert engine.next_edge(16) == 40  # the cancelled one's end (20) is gone
     assert engine.next_edge(40) is None
+
+
+def test_the_edge_heap_does_not_grow_with_state_changes() -> None:
+    engine, links = diamond()
+    engine.create(0, "acme", request(H1, H4, M, window=Window(10, 86400)))
+    for now in range(1, 201):  # the reservation moves back and forth between its paths
+        engine.topology.port_updated(
+            links["1-2"].src.dpid, PortState(links["1-2"].src.port, up=now % 2 == 0)
+        )
+        engine.tick(now)
+    assert len(engine._edges) <= 4
+    assert engine.next_edge(200) == 86400

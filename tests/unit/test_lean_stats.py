@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from os_ken.ofproto import ofproto_v1_3_parser as parser
@@ -115,3 +116,18 @@ def test_lean_decoding_is_much_cheaper() -> None:
     lean = time.perf_counter() - began
     print(f"per entry: os-ken {generic / 300 * 1e6:.0f} us, lean {lean / 300 * 1e6:.0f} us")
     assert lean < generic / 2
+
+
+def test_an_entry_no_parser_reads_is_reported_not_fatal() -> None:
+    flow = Flow(priority=1, match=match(ipv4_src="10.0.0.1"), actions=(), cookie=1)
+    raw = bytearray(entry_bytes(flow, 1, 0))
+    raw[48 + 4 + 3] = 3  # the ipv4_src field now claims 3 bytes: malformed
+    with pytest.raises(lean_stats.Undecodable):
+        lean_stats.decode(lean_stats.RawFlowStats.parser(bytes(raw), 0), NOW)
+
+
+def test_a_raw_entry_still_reads_as_os_kens_to_other_apps() -> None:
+    flow = Flow(priority=7, match=match(in_port=3), actions=(Output(2),), cookie=9, table=1)
+    entry = lean_stats.RawFlowStats.parser(entry_bytes(flow, 5, 0), 0)
+    assert (entry.priority, entry.cookie, entry.table_id) == (7, 9, 1)
+    assert dict(entry.match.items()) == {"in_port": 3}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tegu_ryu.forwarding.base import plan_base_flows
 from tegu_ryu.topology.capacity import CapacityConfigError, CapacityPolicy
 from tegu_ryu.topology.model import PortState, Topology
 from tegu_ryu.topology.refs import LinkId, PortRef
@@ -222,3 +223,35 @@ def test_a_lost_link_stays_visible_as_down_until_replaced() -> None:
     moved = LinkId(PortRef(1, 1), PortRef(3, 1))
     topology.link_discovered(moved)
     assert [link.id for link in topology.links()] == [moved]
+
+
+def test_an_expected_link_makes_its_switches_nodes_and_goes_with_a_switch_that_never_returns() -> (
+    None
+):
+    topology = Topology(control_grace=30)
+    link = LinkId(PortRef(1, 2), PortRef(2, 1))
+    topology.expect_link(link, until=130)  # a restarted controller's stored path
+    topology.expect_link(link.reversed(), until=130)
+    assert topology.switch_ids() == [1, 2] and topology.view().up == {link, link.reversed()}
+    topology.switch_connected(1, [PortState(port=1), PortState(port=2)])
+    topology.host_seen("0a:00:00:00:00:01", PortRef(1, 1), "10.0.0.1")
+    assert plan_base_flows(topology)  # every switch of the graph is planned (no KeyError)
+    topology.expire(now=131)  # switch 2 never came back
+    assert topology.switch_ids() == [1] and topology.links() == []
+
+
+def test_a_link_held_in_one_grace_stays_up_through_a_later_one() -> None:
+    topology = Topology(control_grace=30)
+    link = LinkId(PortRef(1, 2), PortRef(2, 1))
+    topology.switch_connected(1, [PortState(port=2)])
+    topology.switch_connected(2, [PortState(port=1)])
+    topology.link_discovered(link)
+    topology.switch_disconnected(1, now=0)
+    topology.link_lost(link, now=1)  # held until 30
+    topology.switch_connected(1, [PortState(port=2)])
+    topology.switch_disconnected(1, now=20)  # lost again before LLDP confirmed: grace to 50
+    topology.switch_connected(1, [PortState(port=2)])
+    topology.expire(now=35)
+    assert topology.link(link).up  # type: ignore[union-attr]
+    topology.expire(now=51)  # LLDP never found it again
+    assert not topology.link(link).up  # type: ignore[union-attr]
