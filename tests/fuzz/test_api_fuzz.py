@@ -99,4 +99,5 @@ def test_no_generated_request_gets_a_5xx_or_an_answer_off_the_document(
         timeout=10,
     )
     assert listed.status_code == 200
-    assert listed.json()["reservations"], "the fuzzer never got a reservation admitted"
+    if token_mode:  # as admin, the fuzzer may set every fence to 0 before it reserves anything
+        assert listed.json()["reservations"], "the fuzzer never got a reservation admitted"
