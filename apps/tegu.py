@@ -31,9 +31,9 @@ from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 from os_ken.topology import event as topo_event
 
-from tegu_ryu.api.auth import Authenticator
 from tegu_ryu.api.server import ApiServer
 from tegu_ryu.api.wsgi import Api
+from tegu_ryu.auth import Authenticator
 from tegu_ryu.config import controller_settings, server_limits
 from tegu_ryu.controller import Controller
 from tegu_ryu.enforcement.planner import serial_of_meter

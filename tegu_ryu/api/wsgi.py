@@ -22,8 +22,8 @@ from webob import Request, Response
 
 from tegu_ryu import __version__
 from tegu_ryu.api import views
-from tegu_ryu.api.auth import Authenticator
 from tegu_ryu.api.paging import page_of
+from tegu_ryu.auth import Authenticator
 from tegu_ryu.compat.tegu_api import TeguApi
 from tegu_ryu.controller import Controller
 from tegu_ryu.errors import MethodNotAllowed, NotFound, RequestError

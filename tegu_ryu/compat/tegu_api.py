@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tegu_ryu import __version__
-from tegu_ryu.api.auth import Authenticator
+from tegu_ryu.auth import Authenticator
 from tegu_ryu.compat.syntax import (
     Command,
     HostName,

@@ -14,6 +14,7 @@ touched.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -148,3 +149,13 @@ def _canonical(value: int | str) -> int | str:
 def by_key(flows: Iterable[Flow]) -> dict[FlowKey, Flow]:
     """Index flows by their strict-match key."""
     return {flow.key: flow for flow in flows}
+
+
+MAX_HARD_TIMEOUT = 65535  # the largest OpenFlow allows; longer flows are refreshed
+
+
+def hard_timeout(flow: Flow, now: float) -> int:
+    """Seconds until ``flow.until``, capped by OpenFlow's maximum; 0 means none."""
+    if flow.until is None:
+        return 0
+    return max(1, min(MAX_HARD_TIMEOUT, math.ceil(flow.until - now)))

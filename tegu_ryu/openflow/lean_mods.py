@@ -16,8 +16,8 @@ import struct
 from os_ken.ofproto import ofproto_v1_3, ofproto_v1_3_parser
 
 from tegu_ryu.openflow import oxm
-from tegu_ryu.openflow.flows import Flow, Output, SetField
-from tegu_ryu.openflow.messages import flow_add, flow_delete, hard_timeout
+from tegu_ryu.openflow.flows import Flow, Output, SetField, hard_timeout
+from tegu_ryu.openflow.messages import flow_add, flow_delete
 
 OFP_VERSION = 4
 OFPT_FLOW_MOD = 14

@@ -8,7 +8,6 @@ is what lets the reconciler compare a switch with the desired state.
 
 from __future__ import annotations
 
-import math
 import struct
 from typing import Any
 
@@ -24,17 +23,9 @@ from tegu_ryu.openflow.flows import (
     Opaque,
     Output,
     SetField,
+    hard_timeout,
     match,
 )
-
-MAX_HARD_TIMEOUT = 65535  # the largest OpenFlow allows; longer flows are refreshed
-
-
-def hard_timeout(flow: Flow, now: float) -> int:
-    """Seconds until ``flow.until``, capped by OpenFlow's maximum; 0 means none."""
-    if flow.until is None:
-        return 0
-    return max(1, min(MAX_HARD_TIMEOUT, math.ceil(flow.until - now)))
 
 
 def flow_add(flow: Flow, now: float) -> Any:

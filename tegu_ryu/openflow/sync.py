@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from tegu_ryu.openflow.flows import METER_FIRST, METER_LAST, Flow, FlowKey, Meter
-from tegu_ryu.openflow.messages import hard_timeout
+from tegu_ryu.openflow.flows import METER_FIRST, METER_LAST, Flow, FlowKey, Meter, hard_timeout
 from tegu_ryu.openflow.reconcile import Changes, InstalledFlow, diff, diff_keys
 
 

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from webob import Request
 
-from tegu_ryu.api.auth import Authenticator
 from tegu_ryu.api.wsgi import Api
+from tegu_ryu.auth import Authenticator
 from tegu_ryu.controller import Controller, ControllerSettings
 from tegu_ryu.reservations.model import Reservation
 from tegu_ryu.reservations.store import Store

@@ -15,8 +15,8 @@ from openapi_spec_validator import validate as validate_spec
 from webob import Request
 
 from tegu_ryu import __version__
-from tegu_ryu.api.auth import Authenticator
 from tegu_ryu.api.wsgi import Api, load_openapi
+from tegu_ryu.auth import Authenticator
 from tegu_ryu.controller import Controller, ControllerSettings
 from tegu_ryu.reservations.requests import parse_reservation
 from tegu_ryu.tenancy import Principal

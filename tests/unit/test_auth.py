@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tegu_ryu.api.auth import Authenticator, load_tokens
+from tegu_ryu.auth import Authenticator, load_tokens
 from tegu_ryu.errors import ConfigurationError, Unauthorized
 from tegu_ryu.tenancy import ANONYMOUS, Principal
 

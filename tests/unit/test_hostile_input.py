@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from webob import Request
 
-from tegu_ryu.api.auth import Authenticator
 from tegu_ryu.api.wsgi import Api
+from tegu_ryu.auth import Authenticator
 from tegu_ryu.controller import Controller, ControllerSettings
 from tegu_ryu.reservations.requests import parse_reservation
 from tegu_ryu.tenancy import Principal
