@@ -17,6 +17,7 @@ from tegu_ryu.openflow.flows import (
     Table,
     cookie,
     cookie_layer,
+    hard_timeout,
     match,
 )
 from tegu_ryu.openflow.reconcile import REFRESH_MARGIN, InstalledFlow, diff
@@ -83,10 +84,10 @@ def test_until_is_not_a_difference_but_an_early_timeout_is_refreshed() -> None:
 
 
 def test_hard_timeouts_are_capped_and_computed_at_send_time() -> None:
-    assert messages.hard_timeout(flow("00:00:00:00:00:01", 1), 0) == 0
-    assert messages.hard_timeout(flow("00:00:00:00:00:01", 1, until=100.2), 0) == 101
-    assert messages.hard_timeout(flow("00:00:00:00:00:01", 1, until=10**9), 0) == 65535
-    assert messages.hard_timeout(flow("00:00:00:00:00:01", 1, until=5), 10) == 1
+    assert hard_timeout(flow("00:00:00:00:00:01", 1), 0) == 0
+    assert hard_timeout(flow("00:00:00:00:00:01", 1, until=100.2), 0) == 101
+    assert hard_timeout(flow("00:00:00:00:00:01", 1, until=10**9), 0) == 65535
+    assert hard_timeout(flow("00:00:00:00:00:01", 1, until=5), 10) == 1
 
 
 def test_cookies_name_their_layer_and_foreign_cookies_are_not_ours() -> None:
