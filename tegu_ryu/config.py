@@ -197,7 +197,7 @@ APP_OPTION = cfg.MultiStrOpt(
     help="os-ken application modules to run (default: the standard tegu_ryu set).",
 )
 
-STANDARD_APPS = ["os_ken.topology.switches", "apps.tegu"]
+STANDARD_APPS = ["os_ken.topology.switches", "tegu_ryu.app"]
 
 
 def register_options(conf: cfg.ConfigOpts) -> None:

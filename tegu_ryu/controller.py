@@ -1,6 +1,6 @@
 """The controller's state and decisions in one place, with no I/O.
 
-The os-ken shim (``apps/tegu.py``) turns OpenFlow and discovery events into
+The os-ken shim (``tegu_ryu/app.py``) turns OpenFlow and discovery events into
 calls here and carries out what comes back; the REST API reads from here.
 Both run on their own threads, so every entry point takes ``lock``.
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-import apps.tegu as tegu_app
+import tegu_ryu.app as tegu_app
 from tegu_ryu.process import StopRequest
 
 

@@ -1,0 +1,513 @@
+"""The tegu_ryu os-ken application: OpenFlow and discovery events in, flows and meters out.
+
+A shim in faucet's sense. Handlers turn os-ken events into plain values, call
+``tegu_ryu.controller.Controller``, and carry out what it decides; the one
+place that talks to switches is ``_send``. Keeping every switch right is one
+loop (``_run_pass``): ask the controller for the next pass of changes, send
+it with a barrier per switch, and ask again when the barriers are answered.
+
+os-ken 4.x on native threads ends an app's event loop *silently* when a
+handler raises (its ``TaskExit`` is ``Exception``), so every handler here is
+``guarded``: a failure is logged with its context and the whole controller
+stops with status 1, rather than carry on half-working.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from os_ken import cfg
+from os_ken.base import app_manager
+from os_ken.controller import event as osken_event
+from os_ken.controller import ofp_event
+from os_ken.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from os_ken.lib import hub
+from os_ken.ofproto import ofproto_v1_3
+from os_ken.topology import event as topo_event
+
+from tegu_ryu.api.server import ApiServer
+from tegu_ryu.api.wsgi import Api
+from tegu_ryu.auth import Authenticator
+from tegu_ryu.config import controller_settings, server_limits
+from tegu_ryu.controller import Controller
+from tegu_ryu.enforcement.planner import serial_of_meter
+from tegu_ryu.openflow import lean_mods, lean_stats, messages
+from tegu_ryu.openflow.connections import Connections
+from tegu_ryu.openflow.flows import (
+    COOKIE_OBJECT_MASK,
+    COOKIE_TAG,
+    COOKIE_TAG_MASK,
+    Flow,
+    Layer,
+    cookie_layer,
+)
+from tegu_ryu.openflow.reconcile import Changes, InstalledFlow
+from tegu_ryu.process import STOP
+from tegu_ryu.topology.model import PortState
+from tegu_ryu.topology.refs import MAX_PORT, LinkId, PortRef, dpid_str
+
+LOG = logging.getLogger("tegu_ryu.app")
+
+_SENT_MEMORY = 65536  # messages remembered by xid, for errors: more than one large pass
+EVENT_QUEUE = 20_000  # events waiting for this app (at most ~1 GB of stats replies)
+TICK_INTERVAL = 0.5  # the longest the timer sleeps; it wakes at reservations' edges too
+EDGE_MARGIN = 0.002  # seconds past an edge the tick runs, so that its clock is past it
+ECHO_INTERVAL = 2.0  # seconds between the controller's own echo requests to each switch
+SLOW_HANDLER = 0.1  # seconds; a handler this slow delays every other event, so say so
+HandlerT = TypeVar("HandlerT", bound=Callable[..., None])
+
+
+class ConfiguredController(Controller):
+    """The process's one Controller, built from configuration (an os-ken context)."""
+
+    def __init__(self) -> None:
+        super().__init__(controller_settings(cfg.CONF), now=time.time())
+
+
+class EventTick(osken_event.EventBase):
+    """Time to move reservations on (start, end, broken paths) and end settling."""
+
+
+class EventResync(osken_event.EventBase):
+    """Time to re-read every switch's flows and meters and repair drift."""
+
+
+class EventChanged(osken_event.EventBase):
+    """The API changed something the switches must follow."""
+
+
+class EventProbe(osken_event.EventBase):
+    """Time to measure each switch's echo round trip."""
+
+
+def guarded(handler: HandlerT) -> HandlerT:
+    """Log a handler's failure with the event it was handling, then stop the controller."""
+
+    @functools.wraps(handler)
+    def wrapper(self: TeguApp, ev: Any) -> None:
+        began = time.monotonic()
+        try:
+            handler(self, ev)
+            took = time.monotonic() - began
+            if took > SLOW_HANDLER:
+                LOG.warning(
+                    "%s took %.0f ms on %s", handler.__name__, took * 1000, type(ev).__name__
+                )
+        except Exception:
+            datapath = getattr(getattr(ev, "msg", None), "datapath", None) or getattr(
+                ev, "datapath", None
+            )
+            dpid = getattr(datapath, "id", None)
+            where = f" from switch {dpid_str(dpid)}" if dpid is not None else ""
+            LOG.exception("%s failed on %s%s", handler.__name__, type(ev).__name__, where)
+            STOP.request(1, f"{handler.__name__} failed on {type(ev).__name__}{where}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def from_current_connection(handler: HandlerT) -> HandlerT:
+    """Drop a message that came on a switch's replaced connection (see openflow.connections)."""
+
+    @functools.wraps(handler)
+    def wrapper(self: TeguApp, ev: Any) -> None:
+        datapath = ev.msg.datapath
+        if self.connections.is_current(datapath.id, datapath):
+            handler(self, ev)
+        else:
+            LOG.debug("dropped %s from a replaced connection", type(ev.msg).__name__)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def port_state(port: Any) -> PortState:
+    """Our view of an os-ken OFPPort."""
+    ofp = ofproto_v1_3
+    name = port.name.decode(errors="replace") if isinstance(port.name, bytes) else port.name
+    return PortState(
+        port=port.port_no,
+        name=name.rstrip("\0"),
+        hw_addr=port.hw_addr,
+        up=not (port.state & ofp.OFPPS_LINK_DOWN or port.config & ofp.OFPPC_PORT_DOWN),
+        speed_bps=port.curr_speed * 1000 or None,
+    )
+
+
+class TeguApp(app_manager.OSKenApp):
+    """Keeps switches in the state the controller wants and serves the REST API."""
+
+    OFP_VERSIONS: ClassVar[list[int]] = [ofproto_v1_3.OFP_VERSION]
+    _CONTEXTS: ClassVar[dict[str, type]] = {"tegu_controller": ConfiguredController}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # os-ken hands this app its events through a queue of 128 that blocks when full,
+        # and the putting thread is a switch's receive loop, the one that answers its echo
+        # requests: a busy moment here would make Open vSwitch drop the connection.
+        self.events = hub.Queue(EVENT_QUEUE)
+        self._events_sem = hub.BoundedSemaphore(EVENT_QUEUE)
+        lean_stats.install()
+        self.controller: Controller = kwargs["tegu_controller"]
+        self.connections: Connections[Any] = Connections()
+        self._sent: OrderedDict[tuple[int, int], tuple[str | tuple[str, Flow], int | None]] = (
+            OrderedDict()
+        )
+        self._stopping = threading.Event()
+        authenticator = Authenticator.from_config(
+            cfg.CONF.auth_mode, cfg.CONF.token_file, cfg.CONF.api_host
+        )
+        limits = server_limits(cfg.CONF)
+        api = Api(
+            self.controller,
+            authenticator,
+            super_cookie=cfg.CONF.super_cookie,
+            max_body=limits.max_body_bytes,
+        )
+        self.api = ApiServer(cfg.CONF.api_host, cfg.CONF.api_port, api, limits)
+        self._wake = threading.Event()  # a change may have brought the next edge closer
+        self._tick_pending = threading.Event()  # posted, not yet handled
+        self.controller.on_change = self._on_change
+
+    def start(self) -> None:
+        super().start()
+        self.api.start()
+        self.threads.append(hub.spawn(self._timer))
+        # Plan every switch now, while they are still reconnecting, not when the first one
+        # is back (with thousands of reservations that takes a couple of seconds).
+        self.send_event(self.name, EventChanged())
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self.api.stop()
+        super().stop()
+
+    def _on_change(self) -> None:
+        """The API changed something: follow it, and let the timer look at the edges again."""
+        self.send_event(self.name, EventChanged())
+        self._wake.set()
+
+    def _timer(self) -> None:
+        """Post ticks at reservations' starts and ends (and every TICK_INTERVAL), resyncs, probes.
+
+        Waking at the edges themselves, not at the next half-second, is what puts
+        a reservation's flows on the switches within milliseconds of its start.
+        Edges are looked for after the last tick, not after now, so that one
+        passing while the timer was woken for something else still gets its
+        tick; and a tick is not posted while the last one waits to be handled
+        (a burst's reservations end a millisecond apart: one tick does them all).
+        """
+        monotonic = time.monotonic
+        next_tick = next_resync = next_probe = monotonic()
+        next_resync += cfg.CONF.resync_interval
+        last_tick = time.time()
+        while not self._stopping.is_set():
+            edge = self.controller.next_edge(last_tick)
+            if edge is None or self._tick_pending.is_set():
+                until_edge = TICK_INTERVAL  # the handled tick wakes this loop again
+            else:
+                until_edge = edge - time.time() + EDGE_MARGIN
+            if self._wake.wait(max(0.0, min(next_tick - monotonic(), until_edge))):
+                self._wake.clear()
+                continue  # something changed: look at the edges again
+            if self._stopping.is_set():
+                break
+            if not self._tick_pending.is_set():
+                self._tick_pending.set()
+                last_tick = time.time()
+                self.send_event(self.name, EventTick())
+            next_tick = monotonic() + TICK_INTERVAL
+            if monotonic() >= next_resync:
+                next_resync += cfg.CONF.resync_interval
+                self.send_event(self.name, EventResync())
+            if monotonic() >= next_probe:
+                next_probe = monotonic() + ECHO_INTERVAL
+                self.send_event(self.name, EventProbe())
+
+    @set_ev_cls(EventTick)
+    @guarded
+    def _tick(self, ev: EventTick) -> None:
+        self._tick_pending.clear()
+        self._wake.set()  # the timer may now post the next one, if an edge passed meanwhile
+        if self.controller.tick(time.time()):
+            self._run_pass()
+
+    @set_ev_cls(EventChanged)
+    @guarded
+    def _changed(self, ev: EventChanged) -> None:
+        self._run_pass()
+
+    @set_ev_cls(EventProbe)
+    @guarded
+    def _probe(self, ev: EventProbe) -> None:
+        """Echo requests carrying their send time; the replies say how responsive each switch is."""
+        now = time.time()
+        for dpid in self.controller.echo_due(now):
+            self._send(dpid, messages.echo_request(now))
+
+    @set_ev_cls(ofp_event.EventOFPEchoReply, MAIN_DISPATCHER)
+    @guarded
+    @from_current_connection
+    def _echo_reply(self, ev: Any) -> None:
+        sent = messages.echo_sent_at(ev.msg.data)
+        if sent is not None:
+            self.controller.echo_answered(ev.msg.datapath.id, sent, time.time())
+
+    @set_ev_cls(EventResync)
+    @guarded
+    def _resync(self, ev: EventResync) -> None:
+        for dpid in self.controller.resync_due(time.time()):
+            self._read(dpid)
+
+    # ------------------------------------------------------------- switches
+
+    @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
+    @guarded
+    def _state_change(self, ev: Any) -> None:
+        datapath = ev.datapath
+        if datapath.id is None:
+            return
+        if ev.state == MAIN_DISPATCHER:
+            replaced = self.connections.connected(datapath.id, datapath)
+            LOG.info(
+                "switch %s connected from %s%s",
+                dpid_str(datapath.id),
+                datapath.address,
+                " (replacing its previous connection)" if replaced is not None else "",
+            )
+            self._forget_sent(datapath.id)
+            ports = [port_state(p) for p in datapath.ports.values() if p.port_no <= MAX_PORT]
+            self.controller.switch_connected(datapath.id, ports, time.time())
+            self._read(datapath.id)
+        elif self.connections.disconnected(datapath.id, datapath):
+            LOG.info("switch %s disconnected", dpid_str(datapath.id))
+            self.controller.switch_disconnected(datapath.id, time.time())
+        else:
+            LOG.info("switch %s: an old connection closed (ignored)", dpid_str(datapath.id))
+            return
+        self._run_pass()
+
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    @guarded
+    @from_current_connection
+    def _port_status(self, ev: Any) -> None:
+        msg = ev.msg
+        dpid = msg.datapath.id
+        if msg.desc.port_no > MAX_PORT:
+            return
+        if msg.reason == ofproto_v1_3.OFPPR_DELETE:
+            self.controller.port_deleted(dpid, msg.desc.port_no)
+        else:
+            state = port_state(msg.desc)
+            LOG.info(
+                "switch %s port %d is %s", dpid_str(dpid), state.port, "up" if state.up else "down"
+            )
+            self.controller.port_updated(dpid, state)
+        self._on_topology_change()
+
+    @set_ev_cls(topo_event.EventLinkAdd)
+    @guarded
+    def _link_add(self, ev: Any) -> None:
+        link_id = _link_id(ev.link)
+        LOG.info("link %s discovered", link_id)
+        self.controller.link_discovered(link_id)
+        self._on_topology_change()
+
+    @set_ev_cls(topo_event.EventLinkDelete)
+    @guarded
+    def _link_delete(self, ev: Any) -> None:
+        link_id = _link_id(ev.link)
+        LOG.info("link %s lost", link_id)
+        self.controller.link_lost(link_id, time.time())
+        self._on_topology_change()
+
+    def _on_topology_change(self) -> None:
+        """Reservations on a broken path move (or degrade) at once, then the switches follow."""
+        self.controller.tick(time.time())
+        self._run_pass()
+
+    @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    @guarded
+    @from_current_connection
+    def _packet_in(self, ev: Any) -> None:
+        msg = ev.msg
+        at = PortRef(msg.datapath.id, msg.match["in_port"])
+        outcome = self.controller.packet_in(time.time(), at, bytes(msg.data))
+        if outcome.replan:
+            self._run_pass()
+        for out in outcome.packets:
+            self._send(out.at.dpid, messages.packet_out(out.at.port, out.data))
+
+    # ------------------------------------------------------- reconciliation
+
+    def _read(self, dpid: int) -> None:
+        """Ask a switch for every tegu-owned flow and its meter table."""
+        flows = messages.flow_stats_request(COOKIE_TAG, COOKIE_TAG_MASK)
+        meters = messages.meter_config_request()
+        if self._send(dpid, flows) and self._send(dpid, meters):
+            self.controller.read_started(dpid, flows.xid, meters.xid, time.time())
+
+    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    @guarded
+    @from_current_connection
+    def _flow_stats(self, ev: Any) -> None:
+        msg = ev.msg
+        now = time.time()
+        entries = []
+        for stats in msg.body:
+            try:
+                entries.append(InstalledFlow(*lean_stats.decode(stats, now)))
+            except lean_stats.Undecodable as problem:
+                LOG.error(
+                    "switch %s sent a flow entry no parser reads: %s",
+                    dpid_str(msg.datapath.id),
+                    problem,
+                )
+        more = bool(msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE)
+        if self.controller.flows_read(msg.datapath.id, msg.xid, entries, more, now):
+            self._read_done(msg.datapath.id)
+
+    @set_ev_cls(ofp_event.EventOFPMeterConfigStatsReply, MAIN_DISPATCHER)
+    @guarded
+    @from_current_connection
+    def _meter_config(self, ev: Any) -> None:
+        msg = ev.msg
+        meters = [messages.meter_from_stats(stats) for stats in msg.body]
+        more = bool(msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE)
+        if self.controller.meters_read(msg.datapath.id, msg.xid, meters, more, time.time()):
+            self._read_done(msg.datapath.id)
+
+    def _read_done(self, dpid: int) -> None:
+        """Say what a read-back cost (drift repair grows with the flows), then reconcile."""
+        flows, took = self.controller.last_read(dpid)
+        LOG.info(
+            "switch %s read back: %d tegu flows in %.0f ms", dpid_str(dpid), flows, took * 1000
+        )
+        self._run_pass()
+
+    @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
+    @guarded
+    @from_current_connection
+    def _barrier(self, ev: Any) -> None:
+        last = self.controller.barrier_replied(ev.msg.datapath.id, ev.msg.xid)
+        LOG.debug("switch %s confirmed pass (last: %s)", dpid_str(ev.msg.datapath.id), last)
+        if last:
+            self._run_pass()
+
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
+    @guarded
+    @from_current_connection
+    def _error(self, ev: Any) -> None:
+        msg = ev.msg
+        dpid = msg.datapath.id
+        sent, serial = self._sent.get((dpid, msg.xid), ("a message no longer remembered", None))
+        what = (
+            sent if isinstance(sent, str) else f"{sent[0]} {sent[1].description or sent[1].match}"
+        )
+        detail = f"rejected {what}: OpenFlow error type {msg.type} code {msg.code}"
+        LOG.error("switch %s %s", dpid_str(dpid), detail)
+        self.controller.switch_error(dpid, serial, detail)
+        self._read(dpid)
+
+    def _run_pass(self) -> None:
+        """Send the next phase of changes, if no earlier one awaits confirmation."""
+        now = time.time()
+        work = self.controller.next_pass(now)
+        LOG.debug("pass: %s", {dpid_str(d): len(c) for d, c in work.items()} or "nothing now")
+        for dpid, changes in work.items():
+            self._send_changes(dpid, changes, now)
+        if work:
+            LOG.info(
+                "sent %d changes to %d switches", sum(len(c) for c in work.values()), len(work)
+            )
+
+    def _send_changes(self, dpid: int, changes: Changes, now: float) -> None:
+        """One pass to one switch, in order, ending with its barrier, in a single write.
+
+        os-ken hands each message to the connection's sending thread through a
+        queue of 16, a thread switch per message; a pass of thousands of
+        flow-mods is therefore joined into one buffer (OpenFlow is a byte
+        stream) and handed over once.
+        """
+        datapath = self.connections.current(dpid)
+        if datapath is None:
+            return
+        LOG.debug("switch %s: phase %d, %d changes", dpid_str(dpid), changes.phase(), len(changes))
+        out = bytearray()
+
+        def message(msg: Any, what: str, serial: int | None = None) -> int:
+            msg.datapath = datapath
+            xid: int = datapath.set_xid(msg)
+            msg.serialize()
+            out.extend(msg.buf)
+            self._remember(dpid, xid, what, serial)
+            return xid
+
+        def flow_mod(encode: Callable[[int], bytes], verb: str, flow: Flow) -> None:
+            xid = datapath.set_xid(_Xid())
+            out.extend(encode(xid))
+            self._remember(dpid, xid, (verb, flow), _flow_serial(flow.cookie))
+
+        for meter in changes.meter_add:
+            message(messages.meter_mod(meter, "add"), f"add {meter}", serial_of_meter(meter.id))
+        for meter in changes.meter_modify:
+            message(
+                messages.meter_mod(meter, "modify"), f"modify {meter}", serial_of_meter(meter.id)
+            )
+        for flow in (*changes.flow_add, *changes.flow_modify):
+            flow_mod(functools.partial(lean_mods.flow_add_bytes, flow, now), "add", flow)
+        for flow in changes.flow_delete:
+            flow_mod(functools.partial(lean_mods.flow_delete_bytes, flow), "delete", flow)
+        for meter in changes.meter_delete:
+            message(messages.meter_mod(meter, "delete"), f"delete meter {meter.id}")
+        barrier = message(messages.barrier_request(), "barrier")
+        if datapath.send(bytes(out)):
+            self.controller.pass_sent(dpid, changes, barrier, now, time.time())
+
+    def _forget_sent(self, dpid: int) -> None:
+        """A new connection starts its xids afresh: what we remember of the old one is moot."""
+        for key in [key for key in self._sent if key[0] == dpid]:
+            del self._sent[key]
+
+    def _send(self, dpid: int, msg: Any, what: str = "", serial: int | None = None) -> bool:
+        """Send one message to a connected switch, remembering it by xid for errors."""
+        datapath = self.connections.current(dpid)
+        if datapath is None:
+            return False
+        msg.datapath = datapath
+        datapath.set_xid(msg)
+        self._remember(dpid, msg.xid, what or type(msg).__name__, serial)
+        return bool(datapath.send_msg(msg))
+
+    def _remember(
+        self, dpid: int, xid: int, what: str | tuple[str, Flow], serial: int | None
+    ) -> None:
+        """What went out by xid, so that a switch's error can be matched to it."""
+        self._sent[(dpid, xid)] = (what, serial)
+        while len(self._sent) > _SENT_MEMORY:
+            self._sent.popitem(last=False)
+
+
+class _Xid:
+    """Takes the xid os-ken's ``Datapath.set_xid`` hands out, for a message sent as bytes."""
+
+    xid = 0
+
+    def set_xid(self, xid: int) -> None:
+        self.xid = xid
+
+
+def _link_id(link: Any) -> LinkId:
+    return LinkId(
+        PortRef(link.src.dpid, link.src.port_no), PortRef(link.dst.dpid, link.dst.port_no)
+    )
+
+
+def _flow_serial(value: int) -> int | None:
+    """The reservation serial a cookie names, if it is a reservation's."""
+    return value & COOKIE_OBJECT_MASK if cookie_layer(value) is Layer.RESERVATION else None
