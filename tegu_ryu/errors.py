@@ -10,6 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 
+def clipped(text: str, limit: int = 40) -> str:
+    """Client-given text for an error message, cut short: an answer must not echo a megabyte."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class ConfigurationError(ValueError):
     """Configuration or an input file is wrong; the message says which and where."""
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+from tegu_ryu.errors import clipped
+
 
 def parse_time(value: object) -> float:
     """Unix seconds from a number, a numeric string, or an RFC 3339 timestamp with offset.
@@ -25,7 +27,7 @@ def parse_time(value: object) -> float:
         pass
     else:
         return finite_seconds(number)
-    shown = repr(text) if len(text) <= 40 else repr(text[:40] + "...")
+    shown = repr(clipped(text))
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError as exc:

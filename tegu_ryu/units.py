@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from tegu_ryu.errors import clipped
+
 _MULTIPLIERS = {
     "": 1,
     "K": 10**3,
@@ -39,21 +41,21 @@ def parse_bitrate(value: str | int) -> int:
     rounded down, since a switch cannot meter them anyway.
     """
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise UnitError(f"{_shown(value)} is not a bit-rate")
+        raise UnitError(f"{clipped(repr(value))} is not a bit-rate")
     if isinstance(value, int):
         if value < 0:
-            raise UnitError(f"bit-rate {_shown(value)} is negative")
+            raise UnitError(f"bit-rate {clipped(repr(value))} is negative")
         return _bounded(value)
     match = _RATE.match(value) if len(value) <= 64 else None
     if match is None:
         raise UnitError(
-            f"{_shown(value)} is not a bit-rate: expected a number with an optional "
+            f"{clipped(repr(value))} is not a bit-rate: expected a number with an optional "
             "K/M/G/T (powers of 10) or Ki/Mi/Gi/Ti (powers of 2) prefix, e.g. '50M'"
         )
     try:
         number = Decimal(match["number"])
     except InvalidOperation as exc:
-        raise UnitError(f"{_shown(value)} is not a bit-rate") from exc
+        raise UnitError(f"{clipped(repr(value))} is not a bit-rate") from exc
     return _bounded(int(number * _MULTIPLIERS[match["prefix"]]))
 
 
@@ -61,12 +63,6 @@ def _bounded(bps: int) -> int:
     if bps > MAX_BITRATE:
         raise UnitError(f"{format_bitrate(bps)}bit/s is more than the largest rate, 4Tbit/s")
     return bps
-
-
-def _shown(value: object) -> str:
-    """A value for an error message, cut short: an answer must not echo a megabyte back."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def format_bitrate(bps: int) -> str:

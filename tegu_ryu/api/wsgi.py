@@ -26,7 +26,7 @@ from tegu_ryu.api.paging import page_of
 from tegu_ryu.auth import Authenticator
 from tegu_ryu.compat.tegu_api import TeguApi
 from tegu_ryu.controller import Controller
-from tegu_ryu.errors import MethodNotAllowed, NotFound, RequestError
+from tegu_ryu.errors import MethodNotAllowed, NotFound, RequestError, clipped
 from tegu_ryu.reservations.model import Reservation
 from tegu_ryu.tenancy import Principal
 
@@ -95,23 +95,19 @@ class Router:
         path = request.path_info
         found = self._mapper.match(path)
         if found is None:
-            raise NotFound(f"no such resource: {_shown(path)}")
+            raise NotFound(f"no such resource: {clipped(path, 80)}")
         params = dict(found)
         methods = self._handlers[params.pop("route_path")]
         method = "GET" if request.method == "HEAD" and "GET" in methods else request.method
         if method not in methods:
             allowed = ", ".join(sorted({*methods, *(["HEAD"] if "GET" in methods else [])}))
+            method_text = clipped(request.method, 80)
             raise MethodNotAllowed(
-                f"{_shown(request.method)} is not allowed on {_shown(path)}; use {allowed}",
+                f"{method_text} is not allowed on {clipped(path, 80)}; use {allowed}",
                 headers={"Allow": allowed},
             )
         handler, public = methods[method]
         return handler, params, public
-
-
-def _shown(text: str) -> str:
-    """Client-given text for an error message, cut short."""
-    return text if len(text) <= 80 else text[:80] + "..."
 
 
 class Api:

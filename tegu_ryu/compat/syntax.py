@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from tegu_ryu.errors import clipped
 from tegu_ryu.reservations.window import Window, WindowError, requested_window
 from tegu_ryu.units import MAX_BITRATE
 
@@ -83,7 +84,7 @@ def split_commands(body: str) -> list[Command]:
         if len(text) > MAX_COMMAND_LENGTH:
             raise SyntaxProblem(
                 f"command too long: {len(text)} characters (at most {MAX_COMMAND_LENGTH}): "
-                f"{_shown(text)}"
+                f"{clipped(text)}"
             )
         if len(commands) == MAX_COMMANDS:
             raise SyntaxProblem(f"too many commands: send at most {MAX_COMMANDS} in one request")
@@ -101,7 +102,7 @@ def split_words(text: str) -> list[str]:
     words = []
     for word in _WORD.findall(text):
         if word in ('"', "'"):
-            raise SyntaxProblem(f"cannot parse {_shown(text)}: no closing quotation")
+            raise SyntaxProblem(f"cannot parse {clipped(text)}: no closing quotation")
         words.append(word.replace('"', "") if '"' in word else word.replace("'", ""))
     return words
 
@@ -120,14 +121,14 @@ def parse_bandwidth(text: str) -> int:
     """One Tegu bandwidth, in bit/s."""
     match = _BANDWIDTH.match(text.strip()) if len(text) <= 64 else None
     if match is None:
-        raise SyntaxProblem(f"invalid bandwidth: {_shown(text)}")
+        raise SyntaxProblem(f"invalid bandwidth: {clipped(text)}")
     try:
         number = Decimal(match["number"])
     except InvalidOperation as exc:
-        raise SyntaxProblem(f"invalid bandwidth: {_shown(text)}") from exc
+        raise SyntaxProblem(f"invalid bandwidth: {clipped(text)}") from exc
     bps = int(number * _UNITS[match["unit"]])
     if bps > MAX_BITRATE:
-        raise SyntaxProblem(f"invalid bandwidth: {_shown(text)} is more than 4T")
+        raise SyntaxProblem(f"invalid bandwidth: {clipped(text)} is more than 4T")
     return bps
 
 
@@ -154,15 +155,15 @@ def parse_window(text: str, now: float) -> Window:
         else:
             end = float(text)
     except ValueError as exc:
-        raise SyntaxProblem(f"invalid time window: {_shown(text)}") from exc
+        raise SyntaxProblem(f"invalid time window: {clipped(text)}") from exc
     if end is not None and math.isfinite(end) and end <= now:
-        raise SyntaxProblem(f"bad expiry submitted, already expired: {_shown(text)}")
+        raise SyntaxProblem(f"bad expiry submitted, already expired: {clipped(text)}")
     if end is not None and start is not None and end <= start:
-        raise SyntaxProblem(f"bad window submitted, it ends before it starts: {_shown(text)}")
+        raise SyntaxProblem(f"bad window submitted, it ends before it starts: {clipped(text)}")
     try:
         return requested_window(start, end, duration, now)
     except WindowError as exc:
-        raise SyntaxProblem(f"invalid time window: {_shown(text)}: {exc.message}") from exc
+        raise SyntaxProblem(f"invalid time window: {clipped(text)}: {exc.message}") from exc
 
 
 def parse_host(text: str) -> HostName:
@@ -171,11 +172,11 @@ def parse_host(text: str) -> HostName:
     mask = _MASK.search(text)
     if mask is not None:
         if _number(mask["mask"]) != 0xFFFF:
-            raise SyntaxProblem(f"port masks are not supported: {_shown(text)}")
+            raise SyntaxProblem(f"port masks are not supported: {clipped(text)}")
         text = text[: mask.start()] + mask.group(1) + text[mask.end() :]
     parts = text.lstrip("!").split("/")
     if len(parts) > 3:
-        raise SyntaxProblem(f"invalid host name: {_shown(text)}")
+        raise SyntaxProblem(f"invalid host name: {clipped(text)}")
     token = project = None
     if len(parts) == 3:
         token, project = parts[0] or None, parts[1] or None
@@ -183,20 +184,20 @@ def parse_host(text: str) -> HostName:
         project = parts[0] or None
     match = _HOST.match(parts[-1])
     if match is None or not match["host"]:
-        raise SyntaxProblem(f"invalid host name: {_shown(text)}")
+        raise SyntaxProblem(f"invalid host name: {clipped(text)}")
     host = match["host"].strip("[]")
     port = _number(match["port"]) if match["port"] else None
     if port is not None and port > 65535:
-        raise SyntaxProblem(f"invalid host name: {_shown(text)}: port {port} is not 0 to 65535")
+        raise SyntaxProblem(f"invalid host name: {clipped(text)}: port {port} is not 0 to 65535")
     vlan = int(match["vlan"]) if match["vlan"] else None
     if vlan is not None and not 1 <= vlan <= 4094:
-        raise SyntaxProblem(f"invalid host name: {_shown(text)}: VLAN {vlan} is not 1 to 4094")
+        raise SyntaxProblem(f"invalid host name: {clipped(text)}: VLAN {vlan} is not 1 to 4094")
     external = unvalidated and not project
     if external:
         try:
             ipaddress.ip_address(host)
         except ValueError as exc:
-            raise SyntaxProblem(f"an external host must be an address: {_shown(text)}") from exc
+            raise SyntaxProblem(f"an external host must be an address: {clipped(text)}") from exc
     return HostName(
         token=None if unvalidated else token,
         project=project,
@@ -219,12 +220,7 @@ def split_pair(text: str) -> tuple[str, str]:
     elif text.count("-") == 1:
         first, _, second = text.partition("-")
     else:
-        raise SyntaxProblem(f"invalid host pair (use host1,host2): {_shown(text)}")
+        raise SyntaxProblem(f"invalid host pair (use host1,host2): {clipped(text)}")
     if not first or not second:
-        raise SyntaxProblem(f"bad host2 name submitted: {_shown(text)}")
+        raise SyntaxProblem(f"bad host2 name submitted: {clipped(text)}")
     return first, second
-
-
-def _shown(text: str, limit: int = 40) -> str:
-    """A word for an error message, cut short: a reply must not echo a megabyte back."""
-    return text if len(text) <= limit else text[:limit] + "..."

@@ -44,7 +44,7 @@ class DatabaseFile:
         self.problem: str | None = None  # why writes fail now; None when they work
         self.db = _connect(path)
         self._identity = _identity(path)
-        self._closed = False  # written out again, but not yet reopened
+        self._closed = False  # True while a copy written out again awaits reopening
 
     # --------------------------------------------------------------- writing
 
@@ -61,7 +61,7 @@ class DatabaseFile:
                 with contextlib.suppress(sqlite3.Error):
                     self.db.execute("ROLLBACK")
                 raise
-        except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             self._failed(_describe(exc, self.path))
         self._worked()
 

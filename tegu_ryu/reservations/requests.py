@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tegu_ryu.errors import InvalidField, RequestError
+from tegu_ryu.errors import InvalidField, RequestError, clipped
 from tegu_ryu.reservations.model import DSCP_CLASSES, Bandwidth, Kind, Match
 from tegu_ryu.reservations.paths import PathMode
 from tegu_ryu.reservations.window import (
@@ -142,7 +142,7 @@ def _choice(fields: dict[str, Any], key: str, choices: list[str], default: str |
     if value is None:
         return default
     if value not in choices:
-        raise InvalidField(key, f"{_shown(value)} is not one of {', '.join(choices)}")
+        raise InvalidField(key, f"{clipped(repr(value))} is not one of {', '.join(choices)}")
     return value
 
 
@@ -207,9 +207,3 @@ def _window(fields: dict[str, Any], now: float) -> Window:
         return requested_window(start, end, duration, now)
     except WindowError as exc:
         raise InvalidField(exc.field, exc.message) from exc
-
-
-def _shown(value: Any) -> str:
-    """A client's value for an error message, cut short."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:40] + "..."

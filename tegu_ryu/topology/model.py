@@ -257,9 +257,6 @@ class Topology:
     def switch_ids(self) -> list[int]:
         return sorted(self._switches)
 
-    def connected_switch_ids(self) -> list[int]:
-        return sorted(d for d, s in self._switches.items() if s.connected)
-
     def ports(self, dpid: int) -> list[PortState]:
         """Ports of a switch: as reported if connected, else those the static file implies."""
         switch = self._switches.get(dpid)
