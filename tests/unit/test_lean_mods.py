@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from os_ken.ofproto import ofproto_v1_3, ofproto_v1_3_parser
 
 from tegu_ryu.openflow import lean_mods
-from tegu_ryu.openflow.flows import Flow, Opaque, Output, SetField, match
+from tegu_ryu.openflow.flows import Flow, Opaque, Output, match
 from tegu_ryu.openflow.messages import flow_add, flow_delete
 
 from .test_lean_stats import NOW, flows
@@ -53,26 +51,3 @@ def test_what_it_does_not_encode_goes_through_os_ken() -> None:
         except (KeyError, ValueError):
             continue  # os-ken refuses it too: the same error reaches the caller
         assert lean_mods.flow_add_bytes(flow, NOW, 5) == expected
-
-
-def test_lean_encoding_is_much_cheaper() -> None:
-    """Not a benchmark (tools/bench_install.py is): a generous check that it stays lean."""
-    flow = Flow(
-        priority=1010,
-        match=match(in_port=1, eth_type=0x0800, ipv4_src="10.0.0.1", ipv4_dst="10.0.0.3",
-                    ip_proto=6, tcp_dst=5001),
-        actions=(SetField("ip_dscp", 46), Output(2)),
-        cookie=0x7E90020000000001,
-        meter=0x10000002,
-        until=NOW + 3600,
-    )  # fmt: skip
-    began = time.perf_counter()
-    for n in range(300):
-        os_ken_bytes(flow_add(flow, NOW), n)
-    generic = time.perf_counter() - began
-    began = time.perf_counter()
-    for n in range(300):
-        lean_mods.flow_add_bytes(flow, NOW, n)
-    lean = time.perf_counter() - began
-    print(f"per flow-mod: os-ken {generic / 300 * 1e6:.0f} us, lean {lean / 300 * 1e6:.0f} us")
-    assert lean < generic / 2
