@@ -49,7 +49,16 @@ def test_a_restart_with_thousands_of_reservations_sends_nothing_and_drops_nobody
         controller.start()
         controller.wait_for(lambda: all_installed(controller, COUNT), timeout=60, what="again")
         took = time.monotonic() - began
-        time.sleep(2 * 2.0 + 0.5)  # two rounds of the controller's echo probes
+        controller.wait_for(
+            lambda: all(
+                s["echo_ms"] is not None
+                for s in controller.get("/v1/topology")[1]["switches"]
+                if s["connected"]
+            ),
+            timeout=10,
+            what="an echo round trip from every switch",
+        )
+        time.sleep(1)  # a change sent late would be in the log by now
         log, ovs_log = controller.log()[log_before:], ovs.log()[ovs_log_before:]
         switches = [s for s in controller.get("/v1/topology")[1]["switches"] if s["connected"]]
     finally:
