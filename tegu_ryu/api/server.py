@@ -107,8 +107,8 @@ class _Server(TcpWSGIServer):  # type: ignore[misc]
     """waitress's server, closing connections whose request takes too long to arrive."""
 
     channel_class = _Channel
-    request_timeout = 10.0
-    body_limit = 1024 * 1024
+    request_timeout: float  # ServerLimits', set by ApiServer
+    body_limit: int
 
     def maintenance(self, now: float) -> None:
         super().maintenance(now)

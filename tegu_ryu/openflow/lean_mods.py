@@ -13,20 +13,13 @@ from __future__ import annotations
 
 import struct
 
-from os_ken.ofproto import ofproto_v1_3, ofproto_v1_3_parser
+from os_ken.ofproto import ofproto_v1_3 as ofp
+from os_ken.ofproto import ofproto_v1_3_parser
 
 from tegu_ryu.openflow import oxm
 from tegu_ryu.openflow.flows import Flow, Output, SetField, hard_timeout
 from tegu_ryu.openflow.messages import flow_add, flow_delete
 
-OFP_VERSION = 4
-OFPT_FLOW_MOD = 14
-OFPFC_ADD, OFPFC_DELETE_STRICT = 0, 4
-OFP_NO_BUFFER = 0xFFFFFFFF
-OFPP_ANY = 0xFFFFFFFF
-OFPG_ANY = 0xFFFFFFFF
-OFPCML_NO_BUFFER = 0xFFFF
-OFPP_CONTROLLER = 0xFFFFFFFD
 _FIXED = struct.Struct("!BBHIQQBBHHHIIIH2x")  # header and ofp_flow_mod up to the match
 _MATCH = struct.Struct("!HH")
 _METER = struct.Struct("!HHI")
@@ -42,9 +35,9 @@ def flow_add_bytes(flow: Flow, now: float, xid: int) -> bytes:
     except (oxm.UnknownField, TypeError, ValueError):
         return _through_os_ken(flow_add(flow, now), xid)
     fixed = _FIXED.pack(
-        OFP_VERSION, OFPT_FLOW_MOD, _FIXED.size + len(body), xid,
-        flow.cookie, 0, flow.table, OFPFC_ADD, 0, hard_timeout(flow, now), flow.priority,
-        OFP_NO_BUFFER, 0, 0, 0,
+        ofp.OFP_VERSION, ofp.OFPT_FLOW_MOD, _FIXED.size + len(body), xid,
+        flow.cookie, 0, flow.table, ofp.OFPFC_ADD, 0, hard_timeout(flow, now), flow.priority,
+        ofp.OFP_NO_BUFFER, 0, 0, 0,
     )  # fmt: skip
     return fixed + body
 
@@ -56,9 +49,9 @@ def flow_delete_bytes(flow: Flow, xid: int) -> bytes:
     except (oxm.UnknownField, TypeError, ValueError):
         return _through_os_ken(flow_delete(flow), xid)
     fixed = _FIXED.pack(
-        OFP_VERSION, OFPT_FLOW_MOD, _FIXED.size + len(body), xid,
-        flow.cookie, 0xFFFFFFFFFFFFFFFF, flow.table, OFPFC_DELETE_STRICT, 0, 0, flow.priority,
-        OFP_NO_BUFFER, OFPP_ANY, OFPG_ANY, 0,
+        ofp.OFP_VERSION, ofp.OFPT_FLOW_MOD, _FIXED.size + len(body), xid,
+        flow.cookie, 0xFFFFFFFFFFFFFFFF, flow.table, ofp.OFPFC_DELETE_STRICT, 0, 0, flow.priority,
+        ofp.OFP_NO_BUFFER, ofp.OFPP_ANY, ofp.OFPG_ANY, 0,
     )  # fmt: skip
     return fixed + body
 
@@ -67,35 +60,39 @@ def _match(flow: Flow) -> bytes:
     fields = sorted(oxm.encode(name, value) for name, value in flow.match)
     tlvs = b"".join(tlv for _, tlv in fields)
     length = _MATCH.size + len(tlvs)
-    return _MATCH.pack(1, length) + tlvs + bytes(-length % 8)
+    return _MATCH.pack(ofp.OFPMT_OXM, length) + tlvs + bytes(-length % 8)
 
 
 def _instructions(flow: Flow) -> bytes:
     parts = []
     if flow.meter is not None:
-        parts.append(_METER.pack(6, _METER.size, flow.meter))
+        parts.append(_METER.pack(ofp.OFPIT_METER, _METER.size, flow.meter))
     if flow.actions:
         actions = b"".join(_action(action) for action in flow.actions)
-        parts.append(_APPLY.pack(4, _APPLY.size + len(actions)) + actions)
+        parts.append(_APPLY.pack(ofp.OFPIT_APPLY_ACTIONS, _APPLY.size + len(actions)) + actions)
     if flow.goto is not None:
-        parts.append(_GOTO.pack(1, _GOTO.size, flow.goto))
+        parts.append(_GOTO.pack(ofp.OFPIT_GOTO_TABLE, _GOTO.size, flow.goto))
     return b"".join(parts)
 
 
 def _action(action: object) -> bytes:
     if isinstance(action, Output):
-        max_len = OFPCML_NO_BUFFER if action.port == OFPP_CONTROLLER else 0
-        return _OUTPUT.pack(0, _OUTPUT.size, action.port, max_len)
+        max_len = ofp.OFPCML_NO_BUFFER if action.port == ofp.OFPP_CONTROLLER else 0
+        return _OUTPUT.pack(ofp.OFPAT_OUTPUT, _OUTPUT.size, action.port, max_len)
     if isinstance(action, SetField):
         _, tlv = oxm.encode(action.field, action.value)
         length = 4 + len(tlv)
-        return struct.pack("!HH", 25, length + (-length % 8)) + tlv + bytes(-length % 8)
+        return (
+            struct.pack("!HH", ofp.OFPAT_SET_FIELD, length + (-length % 8))
+            + tlv
+            + bytes(-length % 8)
+        )
     raise ValueError(f"{action} is not one tegu_ryu installs")
 
 
 def _through_os_ken(msg: object, xid: int) -> bytes:
     """os-ken's own serialisation, for what this module does not encode."""
-    msg.datapath = _Datapath(ofproto_v1_3, ofproto_v1_3_parser)  # type: ignore[attr-defined]
+    msg.datapath = _Datapath(ofp, ofproto_v1_3_parser)  # type: ignore[attr-defined]
     msg.set_xid(xid)  # type: ignore[attr-defined]
     msg.serialize()  # type: ignore[attr-defined]
     return bytes(msg.buf)  # type: ignore[attr-defined]

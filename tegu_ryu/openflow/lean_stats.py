@@ -22,6 +22,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from tegu_ryu.openflow import oxm
@@ -34,8 +35,6 @@ _OXM = struct.Struct("!HBB")
 _TLV = struct.Struct("!HH")
 _U32 = struct.Struct("!I")
 _OUTPUT = struct.Struct("!I")
-_OFPIT_GOTO_TABLE, _OFPIT_APPLY_ACTIONS, _OFPIT_METER = 1, 4, 6
-_OFPAT_OUTPUT, _OFPAT_SET_FIELD = 0, 25
 
 
 class _Unusual(Exception):
@@ -100,7 +99,7 @@ def _decode(buf: bytes, offset: int, now: float) -> tuple[Flow, float | None]:
     end = offset + length
     at = offset + _ENTRY.size
     match_type, match_length = _MATCH.unpack_from(buf, at)
-    if match_type != 1:
+    if match_type != ofp.OFPMT_OXM:
         raise _Unusual
     fields = []
     field_at, match_end = at + 4, at + match_length
@@ -113,11 +112,11 @@ def _decode(buf: bytes, offset: int, now: float) -> tuple[Flow, float | None]:
     goto: int | None = None
     while at < end:
         kind, size = _TLV.unpack_from(buf, at)
-        if kind == _OFPIT_METER:
+        if kind == ofp.OFPIT_METER:
             meter = _U32.unpack_from(buf, at + 4)[0]
-        elif kind == _OFPIT_GOTO_TABLE:
+        elif kind == ofp.OFPIT_GOTO_TABLE:
             goto = buf[at + 4]
-        elif kind == _OFPIT_APPLY_ACTIONS:
+        elif kind == ofp.OFPIT_APPLY_ACTIONS:
             actions.extend(_actions(buf, at + 8, at + size))
         else:
             raise _Unusual
@@ -137,7 +136,7 @@ def _decode(buf: bytes, offset: int, now: float) -> tuple[Flow, float | None]:
 def _oxm(buf: bytes, at: int) -> tuple[str, int | str, int]:
     """One OXM TLV: (os-ken's field name, its value as os-ken gives it, where the next starts)."""
     oxm_class, field_and_mask, size = _OXM.unpack_from(buf, at)
-    if oxm_class != oxm.OXM_BASIC or field_and_mask & 1:
+    if oxm_class != ofp.OFPXMC_OPENFLOW_BASIC or field_and_mask & 1:
         raise _Unusual
     start = at + 4
     name, value = oxm.decode(field_and_mask >> 1, bytes(buf[start : start + size]))
@@ -148,9 +147,9 @@ def _actions(buf: bytes, at: int, end: int) -> list[Action]:
     found: list[Action] = []
     while at < end:
         kind, size = _TLV.unpack_from(buf, at)
-        if kind == _OFPAT_OUTPUT:
+        if kind == ofp.OFPAT_OUTPUT:
             found.append(Output(_OUTPUT.unpack_from(buf, at + 4)[0]))
-        elif kind == _OFPAT_SET_FIELD:
+        elif kind == ofp.OFPAT_SET_FIELD:
             name, value, _ = _oxm(buf, at + 4)
             found.append(SetField(name, value))
         else:

@@ -12,8 +12,8 @@ import struct
 from collections.abc import Callable
 
 from os_ken.lib import addrconv
+from os_ken.ofproto import ofproto_v1_3 as ofp
 
-OXM_BASIC = 0x8000
 _HEADER = struct.Struct("!I")
 
 
@@ -105,4 +105,6 @@ def encode(name: str, value: int | str) -> tuple[int, bytes]:
     except KeyError as exc:
         raise UnknownField(name) from exc
     _, size, (_, encoder) = FIELDS[number]
-    return number, _HEADER.pack((OXM_BASIC << 16) | (number << 9) | size) + encoder(value)
+    return number, _HEADER.pack((ofp.OFPXMC_OPENFLOW_BASIC << 16) | (number << 9) | size) + encoder(
+        value
+    )

@@ -32,7 +32,7 @@ from tegu_ryu.reservations.window import (
     requested_window,
 )
 from tegu_ryu.tenancy import Principal
-from tegu_ryu.timefmt import finite_seconds, parse_time
+from tegu_ryu.timefmt import parse_time
 from tegu_ryu.topology.model import Link, Topology
 from tegu_ryu.topology.refs import LinkId, RefError, parse_port_ref
 
@@ -408,7 +408,7 @@ def _query_window(query: Mapping[str, str], now: float) -> Window:
     duration = None
     if "duration" in query:
         try:
-            duration = finite_seconds(float(query["duration"]))
+            duration = float(query["duration"])  # requested_window refuses NaN and infinity
         except ValueError as exc:
             raise InvalidField("duration", "expected a positive, finite number of seconds") from exc
     start = _query_time(query, "start", now) if "start" in query else None
