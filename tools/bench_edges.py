@@ -16,7 +16,6 @@ delays (what a tenant would see: enforcement late, or lingering).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import sys
@@ -67,13 +66,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-edges-"))
-    static = workdir / "static.json"
-    static.write_text(json.dumps(topology()))
     ovs = PrivateOvs(workdir / "ovs")
     ovs.start()
     controller = ControllerProcess(
         workdir / "controller",
-        options={"static_topology": str(static), "capacity_override_default": "1G"},
+        topology=topology(),
+        options={"capacity_override_default": "1G"},
     )
     starts: list[float] = []
     ends: list[float] = []

@@ -21,7 +21,6 @@ tegu-manager controls them. It measures:
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import sys
@@ -175,14 +174,12 @@ def main() -> None:
     args = parser.parse_args()
     each, burst_size = (50, 200) if args.quick else (200, 1000)
     workdir = Path(tempfile.mkdtemp(prefix="bench-install-"))
-    static = workdir / "static.json"
-    static.write_text(json.dumps(static_topology()))
     ovs = PrivateOvs(workdir / "ovs")
     ovs.start()
     controller = ControllerProcess(
         workdir / "controller",
+        topology=static_topology(),
         options={
-            "static_topology": str(static),
             "capacity_override_default": "100G",
             "discovery_settle": "0.5",
         },

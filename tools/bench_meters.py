@@ -54,13 +54,11 @@ def measure(burst_ms: int, overhead: int) -> tuple[float, float, float]:
     of_port = free_port()
     testbed = Testbed.build(TrunkTopo(), of_port=of_port)
     workdir = Path(tempfile.mkdtemp(prefix="bench-meters-"))
-    static = workdir / "hosts.json"
-    static.write_text(json.dumps(testbed.static_topology()))
     controller = ControllerProcess(
         workdir,
+        topology=testbed.static_topology(),
         options={
             "capacity_override": testbed.capacity_overrides(),
-            "static_topology": str(static),
             "reservation_burst_ms": str(burst_ms),
             "meter_overhead": str(overhead),
         },

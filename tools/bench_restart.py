@@ -23,7 +23,6 @@ and the benchmark prints:
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import signal
@@ -145,13 +144,12 @@ def main() -> None:
     parser.add_argument("--kill", action="store_true", help="SIGKILL instead of SIGTERM")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-restart-"))
-    static = workdir / "static.json"
-    static.write_text(json.dumps(static_topology()))
     ovs = PrivateOvs(workdir / "ovs")
     ovs.start()
     controller = ControllerProcess(
         workdir / "controller",
-        options={"static_topology": str(static), "capacity_override_default": "100G"},
+        topology=static_topology(),
+        options={"capacity_override_default": "100G"},
     )
     try:
         controller.start()

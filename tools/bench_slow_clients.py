@@ -14,8 +14,6 @@ quotes.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import socket
 import statistics
 import sys
 import tempfile
@@ -27,6 +25,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from controller_process import ControllerProcess
+from slow_clients import slow_clients
 
 STATIC = Path(__file__).resolve().parents[1] / "conf" / "static-topology.json"
 
@@ -76,26 +75,9 @@ def main() -> None:
         try:
             quiet = [health_ms(controller.url) for _ in range(50)]
             address = ("127.0.0.1", controller.api_port)
-            idle = [socket.create_connection(address) for _ in range(args.idle)]
-            trickling = [socket.create_connection(address) for _ in range(args.trickling)]
-            for sock in trickling:
-                sock.sendall(b"GET /v1/health HTTP/1.1\r\n")
-            stop = threading.Event()
-
-            def trickle() -> None:
-                while not stop.wait(0.2):
-                    for sock in trickling:
-                        with contextlib.suppress(OSError):
-                            sock.sendall(b"X")
-
-            feeder = threading.Thread(target=trickle, daemon=True)
-            feeder.start()
-            time.sleep(1)
-            busy = [health_ms(controller.url) for _ in range(50)]
-            stop.set()
-            feeder.join()
-            for sock in idle + trickling:
-                sock.close()
+            with slow_clients(address, args.idle, args.trickling):
+                time.sleep(1)  # let the trickling clients get going
+                busy = [health_ms(controller.url) for _ in range(50)]
             answered, failed, took = crowd(controller.url, args.clients, args.requests)
         finally:
             controller.stop()

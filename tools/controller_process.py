@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,24 @@ def manager_command() -> list[str]:
     return [found]
 
 
+def run_manager(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """tegu-manager with ``args`` on free ports, to its exit: for starts that must fail."""
+    ports = ["--api-port", str(free_port()), "--ofp-tcp-listen-port", str(free_port())]
+    return subprocess.run(
+        [*manager_command(), *ports, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 class ControllerProcess:
-    """One tegu-manager child: configuration file in, API URL out, log kept for failures."""
+    """One tegu-manager child: configuration file in, API URL out, log kept for failures.
+
+    ``topology`` is a static topology document, written beside the
+    configuration and named by its ``static_topology``.
+    """
 
     def __init__(
         self,
@@ -48,11 +64,16 @@ class ControllerProcess:
         options: dict[str, str | Sequence[str]] | None = None,
         api_port: int | None = None,
         of_port: int | None = None,
+        topology: Mapping[str, Any] | None = None,
     ) -> None:
         self.workdir = workdir
         self.api_port = api_port or free_port()
         self.of_port = of_port or free_port()
-        self.options = {"state_dir": str(workdir / "state"), **(options or {})}
+        self.topology = topology
+        self.options: dict[str, str | Sequence[str]] = {"state_dir": str(workdir / "state")}
+        if topology is not None:
+            self.options["static_topology"] = str(workdir / "static.json")
+        self.options.update(options or {})
         self.config_path = workdir / "tegu.conf"
         self.log_path = workdir / "tegu-manager.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -62,6 +83,8 @@ class ControllerProcess:
         return f"http://127.0.0.1:{self.api_port}"
 
     def write_config(self) -> None:
+        if self.topology is not None:
+            (self.workdir / "static.json").write_text(json.dumps(self.topology, indent=1))
         lines = [
             "[DEFAULT]",
             f"api_port = {self.api_port}",

@@ -14,11 +14,10 @@ from __future__ import annotations
 import struct
 
 from os_ken.ofproto import ofproto_v1_3 as ofp
-from os_ken.ofproto import ofproto_v1_3_parser
 
 from tegu_ryu.openflow import oxm
 from tegu_ryu.openflow.flows import Flow, Output, SetField, hard_timeout
-from tegu_ryu.openflow.messages import flow_add, flow_delete
+from tegu_ryu.openflow.messages import flow_add, flow_delete, serialized
 
 _FIXED = struct.Struct("!BBHIQQBBHHHIIIH2x")  # header and ofp_flow_mod up to the match
 _MATCH = struct.Struct("!HH")
@@ -33,7 +32,7 @@ def flow_add_bytes(flow: Flow, now: float, xid: int) -> bytes:
     try:
         body = _match(flow) + _instructions(flow)
     except (oxm.UnknownField, TypeError, ValueError):
-        return _through_os_ken(flow_add(flow, now), xid)
+        return serialized(flow_add(flow, now), xid)  # os-ken's own
     fixed = _FIXED.pack(
         ofp.OFP_VERSION, ofp.OFPT_FLOW_MOD, _FIXED.size + len(body), xid,
         flow.cookie, 0, flow.table, ofp.OFPFC_ADD, 0, hard_timeout(flow, now), flow.priority,
@@ -47,7 +46,7 @@ def flow_delete_bytes(flow: Flow, xid: int) -> bytes:
     try:
         body = _match(flow)
     except (oxm.UnknownField, TypeError, ValueError):
-        return _through_os_ken(flow_delete(flow), xid)
+        return serialized(flow_delete(flow), xid)
     fixed = _FIXED.pack(
         ofp.OFP_VERSION, ofp.OFPT_FLOW_MOD, _FIXED.size + len(body), xid,
         flow.cookie, 0xFFFFFFFFFFFFFFFF, flow.table, ofp.OFPFC_DELETE_STRICT, 0, 0, flow.priority,
@@ -88,19 +87,3 @@ def _action(action: object) -> bytes:
             + bytes(-length % 8)
         )
     raise ValueError(f"{action} is not one tegu_ryu installs")
-
-
-def _through_os_ken(msg: object, xid: int) -> bytes:
-    """os-ken's own serialisation, for what this module does not encode."""
-    msg.datapath = _Datapath(ofp, ofproto_v1_3_parser)  # type: ignore[attr-defined]
-    msg.set_xid(xid)  # type: ignore[attr-defined]
-    msg.serialize()  # type: ignore[attr-defined]
-    return bytes(msg.buf)  # type: ignore[attr-defined]
-
-
-class _Datapath:
-    """What os-ken's serialisation needs of a datapath: its OpenFlow modules."""
-
-    def __init__(self, ofproto: object, ofproto_parser: object) -> None:
-        self.ofproto = ofproto
-        self.ofproto_parser = ofproto_parser

@@ -28,6 +28,21 @@ from tegu_ryu.openflow.flows import (
 )
 
 
+class _Unconnected:
+    """What os-ken's serialisation needs of a datapath: its OpenFlow 1.3 modules."""
+
+    ofproto = ofp
+    ofproto_parser = parser
+
+
+def serialized(msg: Any, xid: int) -> bytes:
+    """``msg`` as os-ken writes it on the wire with ``xid``, without a connection."""
+    msg.datapath = _Unconnected()
+    msg.set_xid(xid)
+    msg.serialize()
+    return bytes(msg.buf)
+
+
 def flow_add(flow: Flow, now: float) -> Any:
     """An OFPFC_ADD that installs ``flow``, replacing an entry with the same key."""
     return parser.OFPFlowMod(

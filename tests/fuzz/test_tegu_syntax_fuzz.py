@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -127,8 +126,8 @@ bodies = st.builds(
 class InProcess:
     """One controller and API for a whole property test; fresh state directory."""
 
-    def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="tegu-fuzz-"))
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
         settings = ControllerSettings(
             capacity=CapacityPolicy(), state_dir=str(self.folder / "state"), static_topology=STATIC
         )
@@ -143,8 +142,10 @@ class InProcess:
         return response.status_int, json.loads(response.body)
 
 
-def test_any_body_gets_a_well_formed_envelope_and_stores_only_enforceable_reservations() -> None:
-    api = InProcess()
+def test_any_body_gets_a_well_formed_envelope_and_stores_only_enforceable_reservations(
+    tmp_path: Path,
+) -> None:
+    api = InProcess(tmp_path)
 
     @settings(
         max_examples=1000,

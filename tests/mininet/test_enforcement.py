@@ -44,11 +44,10 @@ class DiamondTopo(Topo):
 def running(topo: Topo, workdir: Path, links: int) -> Iterator[tuple[Testbed, ControllerProcess]]:
     of_port = free_port()
     testbed = Testbed.build(topo, of_port=of_port)
-    static = workdir / "hosts.json"
-    static.write_text(json.dumps(testbed.static_topology()))
     controller = ControllerProcess(
         workdir,
-        options={"capacity_override": testbed.capacity_overrides(), "static_topology": str(static)},
+        topology=testbed.static_topology(),
+        options={"capacity_override": testbed.capacity_overrides()},
         of_port=of_port,
     )
     try:

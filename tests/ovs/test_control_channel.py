@@ -18,7 +18,6 @@ switch.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Iterator
@@ -87,12 +86,10 @@ DPIDS = {f"{dpid:016x}" for dpid in BRIDGES.values()}
 @pytest.fixture(scope="module")
 def line(ovs: PrivateOvs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Line]:
     workdir = tmp_path_factory.mktemp("control-channel")
-    static = workdir / "static.json"
-    static.write_text(json.dumps(STATIC))
     controller = ControllerProcess(
         workdir,
+        topology=STATIC,
         options={
-            "static_topology": str(static),
             "capacity_override_default": "1G",
             "resync_interval": "1",
             "discovery_settle": "1",

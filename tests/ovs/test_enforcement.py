@@ -7,7 +7,6 @@ topology so that no traffic is needed to learn them.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -99,12 +98,10 @@ def synced(controller: ControllerProcess) -> bool:
 @pytest.fixture(scope="module")
 def line(ovs: PrivateOvs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Line]:
     workdir = tmp_path_factory.mktemp("enforcement")
-    static = workdir / "static.json"
-    static.write_text(json.dumps(STATIC))
     controller = ControllerProcess(
         workdir,
+        topology=STATIC,
         options={
-            "static_topology": str(static),
             "capacity_override_default": "50M",
             "resync_interval": "1",
             "discovery_settle": "0.5",
@@ -315,12 +312,10 @@ def test_an_active_reservation_moves_when_a_link_on_its_path_goes(
 ) -> None:
     """A ring e1-e2-e3-e1: the direct e1-e3 link fails and the reservation goes round."""
     workdir = tmp_path_factory.mktemp("reroute")
-    static = workdir / "static.json"
-    static.write_text(json.dumps(STATIC))
     controller = ControllerProcess(
         workdir,
+        topology=STATIC,
         options={
-            "static_topology": str(static),
             "capacity_override_default": "50M",
             "resync_interval": "1",
             "discovery_settle": "0.5",

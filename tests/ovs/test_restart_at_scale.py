@@ -12,7 +12,6 @@ same with 10,000 (README figures); the bounds here are generous.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from pathlib import Path
@@ -31,11 +30,10 @@ COUNT = 1500
 def test_a_restart_with_thousands_of_reservations_sends_nothing_and_drops_nobody(
     ovs: PrivateOvs, tmp_path: Path
 ) -> None:
-    static = tmp_path / "static.json"
-    static.write_text(json.dumps(static_topology()))
     controller = ControllerProcess(
         tmp_path / "controller",
-        options={"static_topology": str(static), "capacity_override_default": "100G"},
+        topology=static_topology(),
+        options={"capacity_override_default": "100G"},
     )
     try:
         controller.start()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from controller_process import ControllerProcess, free_port, manager_command
+from controller_process import ControllerProcess, free_port, manager_command, run_manager
 
 from ..openapi import validate_response
 
@@ -104,20 +104,7 @@ def test_sigterm_stops_cleanly_and_quickly(tmp_path: Path) -> None:
     ],
 )
 def test_bad_configuration_fails_fast_with_a_clear_message(args: list[str], message: str) -> None:
-    result = subprocess.run(
-        [
-            *manager_command(),
-            "--api-port",
-            str(free_port()),
-            "--ofp-tcp-listen-port",
-            str(free_port()),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_manager(*args)
     assert result.returncode == 2
     assert message in result.stderr
 

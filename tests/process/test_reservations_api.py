@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from controller_process import ControllerProcess, free_port, manager_command
+from controller_process import ControllerProcess, run_manager
 
 from ..openapi import validate_response
 
@@ -143,23 +142,7 @@ def test_fill_a_link_cancel_and_retry_then_restart_keeps_everything(
 
 
 def test_auth_mode_none_is_refused_off_loopback(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            *manager_command(),
-            "--api-host",
-            "0.0.0.0",
-            "--api-port",
-            str(free_port()),
-            "--ofp-tcp-listen-port",
-            str(free_port()),
-            "--state-dir",
-            str(tmp_path / "state"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_manager("--api-host", "0.0.0.0", "--state-dir", str(tmp_path / "state"))
     assert result.returncode == 2
     assert "only allowed with the API on loopback" in result.stderr
 
@@ -168,21 +151,7 @@ def test_a_damaged_database_stops_the_start_with_a_clear_error(tmp_path: Path) -
     state = tmp_path / "state"
     state.mkdir()
     (state / "tegu.db").write_bytes(b"garbage" * 1000)
-    result = subprocess.run(
-        [
-            *manager_command(),
-            "--api-port",
-            str(free_port()),
-            "--ofp-tcp-listen-port",
-            str(free_port()),
-            "--state-dir",
-            str(state),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_manager("--state-dir", str(state))
     assert result.returncode == 2
     assert "cannot use the reservation database" in result.stderr
 

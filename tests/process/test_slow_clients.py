@@ -8,7 +8,6 @@ correctness tests, not benchmarks.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import threading
@@ -19,9 +18,11 @@ from pathlib import Path
 import pytest
 import requests
 from controller_process import ControllerProcess
+from slow_clients import slow_clients
 
 STATIC = Path(__file__).resolve().parents[2] / "conf" / "static-topology.json"
 REQUEST_TIMEOUT = 3  # seconds a request may take to arrive (configured below)
+IDLE_TIMEOUT = 5  # seconds a connection may stay silent (configured below)
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def controller(tmp_path: Path) -> Iterator[ControllerProcess]:
         options={
             "static_topology": str(STATIC),
             "api_request_timeout": str(REQUEST_TIMEOUT),
-            "api_idle_timeout": "5",
+            "api_idle_timeout": str(IDLE_TIMEOUT),
             "api_max_body": "65536",
         },
     )
@@ -60,8 +61,9 @@ def exchange(controller: ControllerProcess, data: bytes) -> tuple[int, dict[str,
     return int(lines[0].split()[1]), headers, body
 
 
-def closed_by_server(sock: socket.socket) -> bool:
-    sock.settimeout(3)
+def closed_by_server(sock: socket.socket, within: float) -> bool:
+    """True as soon as the server closes (or resets) ``sock``; False if it has not ``within`` s."""
+    sock.settimeout(within)
     try:
         return sock.recv(1) == b""
     except TimeoutError:
@@ -97,21 +99,8 @@ def health_latency(controller: ControllerProcess) -> float:
 def test_idle_and_trickling_sockets_leave_the_api_answering(
     controller: ControllerProcess,
 ) -> None:
-    idle = [connect(controller) for _ in range(200)]
-    trickling = [connect(controller) for _ in range(200)]
-    for sock in trickling:
-        sock.sendall(b"GET /v1/health HTTP/1.1\r\n")
-    stop = threading.Event()
-
-    def trickle() -> None:
-        while not stop.wait(0.2):
-            for sock in trickling:
-                with contextlib.suppress(OSError):  # closed by the request deadline, rightly
-                    sock.sendall(b"X")
-
-    feeder = threading.Thread(target=trickle, daemon=True)
-    feeder.start()
-    try:
+    address = ("127.0.0.1", controller.api_port)
+    with slow_clients(address, idle=200, trickling=200) as (idle, trickling):
         latencies = [health_latency(controller) for _ in range(10)]
         created = requests.post(
             controller.url + "/v1/reservations",
@@ -120,14 +109,10 @@ def test_idle_and_trickling_sockets_leave_the_api_answering(
         )
         assert created.status_code == 201
         assert max(latencies) < 1.0, latencies
-        time.sleep(REQUEST_TIMEOUT + 2)
-        assert closed_by_server(trickling[0]), "a request that never ends is cut off"
-        assert closed_by_server(idle[0]), "a silent connection is closed after the idle timeout"
-    finally:
-        stop.set()
-        feeder.join()
-        for sock in idle + trickling:
-            sock.close()
+        cut_off = closed_by_server(trickling[0], within=REQUEST_TIMEOUT + 5)
+        assert cut_off, "a request that never ends is cut off"
+        closed = closed_by_server(idle[0], within=IDLE_TIMEOUT + 3)
+        assert closed, "a silent connection is closed after the idle timeout"
     assert health_latency(controller) < 1.0
 
 

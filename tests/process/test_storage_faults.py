@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from controller_process import ControllerProcess, free_port, manager_command
+from controller_process import ControllerProcess, run_manager
 
 STATIC = Path(__file__).resolve().parents[2] / "conf" / "static-topology.json"
 
@@ -138,21 +138,7 @@ def test_a_read_only_state_dir_stops_the_start_with_a_clear_message(tmp_path: Pa
     subprocess.run(["mount", "--bind", str(state), str(state)], check=True)
     try:
         subprocess.run(["mount", "-o", "remount,ro,bind", str(state)], check=True)
-        result = subprocess.run(
-            [
-                *manager_command(),
-                "--api-port",
-                str(free_port()),
-                "--ofp-tcp-listen-port",
-                str(free_port()),
-                "--state-dir",
-                str(state),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        result = run_manager("--state-dir", str(state))
     finally:
         subprocess.run(["umount", str(state)], check=True)
     assert result.returncode == 2, result.stderr

@@ -71,14 +71,12 @@ class Tegu:
 
 @pytest.fixture
 def tegu(tmp_path: Path) -> Iterator[Tegu]:
-    topology = tmp_path / "topology.json"
-    topology.write_text(json.dumps(TOPOLOGY))
     tokens = tmp_path / "tokens.json"
     tokens.write_text(json.dumps(TOKENS))
     controller = ControllerProcess(
         tmp_path,
+        topology=TOPOLOGY,
         options={
-            "static_topology": str(topology),
             "auth_mode": "token",
             "token_file": str(tokens),
             "super_cookie": "the-super-cookie",

@@ -11,7 +11,7 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from tegu_ryu.openflow import lean_stats
 from tegu_ryu.openflow.flows import Flow, Opaque, Output, SetField, match
-from tegu_ryu.openflow.messages import flow_add, flow_from_stats
+from tegu_ryu.openflow.messages import flow_add, flow_from_stats, serialized
 
 NOW = 1_800_000_000.0
 
@@ -20,9 +20,7 @@ def entry_bytes(flow: Flow, duration: int, hard_timeout: int) -> bytes:
     """A flow-stats entry for ``flow`` as a switch would send it (built from a flow-mod)."""
     mod = flow_add(flow, NOW)
     mod.hard_timeout = hard_timeout
-    mod.datapath = type("Datapath", (), {"ofproto": parser.ofproto, "ofproto_parser": parser})()
-    mod.serialize()
-    body = bytes(mod.buf[48:])  # the flow-mod's match and instructions, as the stats carry them
+    body = serialized(mod, 0)[48:]  # the flow-mod's match and instructions, as the stats carry them
     header = struct.pack(
         "!HBxIIHHHH4xQQQ",
         48 + len(body), flow.table, duration, 5, flow.priority, 0, hard_timeout, 0,
@@ -85,9 +83,7 @@ def test_what_the_lean_path_leaves_to_os_ken_still_decodes_the_same() -> None:
         match=masked,
         instructions=[parser.OFPInstructionActions(parser.ofproto.OFPIT_WRITE_ACTIONS, [])],
     )
-    mod.datapath = type("Datapath", (), {"ofproto": parser.ofproto, "ofproto_parser": parser})()
-    mod.serialize()
-    body = bytes(mod.buf[48:])
+    body = serialized(mod, 0)[48:]
     raw = struct.pack("!HBxIIHHHH4xQQQ", 48 + len(body), 0, 1, 0, 1, 0, 0, 0, 5, 0, 0) + body
     got = lean_stats.decode(lean_stats.RawFlowStats.parser(raw, 0), NOW)
     assert got == flow_from_stats(parser.OFPFlowStats.parser(raw, 0), NOW)

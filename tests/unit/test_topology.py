@@ -145,6 +145,16 @@ def test_discovered_links_go_with_their_switch_after_its_grace_but_static_ones_s
     assert 1 in topology.switch_ids()  # declared statically, stays a node
 
 
+def two_switches_linked() -> tuple[Topology, LinkId]:
+    """Switches 1 and 2, connected, a 30 s control grace, and LLDP's link 1:2 -> 2:1."""
+    topology = Topology(control_grace=30)
+    link = LinkId(PortRef(1, 2), PortRef(2, 1))
+    topology.switch_connected(1, [PortState(port=2)])
+    topology.switch_connected(2, [PortState(port=1)])
+    topology.link_discovered(link)
+    return topology, link
+
+
 def test_a_reconnect_within_the_grace_moves_nothing_and_lldp_confirms() -> None:
     topology = Topology(control_grace=30)
     link = LinkId(PortRef(1, 2), PortRef(2, 1))
@@ -166,22 +176,14 @@ def test_a_reconnect_within_the_grace_moves_nothing_and_lldp_confirms() -> None:
 
 
 def test_a_port_reported_down_takes_its_link_down_at_once_even_in_grace() -> None:
-    topology = Topology(control_grace=30)
-    link = LinkId(PortRef(1, 2), PortRef(2, 1))
-    topology.switch_connected(1, [PortState(port=2)])
-    topology.switch_connected(2, [PortState(port=1)])
-    topology.link_discovered(link)
+    topology, link = two_switches_linked()
     topology.switch_disconnected(1, now=100)
     topology.port_updated(2, PortState(port=1, up=False))  # the neighbour saw the cable go
     assert not topology.link(link).up  # type: ignore[union-attr]
 
 
 def test_a_link_lost_outside_any_grace_goes_down_at_once() -> None:
-    topology = Topology(control_grace=30)
-    link = LinkId(PortRef(1, 2), PortRef(2, 1))
-    topology.switch_connected(1, [PortState(port=2)])
-    topology.switch_connected(2, [PortState(port=1)])
-    topology.link_discovered(link)
+    topology, link = two_switches_linked()
     topology.link_lost(link, now=100)
     assert not topology.link(link).up  # type: ignore[union-attr]
 
@@ -241,11 +243,7 @@ def test_an_expected_link_makes_its_switches_nodes_and_goes_with_a_switch_that_n
 
 
 def test_a_link_held_in_one_grace_stays_up_through_a_later_one() -> None:
-    topology = Topology(control_grace=30)
-    link = LinkId(PortRef(1, 2), PortRef(2, 1))
-    topology.switch_connected(1, [PortState(port=2)])
-    topology.switch_connected(2, [PortState(port=1)])
-    topology.link_discovered(link)
+    topology, link = two_switches_linked()
     topology.switch_disconnected(1, now=0)
     topology.link_lost(link, now=1)  # held until 30
     topology.switch_connected(1, [PortState(port=2)])
