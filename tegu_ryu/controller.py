@@ -28,7 +28,7 @@ from tegu_ryu.forwarding.packet_in import FloodMemory, PacketInOutcome, handle_p
 from tegu_ryu.openflow.flows import FlowKey, Meter
 from tegu_ryu.openflow.reconcile import Changes, InstalledFlow
 from tegu_ryu.openflow.sync import SwitchSync
-from tegu_ryu.reservations.model import Reservation, State
+from tegu_ryu.reservations.model import BandwidthReservation, State
 from tegu_ryu.reservations.policy import Policy
 from tegu_ryu.reservations.service import ReservationService
 from tegu_ryu.reservations.store import Store
@@ -365,7 +365,7 @@ class Controller:
 
     # ------------------------------------------------------------------ views
 
-    def enforcement(self, reservation: Reservation) -> dict[str, Any]:
+    def enforcement(self, reservation: BandwidthReservation) -> dict[str, Any]:
         """``{"status", "detail"}``: whether the switches hold what this reservation needs."""
         with self.lock:
             state = reservation.state

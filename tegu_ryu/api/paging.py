@@ -14,6 +14,7 @@ import binascii
 import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from tegu_ryu.errors import InvalidField
 from tegu_ryu.reservations.model import Reservation
@@ -22,14 +23,16 @@ from tegu_ryu.timefmt import finite_seconds
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10000
 
+ItemT = TypeVar("ItemT", bound=Reservation)
+
 
 @dataclass(frozen=True)
-class Page:
-    items: list[Reservation]
+class Page(Generic[ItemT]):
+    items: list[ItemT]
     next_cursor: str | None
 
 
-def page_of(ordered: Sequence[Reservation], query: Mapping[str, str]) -> Page:
+def page_of(ordered: Sequence[ItemT], query: Mapping[str, str]) -> Page[ItemT]:
     """The page ``query`` asks for (``limit``, ``cursor``) of reservations sorted by created, id."""
     limit = _limit(query.get("limit"))
     start = 0

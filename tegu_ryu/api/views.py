@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from tegu_ryu.api.kinds import kind_json
+from tegu_ryu.api.kinds.bandwidth import hops_json
 from tegu_ryu.reservations.engine import Alarm
 from tegu_ryu.reservations.ledger import Peak
-from tegu_ryu.reservations.model import Endpoint, Reservation, Route
+from tegu_ryu.reservations.model import Reservation
 from tegu_ryu.reservations.policy import Fence
 from tegu_ryu.reservations.service import Availability, LinkSchedule
 from tegu_ryu.reservations.store import DamagedRecord
 from tegu_ryu.tenancy import Principal
 from tegu_ryu.timefmt import format_time
 from tegu_ryu.topology.model import Link
-from tegu_ryu.topology.refs import dpid_str
 
 
 def reservation_json(reservation: Reservation, enforcement: dict[str, Any]) -> dict[str, Any]:
@@ -21,29 +22,15 @@ def reservation_json(reservation: Reservation, enforcement: dict[str, Any]) -> d
     return {
         "enforcement": enforcement,
         "id": reservation.id,
-        "type": reservation.kind.value,
+        "type": reservation.type,
         "state": reservation.state.value,
         "owner": reservation.owner,
         "name": reservation.name,
-        "src": _endpoint_json(reservation.src),
-        "dst": _endpoint_json(reservation.dst),
-        "bandwidth": {"out": reservation.bandwidth.out, "in": reservation.bandwidth.in_},
-        "requested_bandwidth": {"out": reservation.requested.out, "in": reservation.requested.in_},
         "start": format_time(reservation.window.start),
         "end": format_time(reservation.window.end),
-        "match": {
-            "protocol": reservation.match.protocol,
-            "src_port": reservation.match.src_port,
-            "dst_port": reservation.match.dst_port,
-            "vlan": reservation.match.vlan,
-        },
-        "dscp": reservation.dscp,
-        "path_mode": reservation.path_mode.value,
-        "path": {
-            direction.value: _hops_json(route) for direction, route in reservation.routes.items()
-        },
         "created": format_time(reservation.created),
         "reason": reservation.reason,
+        **kind_json(reservation),
     }
 
 
@@ -61,16 +48,6 @@ def unshowable_json(reservation: Reservation, error: Exception) -> dict[str, Any
     }
 
 
-def _endpoint_json(endpoint: Endpoint) -> dict[str, Any]:
-    return {
-        "given": endpoint.given,
-        "name": endpoint.name,
-        "mac": endpoint.mac,
-        "ip": endpoint.ip,
-        "attach": None if endpoint.attach is None else endpoint.attach.as_json(),
-    }
-
-
 def availability_json(found: Availability) -> dict[str, Any]:
     return {
         "src": found.src,
@@ -80,7 +57,7 @@ def availability_json(found: Availability) -> dict[str, Any]:
         **{
             direction.value: {
                 "max_bps": bps,
-                "path": None if route is None else _hops_json(route),
+                "path": None if route is None else hops_json(route),
             }
             for direction, (bps, route) in found.directions.items()
         },
@@ -142,10 +119,3 @@ def alarm_json(alarm: Alarm) -> dict[str, Any]:
         "booked_bps": alarm.booked_bps,
         "threshold_bps": alarm.threshold_bps,
     }
-
-
-def _hops_json(route: Route) -> list[dict[str, Any]]:
-    return [
-        {"dpid": dpid_str(hop.dpid), "in_port": hop.in_port, "out_port": hop.out_port}
-        for hop in route.hops
-    ]

@@ -34,7 +34,14 @@ from tegu_ryu.compat.syntax import (
 )
 from tegu_ryu.controller import Controller
 from tegu_ryu.errors import Conflict, RequestError, Unauthorized
-from tegu_ryu.reservations.model import DSCP_CLASSES, Bandwidth, Direction, Kind, Match, Reservation
+from tegu_ryu.reservations.model import (
+    DSCP_CLASSES,
+    Bandwidth,
+    BandwidthReservation,
+    Direction,
+    Kind,
+    Match,
+)
 from tegu_ryu.reservations.paths import PathMode
 from tegu_ryu.reservations.policy import Discount, Fence
 from tegu_ryu.reservations.requests import ReservationRequest
@@ -196,7 +203,7 @@ class TeguApi:
         )
         return self.service.admit(principal, request, now, lambda r: self._accepted(r, now))
 
-    def _accepted(self, reservation: Reservation, now: float) -> Outcome:
+    def _accepted(self, reservation: BandwidthReservation, now: float) -> Outcome:
         """The reply to an admitted reservation: built before it is stored, never after."""
         if reservation.kind is Kind.ONEWAY:
             return Outcome("OK", "one way reservation accepted", self._pledge(reservation, now))
@@ -382,7 +389,7 @@ class TeguApi:
 
     # ------------------------------------------------------------- replies
 
-    def _pledge(self, reservation: Reservation, now: float) -> dict[str, Any]:
+    def _pledge(self, reservation: BandwidthReservation, now: float) -> dict[str, Any]:
         """A reservation as Tegu showed one (never with its cookie)."""
         state = reservation.state_at(now)
         tegu_state = {"active": "ACTIVE", "pending": "PENDING"}.get(state.value, "EXPIRED")
@@ -443,7 +450,7 @@ def _dscp(text: str) -> int:
     return DSCP_CLASSES[name]
 
 
-def _host_text(reservation: Reservation, given: str, port: int | None) -> str:
+def _host_text(reservation: BandwidthReservation, given: str, port: int | None) -> str:
     text = f"{reservation.owner}/{given}"
     if port:
         text += f":{port}"

@@ -33,7 +33,7 @@ from tegu_ryu.enforcement.planner import (
 )
 from tegu_ryu.forwarding.base import plan_base_flows
 from tegu_ryu.openflow.flows import Flow, FlowKey, Meter, Output, Table
-from tegu_ryu.reservations.model import Reservation, State
+from tegu_ryu.reservations.model import BandwidthReservation, State
 from tegu_ryu.reservations.policy import Policy
 from tegu_ryu.topology.model import Topology
 from tegu_ryu.topology.refs import HOST_SIDE, LinkId
@@ -47,11 +47,11 @@ class DesiredState:
         self.flows: dict[int, dict[FlowKey, Flow]] = {}
         self.meters: dict[int, dict[int, Meter]] = {}
         self.conflicts: dict[str, str] = {}
-        self.planned: dict[str, tuple[Reservation, ReservationPlan]] = {}
+        self.planned: dict[str, tuple[BandwidthReservation, ReservationPlan]] = {}
         self._changed_flows: defaultdict[int, set[FlowKey]] = defaultdict(set)
         self._changed_meters: defaultdict[int, set[int]] = defaultdict(set)
         self._everything_changed: set[int] = set()
-        self._live: dict[str, Reservation] = {}
+        self._live: dict[str, BandwidthReservation] = {}
         self._booked: Counter[LinkId] = Counter()
         self._reserved_kbps: Counter[LinkId] = Counter()
         self._base: dict[int, list[Flow]] = {}
@@ -63,7 +63,7 @@ class DesiredState:
     def update(
         self,
         topology: Topology,
-        reservations: Mapping[str, Reservation],
+        reservations: Mapping[str, BandwidthReservation],
         policy: Policy,
         paused: bool,
     ) -> None:
@@ -94,15 +94,15 @@ class DesiredState:
     def _rebuild(
         self,
         topology: Topology,
-        reservations: Mapping[str, Reservation],
+        reservations: Mapping[str, BandwidthReservation],
         policy: Policy,
         paused: bool,
     ) -> None:
         """Plan everything from scratch; every switch must then be compared in full."""
         cache = self.planned
-        fresh: dict[str, tuple[Reservation, ReservationPlan]] = {}
+        fresh: dict[str, tuple[BandwidthReservation, ReservationPlan]] = {}
 
-        def planned(reservation: Reservation) -> ReservationPlan:
+        def planned(reservation: BandwidthReservation) -> ReservationPlan:
             known = cache.get(reservation.id)
             if known is None or known[0] is not reservation:
                 known = (reservation, plan_reservation(reservation, self.settings))
@@ -149,7 +149,7 @@ class DesiredState:
                     self._changed_flows[dpid].add(key)
         self._base = after
 
-    def _withdraw(self, reservation: Reservation) -> set[LinkId]:
+    def _withdraw(self, reservation: BandwidthReservation) -> set[LinkId]:
         """Take a reservation's flows, meters and bookings out; the links it touched."""
         del self._live[reservation.id]
         links = {link for _, link in reservation.bookings()}
@@ -170,7 +170,7 @@ class DesiredState:
                 self._changed_meters[dpid].add(meter.id)
         return links
 
-    def _contribute(self, reservation: Reservation) -> set[LinkId]:
+    def _contribute(self, reservation: BandwidthReservation) -> set[LinkId]:
         """Put a live reservation's bookings in, and its flows and meters if it is active."""
         self._live[reservation.id] = reservation
         links = {link for _, link in reservation.bookings()}

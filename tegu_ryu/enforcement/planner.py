@@ -47,7 +47,14 @@ from tegu_ryu.openflow.flows import (
     cookie,
     match,
 )
-from tegu_ryu.reservations.model import Direction, Endpoint, Match, Reservation, Route, State
+from tegu_ryu.reservations.model import (
+    BandwidthReservation,
+    Direction,
+    Endpoint,
+    Match,
+    Route,
+    State,
+)
 from tegu_ryu.reservations.policy import Policy
 from tegu_ryu.topology.model import Topology
 from tegu_ryu.topology.refs import HOST_SIDE, LinkId
@@ -90,11 +97,11 @@ class Plan:
     conflicts: dict[str, str]
 
 
-def reservation_cookie(reservation: Reservation) -> int:
+def reservation_cookie(reservation: BandwidthReservation) -> int:
     return cookie(Layer.RESERVATION, reservation.serial)
 
 
-def reservation_meter_id(reservation: Reservation, direction: Direction) -> int:
+def reservation_meter_id(reservation: BandwidthReservation, direction: Direction) -> int:
     return METER_FIRST + 2 * reservation.serial + (0 if direction is Direction.OUT else 1)
 
 
@@ -117,7 +124,7 @@ class ReservationPlan:
     meters: dict[int, tuple[Meter, ...]]
 
 
-def plan_reservation(reservation: Reservation, meters: MeterSettings) -> ReservationPlan:
+def plan_reservation(reservation: BandwidthReservation, meters: MeterSettings) -> ReservationPlan:
     """What one active reservation needs on the switches of its path."""
     flows: dict[int, list[Flow]] = defaultdict(list)
     meter_list: dict[int, list[Meter]] = defaultdict(list)
@@ -141,11 +148,11 @@ def plan_reservation(reservation: Reservation, meters: MeterSettings) -> Reserva
 
 def plan_switches(
     topology: Topology,
-    reservations: Iterable[Reservation],
+    reservations: Iterable[BandwidthReservation],
     policy: Policy,
     meters: MeterSettings,
     *,
-    planned: Callable[[Reservation], ReservationPlan] | None = None,
+    planned: Callable[[BandwidthReservation], ReservationPlan] | None = None,
     base: dict[int, list[Flow]] | None = None,
     paused: bool = False,
 ) -> Plan:
@@ -164,7 +171,7 @@ def plan_switches(
     )
     flows: dict[int, dict[FlowKey, Flow]] = defaultdict(dict)
     switch_meters: dict[int, list[Meter]] = defaultdict(list)
-    owner: dict[tuple[int, FlowKey], Reservation] = {}
+    owner: dict[tuple[int, FlowKey], BandwidthReservation] = {}
     conflicts: dict[str, str] = {}
     for reservation in active:
         one = plan_one(reservation)
@@ -218,7 +225,7 @@ def through_meter(flow: Flow, ports: dict[int, int]) -> Flow:
 
 
 def _path_flows(
-    reservation: Reservation, direction: Direction, route: Route
+    reservation: BandwidthReservation, direction: Direction, route: Route
 ) -> list[tuple[int, Flow]]:
     """Per hop, one flow for each classifier of the direction's traffic."""
     if direction is Direction.OUT:

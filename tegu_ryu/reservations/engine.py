@@ -26,11 +26,11 @@ from tegu_ryu.errors import Conflict, InvalidField, NotFound
 from tegu_ryu.reservations.ledger import Booking, Ledger
 from tegu_ryu.reservations.model import (
     Bandwidth,
+    BandwidthReservation,
     Direction,
     Endpoint,
     Kind,
     Match,
-    Reservation,
     Route,
     State,
     access_links_between,
@@ -114,7 +114,7 @@ class Engine:
         self.fences: dict[str, Fence] = {}
         self.retention = retention
         self.ledger = Ledger()
-        self.reservations: dict[str, Reservation] = {}
+        self.reservations: dict[str, BandwidthReservation] = {}
         self.alarms: deque[Alarm] = deque(maxlen=ALARM_MEMORY)
         self._new_id = new_id or (lambda: f"r-{uuid.uuid4().hex[:12]}")
         self._by_traffic: defaultdict[TrafficKey, set[str]] = defaultdict(set)
@@ -125,7 +125,7 @@ class Engine:
 
     # ---------------------------------------------------------------- queries
 
-    def get(self, reservation_id: str) -> Reservation:
+    def get(self, reservation_id: str) -> BandwidthReservation:
         try:
             return self.reservations[reservation_id]
         except KeyError:
@@ -157,7 +157,7 @@ class Engine:
 
     # -------------------------------------------------------------- admission
 
-    def create(self, now: float, owner: str, request: ReservationRequest) -> Reservation:
+    def create(self, now: float, owner: str, request: ReservationRequest) -> BandwidthReservation:
         """Admit and book ``request`` for ``owner``, or raise saying why not (nothing changes)."""
         src = self.resolve(request.src, "src", external_ok=False)
         dst = self.resolve(request.dst, "dst", external_ok=request.kind is Kind.ONEWAY)
@@ -178,7 +178,7 @@ class Engine:
         routes = self._admit(
             Demand(owner, request.kind, src, dst, bandwidth, request.window, request.path_mode)
         )
-        reservation = Reservation(
+        reservation = BandwidthReservation(
             id=self._new_id(),
             kind=request.kind,
             owner=owner,
@@ -203,7 +203,7 @@ class Engine:
         self._add(reservation)
         return reservation
 
-    def cancel(self, now: float, reservation_id: str) -> Reservation:
+    def cancel(self, now: float, reservation_id: str) -> BandwidthReservation:
         reservation = self.get(reservation_id)
         if reservation.state.final:
             raise Conflict(
@@ -214,7 +214,7 @@ class Engine:
         self._put(cancelled)
         return cancelled
 
-    def modify(self, now: float, reservation_id: str, change: Modification) -> Reservation:
+    def modify(self, now: float, reservation_id: str, change: Modification) -> BandwidthReservation:
         """New end and/or bandwidth, admitted without counting the reservation against itself."""
         reservation = self.get(reservation_id)
         if reservation.state.final:
@@ -309,13 +309,15 @@ class Engine:
 
     # -------------------------------------------------------------- lifecycle
 
-    def tick(self, now: float, check_paths: bool = True) -> tuple[list[Reservation], list[str]]:
+    def tick(
+        self, now: float, check_paths: bool = True
+    ) -> tuple[list[BandwidthReservation], list[str]]:
         """Advance states to ``now``; returns (changed reservations, ids forgotten).
 
         ``check_paths`` is False while the topology is still being discovered,
         so that links not yet seen again are not mistaken for broken ones.
         """
-        changed: dict[str, Reservation] = {}
+        changed: dict[str, BandwidthReservation] = {}
         forgotten = []
         for reservation in list(self.reservations.values()):
             if reservation.state.final:
@@ -337,7 +339,7 @@ class Engine:
                 changed[reservation.id] = reservation
         return list(changed.values()), forgotten
 
-    def refresh(self, now: float, given: str) -> list[Reservation]:
+    def refresh(self, now: float, given: str) -> list[BandwidthReservation]:
         """Follow a host that moved: re-resolve it in its live reservations and re-admit them.
 
         Each is moved onto a path from where the host is now, or degraded if
@@ -373,7 +375,7 @@ class Engine:
         self.ledger.release(reservation_id)
         self._remove(reservation_id)
 
-    def restore(self, reservations: Iterable[Reservation]) -> None:
+    def restore(self, reservations: Iterable[BandwidthReservation]) -> None:
         """Load stored reservations and book the live ones on their stored paths.
 
         Into an empty ledger (a start) everything is booked in one sweep per link.
@@ -508,7 +510,7 @@ class Engine:
         )
 
     def _keep_or_find_routes(
-        self, reservation: Reservation, bandwidth: Bandwidth, window: Window
+        self, reservation: BandwidthReservation, bandwidth: Bandwidth, window: Window
     ) -> dict[Direction, Route]:
         """The current paths if they still fit (no needless moves), else new ones."""
         self._check_access(_demand_of(reservation, bandwidth, window))
@@ -523,7 +525,7 @@ class Engine:
             return reservation.routes
         return self._admit(_demand_of(reservation, bandwidth, window))
 
-    def _rerouted(self, now: float) -> list[Reservation]:
+    def _rerouted(self, now: float) -> list[BandwidthReservation]:
         """Reservations whose path lost a link, moved or degraded; degraded ones retried."""
         up = self.topology.view().up
         changed = []
@@ -537,7 +539,7 @@ class Engine:
                     changed.append(after)
         return changed
 
-    def _readmit(self, now: float, reservation: Reservation) -> Reservation:
+    def _readmit(self, now: float, reservation: BandwidthReservation) -> BandwidthReservation:
         """Admit a live reservation again for the rest of its window: moved, or degraded."""
         remaining = reservation.window.clipped_from(now)
         if remaining is None:
@@ -561,7 +563,9 @@ class Engine:
         LOG.info("reservation %s admitted on a new path", reservation.id)
         return moved
 
-    def _book(self, now: float, reservation: Reservation, window: Window | None = None) -> None:
+    def _book(
+        self, now: float, reservation: BandwidthReservation, window: Window | None = None
+    ) -> None:
         bookings = self._bookings(reservation, window)
         before = {b.link: self.ledger.peak_amount(b.link, b.window) for b in bookings}
         self.ledger.book(bookings)
@@ -590,7 +594,7 @@ class Engine:
                 )
 
     @staticmethod
-    def _bookings(reservation: Reservation, window: Window | None = None) -> list[Booking]:
+    def _bookings(reservation: BandwidthReservation, window: Window | None = None) -> list[Booking]:
         """The reservation's claims: its paths' links and the hosts' access links."""
         return [
             Booking(
@@ -603,7 +607,7 @@ class Engine:
             for direction, link in reservation.bookings()
         ]
 
-    def _put(self, reservation: Reservation) -> None:
+    def _put(self, reservation: BandwidthReservation) -> None:
         before = self.reservations.get(reservation.id)
         self.reservations[reservation.id] = reservation
         self.version += 1
@@ -611,7 +615,7 @@ class Engine:
             heapq.heappush(self._edges, (reservation.window.start, reservation.id))
             heapq.heappush(self._edges, (reservation.window.end, reservation.id))
 
-    def _add(self, reservation: Reservation) -> None:
+    def _add(self, reservation: BandwidthReservation) -> None:
         self._put(reservation)
         for key in _traffic_keys(
             reservation.owner, reservation.kind, reservation.src, reservation.dst, reservation.match
@@ -635,7 +639,7 @@ class Engine:
 
     def _duplicate_of(
         self, owner: str, kind: Kind, src: Endpoint, dst: Endpoint, request: ReservationRequest
-    ) -> Reservation | None:
+    ) -> BandwidthReservation | None:
         """A live reservation of the same owner for the same traffic over an overlapping window."""
         keys = _traffic_keys(owner, kind, src, dst, request.match)
         for other_id in sorted({rid for key in keys for rid in self._by_traffic.get(key, ())}):
@@ -668,7 +672,7 @@ def _traffic_keys(
     return [(owner, kind, (src.identity, dst.identity), m) for m in matches]
 
 
-def _demand_of(reservation: Reservation, bandwidth: Bandwidth, window: Window) -> Demand:
+def _demand_of(reservation: BandwidthReservation, bandwidth: Bandwidth, window: Window) -> Demand:
     return Demand(
         reservation.owner,
         reservation.kind,

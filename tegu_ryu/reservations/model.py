@@ -90,27 +90,31 @@ class Route:
     links: tuple[LinkId, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Reservation:
+    """The envelope every kind of reservation shares.
+
+    Identity, ownership, the window and the lifecycle are the same for a
+    bandwidth reservation, a mirror or a steering chain; what a kind asks of
+    the network lives in its subclass. The engine's clock, the store's
+    envelope, listings and paging only ever need this part.
+    """
+
     id: str
-    kind: Kind
     owner: str
-    src: Endpoint
-    dst: Endpoint
-    requested: Bandwidth
-    bandwidth: Bandwidth
     window: Window
-    match: Match
-    dscp: int | None
-    path_mode: PathMode
     created: float
     state: State
-    routes: dict[Direction, Route] = field(default_factory=dict)
     name: str | None = None
     reason: str | None = None
     ended: float | None = None
     serial: int = 0  # unique and stable: names the reservation's flows (cookie) and meters
     cookie_digest: str | None = None  # SHA-256 of the Tegu-style secret, if one was given
+
+    @property
+    def type(self) -> str:
+        """The ``type`` a client asked for and sees (the kind's registry name)."""
+        raise NotImplementedError
 
     def cookie_matches(self, cookie: str) -> bool:
         """True if ``cookie`` is this reservation's secret (no secret: any cookie will do)."""
@@ -127,6 +131,33 @@ class Reservation:
         if self.state is State.DEGRADED:
             return State.DEGRADED
         return State.ACTIVE if now >= self.window.start else State.PENDING
+
+    def booked_links(self) -> list[tuple[Direction, LinkId]]:
+        """The switch links whose capacity the reservation holds (none unless a kind books)."""
+        return []
+
+    def bookings(self) -> list[tuple[Direction, LinkId]]:
+        """Everything the reservation holds capacity on."""
+        return self.booked_links()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BandwidthReservation(Reservation):
+    """Guaranteed bit/s between two endpoints (both ways, or one way to an outside address)."""
+
+    kind: Kind
+    src: Endpoint
+    dst: Endpoint
+    requested: Bandwidth
+    bandwidth: Bandwidth
+    match: Match
+    dscp: int | None
+    path_mode: PathMode
+    routes: dict[Direction, Route] = field(default_factory=dict)
+
+    @property
+    def type(self) -> str:
+        return self.kind.value
 
     def booked_links(self) -> list[tuple[Direction, LinkId]]:
         """The switch links of the reservation's paths."""

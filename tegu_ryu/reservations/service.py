@@ -16,7 +16,14 @@ from typing import Any, TypeVar
 from tegu_ryu.errors import Forbidden, InvalidField, NotFound, RequestError, StorageUnavailable
 from tegu_ryu.reservations.engine import Alarm, Engine
 from tegu_ryu.reservations.ledger import Peak
-from tegu_ryu.reservations.model import Direction, Kind, Reservation, Route, State
+from tegu_ryu.reservations.model import (
+    BandwidthReservation,
+    Direction,
+    Kind,
+    Reservation,
+    Route,
+    State,
+)
 from tegu_ryu.reservations.policy import Discount, Fence, Policy
 from tegu_ryu.reservations.requests import (
     ReservationRequest,
@@ -48,7 +55,7 @@ class LinkSchedule:
     usable_bps: int
     window: Window
     steps: list[tuple[float, float, int]]
-    reservations: list[tuple[Reservation, Direction]]
+    reservations: list[tuple[BandwidthReservation, Direction]]
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ class ReservationService:
         stored = store.load()
         self.engine = Engine(topology, stored.policy or policy, retention=retention)
         self.engine.fences.update(stored.fences)
-        self.engine.restore(stored.reservations)
+        self.engine.restore(_admitted_kinds(stored.reservations))
         self.damaged = {record.id: record for record in stored.damaged}
         self._unsaved: set[str] = set()  # changed by ticks, not yet written (disk full, ...)
         self._unforgotten: set[str] = set()
@@ -83,7 +90,11 @@ class ReservationService:
     # --------------------------------------------------------------- tenants
 
     def create(
-        self, principal: Principal, body: Any, now: float, reply: Callable[[Reservation], ReplyT]
+        self,
+        principal: Principal,
+        body: Any,
+        now: float,
+        reply: Callable[[BandwidthReservation], ReplyT],
     ) -> ReplyT:
         """A reservation from a v1 JSON body; returns ``reply`` of it."""
         return self.admit(principal, parse_reservation(body, now), now, reply)
@@ -93,7 +104,7 @@ class ReservationService:
         principal: Principal,
         request: ReservationRequest,
         now: float,
-        reply: Callable[[Reservation], ReplyT],
+        reply: Callable[[BandwidthReservation], ReplyT],
     ) -> ReplyT:
         """A reservation from an already validated request (v1 body or Tegu command).
 
@@ -117,7 +128,7 @@ class ReservationService:
         state: str | None = None,
         kind: str | None = None,
         owner: str | None = None,
-    ) -> list[Reservation]:
+    ) -> list[BandwidthReservation]:
         """What ``principal`` may see, filtered; only admins may ask about other owners."""
         if state is not None and state not in {s.value for s in State}:
             raise InvalidField("state", f"expected one of {', '.join(s.value for s in State)}")
@@ -136,7 +147,7 @@ class ReservationService:
             ]
         return sorted(found, key=lambda r: (r.created, r.id))
 
-    def get(self, principal: Principal, reservation_id: str) -> Reservation:
+    def get(self, principal: Principal, reservation_id: str) -> BandwidthReservation:
         """A reservation ``principal`` may see; another tenant's is as unknown as a missing one."""
         with self.lock:
             reservation = self.engine.reservations.get(reservation_id)
@@ -166,7 +177,7 @@ class ReservationService:
         LOG.warning("damaged reservation record %s removed by %s", reservation_id, principal.tenant)
         return True
 
-    def cancel(self, principal: Principal, reservation_id: str, now: float) -> Reservation:
+    def cancel(self, principal: Principal, reservation_id: str, now: float) -> BandwidthReservation:
         with self.lock:
             before = self.get(principal, reservation_id)
             cancelled = self.engine.cancel(now, reservation_id)
@@ -176,7 +187,7 @@ class ReservationService:
 
     def modify(
         self, principal: Principal, reservation_id: str, body: Any, now: float
-    ) -> Reservation:
+    ) -> BandwidthReservation:
         with self.lock:
             before = self.get(principal, reservation_id)
             change = parse_modification(body, now, before.kind)
@@ -245,7 +256,7 @@ class ReservationService:
 
     # ------------------------------------------------------------------ admin
 
-    def refresh(self, principal: Principal, host: str, now: float) -> list[Reservation]:
+    def refresh(self, principal: Principal, host: str, now: float) -> list[BandwidthReservation]:
         """Re-admit the live reservations of a host that moved (admin)."""
         _require_admin(principal)
         try:
@@ -342,7 +353,7 @@ class ReservationService:
 
     # -------------------------------------------------------------- lifecycle
 
-    def tick(self, now: float, check_paths: bool) -> list[Reservation]:
+    def tick(self, now: float, check_paths: bool) -> list[BandwidthReservation]:
         """Move reservations on in time, and save what changed if the disk lets us.
 
         Changes time makes (a start, an end, a path moved off a broken link)
@@ -376,7 +387,7 @@ class ReservationService:
         self._unsaved.clear()
         self._unforgotten.clear()
 
-    def _commit_or_restore(self, before: Reservation, after: Reservation) -> None:
+    def _commit_or_restore(self, before: BandwidthReservation, after: BandwidthReservation) -> None:
         try:
             self.store.save_reservations([after])
         except Exception:
@@ -429,3 +440,9 @@ def _schedule_window(query: Mapping[str, str], now: float) -> Window:
     if end <= start:
         raise InvalidField("to", "must be after from")
     return Window(start, end)
+
+
+def _admitted_kinds(stored: list[Reservation]) -> list[BandwidthReservation]:
+    """The stored reservations, as the engine admits them (it knows bandwidth alone so far;
+    the store decodes no other kind)."""
+    return [r for r in stored if isinstance(r, BandwidthReservation)]

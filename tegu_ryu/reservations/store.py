@@ -15,46 +15,26 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tegu_ryu.errors import ConfigurationError, StorageUnavailable
+from tegu_ryu.reservations import migrations
 from tegu_ryu.reservations.dbfile import DatabaseFile
-from tegu_ryu.reservations.model import (
-    Bandwidth,
-    Direction,
-    Endpoint,
-    Kind,
-    Match,
-    Reservation,
-    Route,
-    State,
-)
-from tegu_ryu.reservations.paths import Hop, PathMode
+from tegu_ryu.reservations.kinds import codec_of
+from tegu_ryu.reservations.model import Reservation, State
 from tegu_ryu.reservations.policy import Discount, Fence, Policy
+from tegu_ryu.reservations.validity import is_count, is_finite
 from tegu_ryu.reservations.window import Window
-from tegu_ryu.topology.refs import LinkId, PortRef
 
 LOG = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 DATABASE = "tegu.db"
-
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE reservations (
-    id TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    state TEXT NOT NULL,
-    record TEXT NOT NULL
-);
-CREATE TABLE fences (tenant TEXT PRIMARY KEY, record TEXT NOT NULL);
-"""
 
 
 class StoreError(ConfigurationError):
@@ -101,32 +81,74 @@ class Store:
                     "be writable (remount it read-write, or point state_dir elsewhere)"
                 )
             file = DatabaseFile(self.path)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise self._unusable(exc) from exc
+        try:
+            self._bring_up_to_date(file, fresh)
+        except BaseException:
+            file.close()  # a refused database is not kept locked
+            raise
+        return file
+
+    def _bring_up_to_date(self, file: DatabaseFile, fresh: bool) -> None:
+        """Create the schema in a new database, upgrade an older one, refuse an unknown one."""
+        try:
             if fresh:
                 with file.write() as db:
-                    for statement in filter(str.strip, _SCHEMA.split(";")):
-                        db.execute(statement)  # executescript would commit half-way
-                    db.execute(
-                        "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                    )
+                    migrations.create(db)
             version = file.db.execute(
                 "SELECT value FROM meta WHERE key = 'schema_version'"
             ).fetchone()
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc):
-                raise StoreError(
-                    f"{self.path} is in use by another process (another tegu-manager on the same "
-                    "state_dir?)"
-                ) from exc
-            raise StoreError(f"cannot use the reservation database {self.path}: {exc}") from exc
-        except (sqlite3.DatabaseError, OSError, StorageUnavailable) as exc:
-            raise StoreError(f"cannot use the reservation database {self.path}: {exc}") from exc
-        if version is None or int(version[0]) != SCHEMA_VERSION:
-            found = "none" if version is None else version[0]
+        except (sqlite3.DatabaseError, StorageUnavailable) as exc:
+            raise self._unusable(exc) from exc
+        found = _version(version)
+        if found is None or found < 1:
             raise StoreError(
-                f"{self.path} has schema version {found}; "
-                f"this tegu_ryu reads version {SCHEMA_VERSION}"
+                f"{self.path} has schema version {'none' if version is None else version[0]}; "
+                f"this tegu_ryu reads versions 1 to {migrations.LATEST}"
             )
-        return file
+        if found > migrations.LATEST:
+            raise StoreError(
+                f"{self.path} has schema version {found}, written by a newer tegu_ryu; this one "
+                f"reads versions up to {migrations.LATEST} (run the newer version, or restore "
+                "a checkpoint taken before the upgrade)"
+            )
+        if found < migrations.LATEST:
+            self._upgrade(file, found)
+
+    def _unusable(self, exc: Exception) -> StoreError:
+        if "locked" in str(exc):
+            return StoreError(
+                f"{self.path} is in use by another process (another tegu-manager on the same "
+                "state_dir?)"
+            )
+        return StoreError(f"cannot use the reservation database {self.path}: {exc}")
+
+    def _upgrade(self, file: DatabaseFile, found: int) -> None:
+        """Bring an older database up to date, keeping a copy of it as it was."""
+        folder = self.path.parent / "checkpoints"
+        target = (
+            folder / f"tegu-schema-v{found}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.db"
+        )
+        try:
+            folder.mkdir(exist_ok=True)
+            file.backup(target)
+            with file.write() as db:
+                migrations.upgrade(db, found)
+        except (OSError, StorageUnavailable) as exc:
+            raise StoreError(
+                f"cannot upgrade {self.path} from schema version {found} to "
+                f"{migrations.LATEST}: {exc}"
+            ) from exc
+        steps = "; ".join(step.what for step in migrations.pending(found))
+        LOG.warning(
+            "upgraded %s from schema version %d to %d (%s); the old file is kept as %s",
+            self.path,
+            found,
+            migrations.LATEST,
+            steps,
+            target,
+        )
 
     @property
     def problem(self) -> str | None:
@@ -177,12 +199,13 @@ class Store:
             damaged=damaged,
         )
 
-    def save_reservations(self, reservations: list[Reservation]) -> None:
+    def save_reservations(self, reservations: Sequence[Reservation]) -> None:
         with self._file.write() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO reservations VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO reservations (id, owner, state, type, record) "
+                "VALUES (?, ?, ?, ?, ?)",
                 [
-                    (r.id, r.owner, r.state.value, json.dumps(encode_reservation(r)))
+                    (r.id, r.owner, r.state.value, r.type, json.dumps(encode_reservation(r)))
                     for r in reservations
                 ],
             )
@@ -235,140 +258,71 @@ class Store:
 
 
 def encode_reservation(r: Reservation) -> dict[str, Any]:
+    """The stored record: the envelope every kind shares, and the kind's own ``spec``."""
     return {
         "id": r.id,
-        "kind": r.kind.value,
+        "type": r.type,
         "owner": r.owner,
-        "src": _encode_endpoint(r.src),
-        "dst": _encode_endpoint(r.dst),
-        "requested": [r.requested.out, r.requested.in_],
-        "bandwidth": [r.bandwidth.out, r.bandwidth.in_],
         "window": [r.window.start, r.window.end],
-        "match": [r.match.protocol, r.match.src_port, r.match.dst_port, r.match.vlan],
-        "dscp": r.dscp,
-        "path_mode": r.path_mode.value,
         "created": r.created,
         "state": r.state.value,
-        "routes": {
-            d.value: {
-                "hops": [[h.dpid, h.in_port, h.out_port] for h in route.hops],
-                "links": [
-                    [lk.src.dpid, lk.src.port, lk.dst.dpid, lk.dst.port] for lk in route.links
-                ],
-            }
-            for d, route in r.routes.items()
-        },
         "name": r.name,
         "reason": r.reason,
         "ended": r.ended,
         "serial": r.serial,
         "cookie_digest": r.cookie_digest,
+        "spec": codec_of(r.type).encode(r),
     }
 
 
 def decode_reservation(d: dict[str, Any]) -> Reservation:
     """A stored record as a Reservation; ValueError (or KeyError, TypeError) if it is not one."""
-    return _checked(_decode_reservation(d))
+    codec = codec_of(d["type"])
+    envelope = {
+        "id": d["id"],
+        "owner": d["owner"],
+        "window": Window(*d["window"]),
+        "created": d["created"],
+        "state": State(d["state"]),
+        "name": d["name"],
+        "reason": d["reason"],
+        "ended": d["ended"],
+        "serial": d["serial"],
+        "cookie_digest": d["cookie_digest"],
+    }
+    reservation = codec.decode(envelope, d["spec"])
+    problems = _envelope_problems(reservation) + codec.problems(reservation)
+    if problems:
+        raise ValueError(f"bad {', '.join(problems)}")
+    return reservation
 
 
-def _decode_reservation(d: dict[str, Any]) -> Reservation:
-    return Reservation(
-        id=d["id"],
-        kind=Kind(d["kind"]),
-        owner=d["owner"],
-        src=_decode_endpoint(d["src"]),
-        dst=_decode_endpoint(d["dst"]),
-        requested=Bandwidth(*d["requested"]),
-        bandwidth=Bandwidth(*d["bandwidth"]),
-        window=Window(*d["window"]),
-        match=Match(*d["match"]),
-        dscp=d["dscp"],
-        path_mode=PathMode(d["path_mode"]),
-        created=d["created"],
-        state=State(d["state"]),
-        routes={
-            Direction(direction): Route(
-                hops=tuple(Hop(*hop) for hop in route["hops"]),
-                links=tuple(LinkId(PortRef(a, b), PortRef(c, e)) for a, b, c, e in route["links"]),
-            )
-            for direction, route in d["routes"].items()
-        },
-        name=d["name"],
-        reason=d["reason"],
-        ended=d["ended"],
-        serial=d["serial"],
-        cookie_digest=d["cookie_digest"],
-    )
-
-
-def _checked(r: Reservation) -> Reservation:
-    """Every field of the type the engine relies on: a record of the wrong shape is damaged.
+def _envelope_problems(r: Reservation) -> list[str]:
+    """Envelope fields of the wrong type: such a record is damaged.
 
     Without this, a record with a string where a time belongs would load and
     then break every listing (sorting) or the start (booking).
     """
-    problems = [
+    return [
         what
         for what, ok in (
             ("id", isinstance(r.id, str) and r.id != ""),
             ("owner", isinstance(r.owner, str)),
-            ("created", _finite(r.created)),
-            ("ended", r.ended is None or _finite(r.ended)),
-            ("serial", _count(r.serial)),
-            ("bandwidth", all(_count(b) for b in (*_pair(r.bandwidth), *_pair(r.requested)))),
-            ("dscp", r.dscp is None or (_count(r.dscp) and r.dscp <= 63)),
-            ("match", _match_ok(r.match)),
-            ("endpoints", all(_endpoint_ok(e) for e in (r.src, r.dst))),
-            ("routes", all(_route_ok(route) for route in r.routes.values())),
+            ("created", is_finite(r.created)),
+            ("ended", r.ended is None or is_finite(r.ended)),
+            ("serial", is_count(r.serial)),
             ("name", all(v is None or isinstance(v, str) for v in (r.name, r.reason))),
             ("cookie_digest", r.cookie_digest is None or isinstance(r.cookie_digest, str)),
         )
         if not ok
     ]
-    if problems:
-        raise ValueError(f"bad {', '.join(problems)}")
-    return r
 
 
-def _finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _pair(bandwidth: Bandwidth) -> tuple[object, object]:
-    return bandwidth.out, bandwidth.in_
-
-
-def _match_ok(match: Match) -> bool:
-    return (
-        match.protocol in (None, "tcp", "udp", "icmp")
-        and all(
-            p is None or (_count(p) and 1 <= p <= 65535) for p in (match.src_port, match.dst_port)
-        )
-        and (match.vlan is None or (_count(match.vlan) and 1 <= match.vlan <= 4094))
-    )
-
-
-def _endpoint_ok(e: Endpoint) -> bool:
-    return (
-        isinstance(e.given, str)
-        and all(v is None or isinstance(v, str) for v in (e.mac, e.ip, e.name))
-        and (e.attach is None or (_count(e.attach.dpid) and _count(e.attach.port)))
-    )
-
-
-def _route_ok(route: Route) -> bool:
-    return all(
-        _count(h.dpid) and _count(h.in_port) and (h.out_port is None or _count(h.out_port))
-        for h in route.hops
-    ) and all(
-        _count(end.dpid) and _count(end.port)
-        for link in route.links
-        for end in (link.src, link.dst)
-    )
+def _version(row: tuple[str] | None) -> int | None:
+    try:
+        return None if row is None else int(row[0])
+    except ValueError:
+        return None
 
 
 def encode_policy(policy: Policy) -> dict[str, Any]:
@@ -387,13 +341,3 @@ def decode_policy(d: dict[str, Any]) -> Policy:
         discount=Discount(*d["discount"]),
         default_fence=Fence(**d["default_fence"]),
     )
-
-
-def _encode_endpoint(e: Endpoint) -> list[Any]:
-    attach = None if e.attach is None else [e.attach.dpid, e.attach.port]
-    return [e.given, e.mac, e.ip, attach, e.name]
-
-
-def _decode_endpoint(v: list[Any]) -> Endpoint:
-    given, mac, ip, attach, name = v
-    return Endpoint(given, mac, ip, None if attach is None else PortRef(*attach), name)

@@ -1,0 +1,21 @@
+"""The v1 API's view of each reservation kind: its own fields, beside the shared envelope.
+
+Adding a kind is a module here and a line in ``VIEWS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tegu_ryu.api.kinds import bandwidth
+from tegu_ryu.reservations.model import BandwidthReservation, Reservation
+
+VIEWS: dict[type[Reservation], Callable[[Any], dict[str, Any]]] = {
+    BandwidthReservation: bandwidth.view,
+}
+
+
+def kind_json(reservation: Reservation) -> dict[str, Any]:
+    """The fields only ``reservation``'s kind has, as the v1 API shows them."""
+    return VIEWS[type(reservation)](reservation)
