@@ -1,4 +1,4 @@
-"""Admission and lifecycle of reservations: pure, with ``now`` passed in.
+"""Admission of reservations and the records of what was admitted: pure, with ``now`` passed in.
 
 A request is admitted when, for each direction it carries traffic, some path
 has room on every link over the whole window (after headroom, within the
@@ -7,9 +7,9 @@ rejection names the bottleneck: the tightest link on the path that would have
 been taken with the network empty, the interval where that link is most
 booked, and how much was free there.
 
-``tick`` moves reservations through their states on time, moves those whose
-path broke onto another one (or marks them degraded), and forgets ended
-reservations after the retention period.
+``readmit`` admits a live reservation again for the rest of its window (its
+path broke, or its host moved): the lifecycle (``lifecycle.py``) decides
+when.
 """
 
 from __future__ import annotations
@@ -118,7 +118,6 @@ class Engine:
         self.alarms: deque[Alarm] = deque(maxlen=ALARM_MEMORY)
         self._new_id = new_id or (lambda: f"r-{uuid.uuid4().hex[:12]}")
         self._by_traffic: defaultdict[TrafficKey, set[str]] = defaultdict(set)
-        self._checked_version = -1
         self._next_serial = 1
         self.version = 0  # bumped on every change, so that plans derived from it can be cached
         self._edges: list[tuple[float, str]] = []  # heap of (start or end, reservation id)
@@ -211,7 +210,7 @@ class Engine:
             )
         self.ledger.release(reservation_id)
         cancelled = replace(reservation, state=State.CANCELLED, ended=now)
-        self._put(cancelled)
+        self.put(cancelled)
         return cancelled
 
     def modify(self, now: float, reservation_id: str, change: Modification) -> BandwidthReservation:
@@ -247,7 +246,7 @@ class Engine:
         )
         changed = replace(changed, state=changed.state_at(now))
         self._book(now, changed)
-        self._put(changed)
+        self.put(changed)
         return changed
 
     def resolve(self, given: str, field: str, *, external_ok: bool) -> Endpoint:
@@ -307,73 +306,12 @@ class Engine:
         best = max(0, min(free(link) for link in [*path, *access_links_between(a, b)]))
         return best, Route(hops_along(a.attach, b.attach, path), tuple(path))
 
-    # -------------------------------------------------------------- lifecycle
-
-    def tick(
-        self, now: float, check_paths: bool = True
-    ) -> tuple[list[BandwidthReservation], list[str]]:
-        """Advance states to ``now``; returns (changed reservations, ids forgotten).
-
-        ``check_paths`` is False while the topology is still being discovered,
-        so that links not yet seen again are not mistaken for broken ones.
-        """
-        changed: dict[str, BandwidthReservation] = {}
-        forgotten = []
-        for reservation in list(self.reservations.values()):
-            if reservation.state.final:
-                if reservation.ended is not None and now - reservation.ended > self.retention:
-                    self._remove(reservation.id)
-                    forgotten.append(reservation.id)
-                continue
-            state = reservation.state_at(now)
-            if state is not reservation.state:
-                updated = replace(reservation, state=state)
-                if state is State.EXPIRED:
-                    self.ledger.release(reservation.id)
-                    updated = replace(updated, ended=reservation.window.end)
-                self._put(updated)
-                changed[reservation.id] = updated
-        if check_paths and self.topology.version != self._checked_version:
-            self._checked_version = self.topology.version
-            for reservation in self._rerouted(now):
-                changed[reservation.id] = reservation
-        return list(changed.values()), forgotten
-
-    def refresh(self, now: float, given: str) -> list[BandwidthReservation]:
-        """Follow a host that moved: re-resolve it in its live reservations and re-admit them.
-
-        Each is moved onto a path from where the host is now, or degraded if
-        none fits; returns the reservations that changed.
-        """
-        host = self.resolve(given, "host", external_ok=False)
-        changed = []
-        for reservation in list(self.reservations.values()):
-            if reservation.state.final or host.identity not in (
-                reservation.src.identity,
-                reservation.dst.identity,
-            ):
-                continue
-            moved = replace(
-                reservation,
-                src=self._follow(reservation.src, host),
-                dst=self._follow(reservation.dst, host),
-            )
-            self._put(moved)
-            changed.append(self._readmit(now, moved))
-        return changed
-
-    @staticmethod
-    def _follow(endpoint: Endpoint, host: Endpoint) -> Endpoint:
-        return (
-            replace(endpoint, attach=host.attach)
-            if endpoint.identity == host.identity
-            else endpoint
-        )
+    # ----------------------------------------------------------- records
 
     def forget(self, reservation_id: str) -> None:
         """Drop a reservation and its bookings without a trace (undoing a failed commit)."""
         self.ledger.release(reservation_id)
-        self._remove(reservation_id)
+        self.remove(reservation_id)
 
     def restore(self, reservations: Iterable[BandwidthReservation]) -> None:
         """Load stored reservations and book the live ones on their stored paths.
@@ -525,21 +463,7 @@ class Engine:
             return reservation.routes
         return self._admit(_demand_of(reservation, bandwidth, window))
 
-    def _rerouted(self, now: float) -> list[BandwidthReservation]:
-        """Reservations whose path lost a link, moved or degraded; degraded ones retried."""
-        up = self.topology.view().up
-        changed = []
-        for reservation in list(self.reservations.values()):
-            if reservation.state.final:
-                continue
-            broken = any(link not in up for _, link in reservation.booked_links())
-            if broken or reservation.state is State.DEGRADED:
-                after = self._readmit(now, reservation)
-                if after is not reservation:
-                    changed.append(after)
-        return changed
-
-    def _readmit(self, now: float, reservation: BandwidthReservation) -> BandwidthReservation:
+    def readmit(self, now: float, reservation: BandwidthReservation) -> BandwidthReservation:
         """Admit a live reservation again for the rest of its window: moved, or degraded."""
         remaining = reservation.window.clipped_from(now)
         if remaining is None:
@@ -554,12 +478,12 @@ class Engine:
                 reservation, state=State.DEGRADED, routes={}, reason=rejection.message
             )
             LOG.warning("reservation %s degraded: %s", reservation.id, rejection.message)
-            self._put(degraded)
+            self.put(degraded)
             return degraded
         moved = replace(reservation, routes=routes, reason=None, state=State.PENDING)
         moved = replace(moved, state=moved.state_at(now))
         self._book(now, moved, window=remaining)
-        self._put(moved)
+        self.put(moved)
         LOG.info("reservation %s admitted on a new path", reservation.id)
         return moved
 
@@ -607,7 +531,8 @@ class Engine:
             for direction, link in reservation.bookings()
         ]
 
-    def _put(self, reservation: BandwidthReservation) -> None:
+    def put(self, reservation: BandwidthReservation) -> None:
+        """Record a new version of a reservation (what it books is the caller's to change)."""
         before = self.reservations.get(reservation.id)
         self.reservations[reservation.id] = reservation
         self.version += 1
@@ -616,13 +541,14 @@ class Engine:
             heapq.heappush(self._edges, (reservation.window.end, reservation.id))
 
     def _add(self, reservation: BandwidthReservation) -> None:
-        self._put(reservation)
+        self.put(reservation)
         for key in _traffic_keys(
             reservation.owner, reservation.kind, reservation.src, reservation.dst, reservation.match
         ):
             self._by_traffic[key].add(reservation.id)
 
-    def _remove(self, reservation_id: str) -> None:
+    def remove(self, reservation_id: str) -> None:
+        """Drop a reservation from the records (its bookings are the caller's to release)."""
         reservation = self.reservations.pop(reservation_id, None)
         self.version += 1
         if reservation is not None:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from tegu_ryu.errors import Forbidden, InvalidField, NotFound, RequestError, StorageUnavailable
 from tegu_ryu.reservations.engine import Alarm, Engine
 from tegu_ryu.reservations.ledger import Peak
+from tegu_ryu.reservations.lifecycle import Lifecycle
 from tegu_ryu.reservations.model import (
     BandwidthReservation,
     Direction,
@@ -81,6 +82,7 @@ class ReservationService:
         self.engine = Engine(topology, stored.policy or policy, retention=retention)
         self.engine.fences.update(stored.fences)
         self.engine.restore(_admitted_kinds(stored.reservations))
+        self.lifecycle = Lifecycle(self.engine)
         self.damaged = {record.id: record for record in stored.damaged}
         self._unsaved: set[str] = set()  # changed by ticks, not yet written (disk full, ...)
         self._unforgotten: set[str] = set()
@@ -261,7 +263,7 @@ class ReservationService:
         _require_admin(principal)
         try:
             with self.lock:
-                changed = self.engine.refresh(now, host)
+                changed = self.lifecycle.refresh(now, host)
                 self._unsaved.update(r.id for r in changed)  # the network moved: so must they
                 self._save_pending()
                 if self._unsaved:
@@ -362,7 +364,7 @@ class ReservationService:
         tick. A full disk must not stop the controller or what it enforces.
         """
         with self.lock:
-            changed, forgotten = self.engine.tick(now, check_paths=check_paths)
+            changed, forgotten = self.lifecycle.tick(now, check_paths=check_paths)
             self._unsaved.update(r.id for r in changed)
             self._unsaved.difference_update(forgotten)
             self._unforgotten.update(forgotten)

@@ -11,6 +11,7 @@ from tegu_ryu.enforcement.desired import DesiredState
 from tegu_ryu.enforcement.planner import MeterSettings, plan_switches
 from tegu_ryu.errors import Conflict
 from tegu_ryu.openflow.flows import Flow, FlowKey, Meter
+from tegu_ryu.reservations.lifecycle import Lifecycle
 from tegu_ryu.reservations.model import Match
 from tegu_ryu.reservations.window import Window
 from tegu_ryu.topology.model import PortState
@@ -44,6 +45,7 @@ steps = st.lists(
 @given(steps)
 def test_incremental_updates_match_a_full_plan(trace: list[tuple[int | str, ...]]) -> None:
     engine, links = diamond()
+    lifecycle = Lifecycle(engine)
     desired = DesiredState(SETTINGS)
     held: dict[int, tuple[dict[FlowKey, Flow], dict[int, Meter]]] = {}
     now = 0
@@ -52,14 +54,14 @@ def test_incremental_updates_match_a_full_plan(trace: list[tuple[int | str, ...]
         if step[0] == "port":  # a link's port goes down or comes back
             link = links[str(step[1])]
             engine.topology.port_updated(link.src.dpid, PortState(link.src.port, up=bool(step[2])))
-            engine.tick(now)
+            lifecycle.tick(now)
         elif step[0] == "host moves":
             engine.topology.host_seen("00:00:00:00:00:02", PortRef(4, int(step[1])), None)
-            engine.tick(now)
+            lifecycle.tick(now)
         elif step[0] == "channel lost":
             engine.topology.switch_disconnected(int(step[1]), now)
             engine.topology.expire(now + engine.topology.control_grace)
-            engine.tick(now)
+            lifecycle.tick(now)
         elif step[0] == "create":
             _, mbps, start, length, _ = step
             port += 1
@@ -81,7 +83,7 @@ def test_incremental_updates_match_a_full_plan(trace: list[tuple[int | str, ...]
                 engine.cancel(now, live[int(step[1]) % len(live)].id)
         else:
             now += int(step[1])
-            engine.tick(now)
+            lifecycle.tick(now)
         desired.update(engine.topology, engine.reservations, engine.policy, paused=False)
         reference = plan_switches(
             engine.topology, engine.reservations.values(), engine.policy, SETTINGS

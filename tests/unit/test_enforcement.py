@@ -12,6 +12,7 @@ from tegu_ryu.enforcement.planner import (
 )
 from tegu_ryu.openflow.flows import Layer, Meter, cookie_layer
 from tegu_ryu.reservations.engine import Engine
+from tegu_ryu.reservations.lifecycle import Lifecycle
 from tegu_ryu.reservations.model import Direction, Kind, Match, State
 from tegu_ryu.reservations.policy import Policy
 from tegu_ryu.reservations.window import Window
@@ -116,6 +117,7 @@ def test_best_effort_to_a_reserved_link_goes_through_its_meter_at_the_rest() -> 
 
 def test_a_second_activation_changes_rates_not_flows() -> None:
     engine, links = diamond()
+    lifecycle = Lifecycle(engine)
     first = engine.create(
         0, "acme", request(H1, H4, 20 * M, match=Match(protocol="tcp", dst_port=1))
     )
@@ -127,7 +129,7 @@ def test_a_second_activation_changes_rates_not_flows() -> None:
     plan_before = plan_switches(
         engine.topology, engine.reservations.values(), engine.policy, SETTINGS
     )
-    engine.tick(50)
+    lifecycle.tick(50)
     plan_after = plan_switches(
         engine.topology, engine.reservations.values(), engine.policy, SETTINGS
     )
@@ -142,6 +144,7 @@ def test_a_second_activation_changes_rates_not_flows() -> None:
 
 def test_a_future_reservation_gets_no_flows_until_it_starts_and_none_after_it_ends() -> None:
     engine, _ = diamond()
+    lifecycle = Lifecycle(engine)
     future = engine.create(
         0,
         "acme",
@@ -151,10 +154,10 @@ def test_a_future_reservation_gets_no_flows_until_it_starts_and_none_after_it_en
     fake, meters = network(engine)
     assert fake.send(h1, tcp(7, h4)).meters[0][1] != reservation_meter_id(future, Direction.OUT)
     assert all(m.id != reservation_meter_id(future, Direction.OUT) for m in meters[1])
-    engine.tick(10)
+    lifecycle.tick(10)
     fake, _ = network(engine)
     assert fake.send(h1, tcp(7, h4)).meters == ((1, reservation_meter_id(future, Direction.OUT)),)
-    engine.tick(20)
+    lifecycle.tick(20)
     fake, meters = network(engine)
     assert all(not m.meter for sw in fake.switches.values() for m in sw.flows)
     assert all(not ms for ms in meters.values())  # nothing booked, nothing metered

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tegu_ryu.errors import Conflict, InvalidField, NotFound
 from tegu_ryu.reservations.engine import Engine
+from tegu_ryu.reservations.lifecycle import Lifecycle
 from tegu_ryu.reservations.model import Bandwidth, Direction, Kind, Match, State
 from tegu_ryu.reservations.paths import PathMode
 from tegu_ryu.reservations.policy import Discount, Fence, Policy
@@ -231,14 +232,15 @@ def test_endpoints_resolve_by_address_mac_or_name() -> None:
 
 def test_lifecycle_follows_the_clock_and_releases_capacity() -> None:
     engine, _links = diamond()
+    lifecycle = Lifecycle(engine)
     reservation = engine.create(0, "acme", request(H1, H4, 40 * M, window=Window(10, 20)))
     assert reservation.state is State.PENDING
-    changed, _ = engine.tick(10)
+    changed, _ = lifecycle.tick(10)
     assert [r.state for r in changed] == [State.ACTIVE]
-    changed, _ = engine.tick(20)
+    changed, _ = lifecycle.tick(20)
     assert [r.state for r in changed] == [State.EXPIRED]
     assert engine.ledger.bookings(reservation.id) == []
-    _, forgotten = engine.tick(20 + engine.retention + 1)
+    _, forgotten = lifecycle.tick(20 + engine.retention + 1)
     assert forgotten == [reservation.id]
 
 
@@ -274,20 +276,21 @@ def test_modify_is_admitted_without_counting_itself_and_refusal_changes_nothing(
 
 def test_a_broken_path_moves_or_degrades_and_recovers() -> None:
     engine, links = diamond()
+    lifecycle = Lifecycle(engine)
     reservation = engine.create(0, "acme", request(H1, H4, 30 * M))
     engine.topology.port_updated(2, PortState(port=links["2-4"].src.port, up=False))
-    changed, _ = engine.tick(1)
+    changed, _ = lifecycle.tick(1)
     assert [r.id for r in changed] == [reservation.id]
     moved = engine.get(reservation.id)
     assert moved.routes[Direction.OUT].links == (links["1-3"], links["3-5"], links["5-4"])
     assert engine.ledger.peak(links["1-2"], Window(1, 100)).amount == 0
     engine.topology.port_updated(3, PortState(port=links["3-5"].src.port, up=False))
-    engine.tick(2)
+    lifecycle.tick(2)
     degraded = engine.get(reservation.id)
     assert degraded.state is State.DEGRADED and "no path" in (degraded.reason or "")
     assert engine.ledger.bookings(reservation.id) == []
     engine.topology.port_updated(2, PortState(port=links["2-4"].src.port, up=True))
-    engine.tick(3)
+    lifecycle.tick(3)
     back = engine.get(reservation.id)
     assert back.state is State.ACTIVE and back.routes[Direction.OUT].links == (
         links["1-2"],
@@ -318,6 +321,7 @@ def test_a_reservation_whose_host_is_not_known_yet_can_still_change_and_move() -
     builder.topology.capacity = engine.topology.capacity
     builder.connect_all()
     restarted = Engine(builder.topology)
+    restarted_lifecycle = Lifecycle(restarted)
     restarted.restore([reservation])
     assert restarted.topology.hosts() == []
     longer = restarted.modify(1, reservation.id, Modification(end=200, bandwidth=None))
@@ -326,7 +330,7 @@ def test_a_reservation_whose_host_is_not_known_yet_can_still_change_and_move() -
         restarted.modify(1, reservation.id, Modification(end=None, bandwidth=Bandwidth(31 * M, M)))
     assert "up from its host" in caught.value.message
     restarted.topology.port_updated(2, PortState(port=links["2-4"].src.port, up=False))
-    restarted.tick(2)
+    restarted_lifecycle.tick(2)
     moved = restarted.get(reservation.id)
     assert moved.state is State.ACTIVE
     assert moved.routes[Direction.OUT].links == (links["1-3"], links["3-5"], links["5-4"])
@@ -546,11 +550,12 @@ def test_the_next_edge_is_the_nearest_start_or_end_of_a_live_reservation() -> No
 
 def test_the_edge_heap_does_not_grow_with_state_changes() -> None:
     engine, links = diamond()
+    lifecycle = Lifecycle(engine)
     engine.create(0, "acme", request(H1, H4, M, window=Window(10, 86400)))
     for now in range(1, 201):  # the reservation moves back and forth between its paths
         engine.topology.port_updated(
             links["1-2"].src.dpid, PortState(links["1-2"].src.port, up=now % 2 == 0)
         )
-        engine.tick(now)
+        lifecycle.tick(now)
     assert len(engine._edges) <= 4
     assert engine.next_edge(200) == 86400

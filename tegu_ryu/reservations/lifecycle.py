@@ -1,0 +1,99 @@
+"""Lifecycle: reservations move through their states with time, and follow the network.
+
+Admission (the engine) decides once whether a reservation fits; from then on
+time and the topology move it: ``pending`` becomes ``active`` at its start
+and ``expired`` at its end (its bookings released), an ended reservation is
+forgotten after the retention period, a reservation whose path lost a link
+is admitted again for the rest of its window (moved, or ``degraded`` when
+nothing fits, and retried on every topology change), and a host that moved
+takes its reservations with it. Pure: ``now`` is passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tegu_ryu.reservations.engine import Engine
+from tegu_ryu.reservations.model import BandwidthReservation, Endpoint, State
+
+
+class Lifecycle:
+    """Moves the engine's reservations on with time and topology."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._checked_version = -1  # the topology version paths were last checked against
+
+    def tick(
+        self, now: float, check_paths: bool = True
+    ) -> tuple[list[BandwidthReservation], list[str]]:
+        """Advance states to ``now``; returns (changed reservations, ids forgotten).
+
+        ``check_paths`` is False while the topology is still being discovered,
+        so that links not yet seen again are not mistaken for broken ones.
+        """
+        engine = self.engine
+        changed: dict[str, BandwidthReservation] = {}
+        forgotten = []
+        for reservation in list(engine.reservations.values()):
+            if reservation.state.final:
+                if reservation.ended is not None and now - reservation.ended > engine.retention:
+                    engine.remove(reservation.id)
+                    forgotten.append(reservation.id)
+                continue
+            state = reservation.state_at(now)
+            if state is not reservation.state:
+                updated = replace(reservation, state=state)
+                if state is State.EXPIRED:
+                    engine.ledger.release(reservation.id)
+                    updated = replace(updated, ended=reservation.window.end)
+                engine.put(updated)
+                changed[reservation.id] = updated
+        topology = engine.topology
+        if check_paths and topology.version != self._checked_version:
+            self._checked_version = topology.version
+            for reservation in self._rerouted(now):
+                changed[reservation.id] = reservation
+        return list(changed.values()), forgotten
+
+    def refresh(self, now: float, given: str) -> list[BandwidthReservation]:
+        """Follow a host that moved: re-resolve it in its live reservations and re-admit them.
+
+        Each is moved onto a path from where the host is now, or degraded if
+        none fits; returns the reservations that changed.
+        """
+        engine = self.engine
+        host = engine.resolve(given, "host", external_ok=False)
+        changed = []
+        for reservation in list(engine.reservations.values()):
+            if reservation.state.final or host.identity not in (
+                reservation.src.identity,
+                reservation.dst.identity,
+            ):
+                continue
+            moved = replace(
+                reservation,
+                src=_follow(reservation.src, host),
+                dst=_follow(reservation.dst, host),
+            )
+            engine.put(moved)
+            changed.append(engine.readmit(now, moved))
+        return changed
+
+    def _rerouted(self, now: float) -> list[BandwidthReservation]:
+        """Reservations whose path lost a link, moved or degraded; degraded ones retried."""
+        up = self.engine.topology.view().up
+        changed = []
+        for reservation in list(self.engine.reservations.values()):
+            if reservation.state.final:
+                continue
+            broken = any(link not in up for _, link in reservation.booked_links())
+            if broken or reservation.state is State.DEGRADED:
+                after = self.engine.readmit(now, reservation)
+                if after is not reservation:
+                    changed.append(after)
+        return changed
+
+
+def _follow(endpoint: Endpoint, host: Endpoint) -> Endpoint:
+    return replace(endpoint, attach=host.attach) if endpoint.identity == host.identity else endpoint
