@@ -33,6 +33,7 @@ from os_ken.topology import event as topo_event
 
 from tegu_ryu.api.server import ApiServer
 from tegu_ryu.api.wsgi import Api
+from tegu_ryu.assembly import assemble_controller
 from tegu_ryu.auth import Authenticator
 from tegu_ryu.config import controller_settings, server_limits
 from tegu_ryu.controller import Controller
@@ -63,11 +64,15 @@ SLOW_HANDLER = 0.1  # seconds; a handler this slow delays every other event, so 
 HandlerT = TypeVar("HandlerT", bound=Callable[..., None])
 
 
-class ConfiguredController(Controller):
-    """The process's one Controller, built from configuration (an os-ken context)."""
+class ControllerContext:
+    """Holds the process's one Controller, assembled from configuration.
+
+    os-ken builds a context by calling its class without arguments, so the
+    composition root (``assembly.assemble_controller``) is called from here.
+    """
 
     def __init__(self) -> None:
-        super().__init__(controller_settings(cfg.CONF), now=time.time())
+        self.controller = assemble_controller(controller_settings(cfg.CONF), now=time.time())
 
 
 class EventTick(osken_event.EventBase):
@@ -142,7 +147,7 @@ class TeguApp(app_manager.OSKenApp):
     """Keeps switches in the state the controller wants and serves the REST API."""
 
     OFP_VERSIONS: ClassVar[list[int]] = [ofproto_v1_3.OFP_VERSION]
-    _CONTEXTS: ClassVar[dict[str, type]] = {"tegu_controller": ConfiguredController}
+    _CONTEXTS: ClassVar[dict[str, type]] = {"tegu_controller": ControllerContext}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -152,7 +157,7 @@ class TeguApp(app_manager.OSKenApp):
         self.events = hub.Queue(EVENT_QUEUE)
         self._events_sem = hub.BoundedSemaphore(EVENT_QUEUE)
         lean_stats.install()
-        self.controller: Controller = kwargs["tegu_controller"]
+        self.controller: Controller = kwargs["tegu_controller"].controller
         self.connections: Connections[Any] = Connections()
         self._sent: OrderedDict[tuple[int, int], tuple[str | tuple[str, Flow], int | None]] = (
             OrderedDict()

@@ -15,7 +15,6 @@ confirmed the last one with a barrier.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,12 +30,10 @@ from tegu_ryu.openflow.sync import SwitchSync
 from tegu_ryu.reservations.model import BandwidthReservation, State
 from tegu_ryu.reservations.policy import Policy
 from tegu_ryu.reservations.service import ReservationService
-from tegu_ryu.reservations.store import Store
 from tegu_ryu.timefmt import format_time
 from tegu_ryu.topology.capacity import CapacityPolicy
 from tegu_ryu.topology.model import PortState, Topology
 from tegu_ryu.topology.refs import LinkId, PortRef, dpid_str
-from tegu_ryu.topology.static import load_static_topology
 
 LOG = logging.getLogger(__name__)
 
@@ -76,15 +73,18 @@ class _Switch:
 class Controller:
     """Topology, reservations and what the switches hold, guarded by one lock."""
 
-    def __init__(self, settings: ControllerSettings, now: float) -> None:
-        self.lock = threading.RLock()
+    def __init__(
+        self,
+        settings: ControllerSettings,
+        topology: Topology,
+        reservations: ReservationService,
+        now: float,
+    ) -> None:
+        """``reservations`` works on ``topology``; its lock is the controller's one lock."""
+        self.lock = reservations.lock
         self.settings = settings
-        self.topology = Topology(settings.capacity, control_grace=settings.control_grace)
-        if settings.static_topology:
-            load_static_topology(settings.static_topology, self.topology)
-        self.reservations = ReservationService(
-            self.topology, Store(settings.state_dir), self.lock, settings.policy, settings.retention
-        )
+        self.topology = topology
+        self.reservations = reservations
         for reservation in self.reservations.engine.reservations.values():
             if not reservation.state.final:
                 for _, link in reservation.booked_links():

@@ -31,7 +31,7 @@ from tegu_ryu.reservations.requests import (
     parse_modification,
     parse_reservation,
 )
-from tegu_ryu.reservations.store import DamagedRecord, Store
+from tegu_ryu.reservations.store import DamagedRecord, ReservationStore
 from tegu_ryu.reservations.window import (
     MAX_AHEAD,
     MAX_AHEAD_TEXT,
@@ -71,7 +71,7 @@ class ReservationService:
     def __init__(
         self,
         topology: Topology,
-        store: Store,
+        store: ReservationStore,
         lock: threading.RLock,
         policy: Policy,
         retention: float,

@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tegu_ryu.errors import ConfigurationError, StorageUnavailable
 from tegu_ryu.reservations import migrations
@@ -57,6 +57,37 @@ class StoredState:
     fences: dict[str, Fence]
     paused: bool
     damaged: list[DamagedRecord]
+
+
+class ReservationStore(Protocol):
+    """Where accepted changes are kept so that a restart finds them.
+
+    Every ``save_*``/``forget_*`` either keeps all it was given or raises
+    ``StorageUnavailable`` having kept nothing; ``problem`` says why writes
+    fail while they do. ``Store`` (SQLite) is the one the controller runs on;
+    ``MemoryStore`` serves tests that need no file.
+    """
+
+    @property
+    def problem(self) -> str | None: ...
+
+    def check(self) -> None: ...
+
+    def load(self) -> StoredState: ...
+
+    def save_reservations(self, reservations: Sequence[Reservation]) -> None: ...
+
+    def forget_reservations(self, ids: list[str]) -> None: ...
+
+    def save_policy(self, policy: Policy) -> None: ...
+
+    def save_paused(self, paused: bool) -> None: ...
+
+    def save_fence(self, tenant: str, fence: Fence | None) -> None: ...
+
+    def checkpoint(self, now: float) -> Path: ...
+
+    def close(self) -> None: ...
 
 
 class Store:

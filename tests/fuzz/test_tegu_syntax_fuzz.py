@@ -22,8 +22,9 @@ from hypothesis import strategies as st
 from webob import Request
 
 from tegu_ryu.api.wsgi import Api
+from tegu_ryu.assembly import assemble_controller
 from tegu_ryu.auth import Authenticator
-from tegu_ryu.controller import Controller, ControllerSettings
+from tegu_ryu.controller import ControllerSettings
 from tegu_ryu.reservations.model import Reservation
 from tegu_ryu.reservations.store import Store
 from tegu_ryu.reservations.window import MAX_AHEAD
@@ -131,7 +132,7 @@ class InProcess:
         settings = ControllerSettings(
             capacity=CapacityPolicy(), state_dir=str(self.folder / "state"), static_topology=STATIC
         )
-        self.controller = Controller(settings, now=NOW)
+        self.controller = assemble_controller(settings, now=NOW)
         self.api = Api(self.controller, Authenticator(TOKENS), clock=lambda: NOW)
 
     def post(self, body: str, header: str | None) -> tuple[int, Any]:

@@ -16,8 +16,9 @@ from webob import Request
 
 from tegu_ryu import __version__
 from tegu_ryu.api.wsgi import Api, load_openapi
+from tegu_ryu.assembly import assemble_controller
 from tegu_ryu.auth import Authenticator
-from tegu_ryu.controller import Controller, ControllerSettings
+from tegu_ryu.controller import ControllerSettings
 from tegu_ryu.reservations.requests import parse_reservation
 from tegu_ryu.tenancy import Principal
 from tegu_ryu.topology.capacity import CapacityPolicy
@@ -68,7 +69,7 @@ def client(tmp_path: Path) -> Iterator[Client]:
     settings = ControllerSettings(
         capacity=CapacityPolicy(), state_dir=str(tmp_path / "state"), static_topology=STATIC
     )
-    controller = Controller(settings, now=NOW)
+    controller = assemble_controller(settings, now=NOW)
     yield Client(Api(controller, Authenticator(TOKENS), clock=lambda: NOW))
 
 
@@ -162,7 +163,9 @@ def test_the_instant_that_once_rounded_up_gives_an_active_reservation(tmp_path: 
     settings = ControllerSettings(
         capacity=CapacityPolicy(), state_dir=str(tmp_path / "state"), static_topology=STATIC
     )
-    client = Client(Api(Controller(settings, now=now), Authenticator(TOKENS), clock=lambda: now))
+    client = Client(
+        Api(assemble_controller(settings, now=now), Authenticator(TOKENS), clock=lambda: now)
+    )
     status, made = reserve(client)
     assert status == 201 and made["state"] == "active"
 
@@ -189,7 +192,9 @@ def test_a_full_host_port_gives_409_naming_that_port(tmp_path: Path) -> None:
         state_dir=str(tmp_path / "state"),
         static_topology=STATIC,
     )
-    client = Client(Api(Controller(settings, now=NOW), Authenticator(TOKENS), clock=lambda: NOW))
+    client = Client(
+        Api(assemble_controller(settings, now=NOW), Authenticator(TOKENS), clock=lambda: NOW)
+    )
     assert reserve(client)[0] == 201
     status, error = reserve(client, "20M", src="h2")
     assert status == 409 and error["error"]["code"] == "no_capacity"

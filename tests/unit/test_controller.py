@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from tegu_ryu.assembly import assemble_controller
 from tegu_ryu.controller import Controller, ControllerSettings
 from tegu_ryu.openflow import messages
 from tegu_ryu.openflow.flows import Layer, cookie_layer
 from tegu_ryu.openflow.reconcile import InstalledFlow
+from tegu_ryu.reservations.memory_store import MemoryStore
+from tegu_ryu.reservations.store import ReservationStore
 from tegu_ryu.tenancy import ANONYMOUS
 from tegu_ryu.topology.capacity import CapacityPolicy
 from tegu_ryu.topology.model import PortState
@@ -17,15 +20,18 @@ from tegu_ryu.topology.model import PortState
 STATIC = str(Path(__file__).resolve().parents[2] / "conf" / "static-topology.json")
 
 
-def connected(tmp_path: Path) -> Controller:
-    """The sample static topology with its three switches connected and read (empty)."""
+def connected(store: ReservationStore | None = None) -> Controller:
+    """The sample static topology with its three switches connected and read (empty).
+
+    The reservations are kept in ``store`` (a fresh one in memory if not given).
+    """
     settings = ControllerSettings(
         capacity=CapacityPolicy(),
-        state_dir=str(tmp_path / "state"),
+        state_dir="(unused: the store is given)",
         static_topology=STATIC,
         discovery_settle=0,
     )
-    controller = Controller(settings, now=0)
+    controller = assemble_controller(settings, now=0, store=store or MemoryStore())
     for dpid in (1, 2, 3):
         controller.switch_connected(dpid, [PortState(port=p) for p in range(1, 5)], now=0)
         controller.read_started(dpid, flow_xid=10 * dpid, meter_xid=10 * dpid + 1, now=0)
@@ -44,8 +50,8 @@ def confirm(controller: Controller, now: float) -> None:
             controller.barrier_replied(dpid, xid)
 
 
-def test_status_goes_from_pending_to_installed_once_barriers_confirm(tmp_path: Path) -> None:
-    controller = connected(tmp_path)
+def test_status_goes_from_pending_to_installed_once_barriers_confirm() -> None:
+    controller = connected()
     made = controller.reservations.create(
         ANONYMOUS,
         {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 60},
@@ -67,8 +73,8 @@ def test_status_goes_from_pending_to_installed_once_barriers_confirm(tmp_path: P
     }
 
 
-def test_a_switch_refusal_shows_on_the_reservation_until_a_fresh_read(tmp_path: Path) -> None:
-    controller = connected(tmp_path)
+def test_a_switch_refusal_shows_on_the_reservation_until_a_fresh_read() -> None:
+    controller = connected()
     made = controller.reservations.create(
         ANONYMOUS,
         {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 60},
@@ -87,8 +93,8 @@ def test_a_switch_refusal_shows_on_the_reservation_until_a_fresh_read(tmp_path: 
     assert controller.enforcement(made)["status"] == "installed"
 
 
-def test_pausing_withdraws_every_reservation_and_resuming_restores_it(tmp_path: Path) -> None:
-    controller = connected(tmp_path)
+def test_pausing_withdraws_every_reservation_and_resuming_restores_it() -> None:
+    controller = connected()
     made = controller.reservations.create(
         ANONYMOUS,
         {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 60},
@@ -107,8 +113,9 @@ def test_pausing_withdraws_every_reservation_and_resuming_restores_it(tmp_path: 
     assert controller.enforcement(made)["status"] == "installed"
 
 
-def test_a_restarted_controller_stays_paused(tmp_path: Path) -> None:
-    first = connected(tmp_path)
+def test_a_restarted_controller_stays_paused() -> None:
+    store = MemoryStore()
+    first = connected(store)
     made = first.reservations.create(
         ANONYMOUS,
         {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 60},
@@ -116,19 +123,17 @@ def test_a_restarted_controller_stays_paused(tmp_path: Path) -> None:
         reply=lambda r: r,
     )
     first.reservations.set_paused(True)
-    first.reservations.store.close()
-    restarted = connected(tmp_path)
+    restarted = connected(store)
     confirm(restarted, now=2)
     held = [f for s in restarted.switches.values() for f in s.sync.installed_flows()]
     assert not [f for f in held if cookie_layer(f.cookie) is Layer.RESERVATION]
     assert restarted.enforcement(made)["detail"] == "enforcement is paused"
     assert restarted.reservations.set_paused(False)
-    restarted.reservations.store.close()
-    assert not connected(tmp_path).reservations.paused
+    assert not connected(store).reservations.paused
 
 
-def test_periodic_re_reads_are_spaced_by_what_the_last_one_took(tmp_path: Path) -> None:
-    controller = connected(tmp_path)
+def test_periodic_re_reads_are_spaced_by_what_the_last_one_took() -> None:
+    controller = connected()
     assert 1 in controller.resync_due(now=1)  # reads of empty switches took no time
     controller.read_started(1, flow_xid=90, meter_xid=91, now=100)
     assert 1 not in controller.resync_due(now=101)  # still reading
@@ -143,7 +148,7 @@ def test_echo_round_trips_mark_a_slow_switch_and_its_recovery(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("INFO")
-    controller = connected(tmp_path)
+    controller = connected()
     assert controller.echo_due(100) == [1, 2, 3]
     controller.echo_answered(1, sent=100, now=100.004)
     controller.echo_answered(2, sent=100, now=101.5)  # took 1.5 s
@@ -168,7 +173,7 @@ def test_echo_requests_carry_their_send_time_and_ignore_others() -> None:
 def test_a_switch_that_never_confirms_is_read_back_at_once_not_after_the_spacing(
     tmp_path: Path,
 ) -> None:
-    controller = connected(tmp_path)
+    controller = connected()
     controller.switches[1].read_took = 30.0  # its last read took long: periodic reads are rare
     controller.reservations.create(
         ANONYMOUS, {"src": "h1", "dst": "h3", "bandwidth": "10M", "duration": 600}, now=1,

@@ -14,8 +14,9 @@ import pytest
 from webob import Request
 
 from tegu_ryu.api.wsgi import Api
+from tegu_ryu.assembly import assemble_controller
 from tegu_ryu.auth import Authenticator
-from tegu_ryu.controller import Controller, ControllerSettings
+from tegu_ryu.controller import ControllerSettings
 from tegu_ryu.reservations.requests import parse_reservation
 from tegu_ryu.tenancy import Principal
 from tegu_ryu.topology.capacity import CapacityPolicy
@@ -314,7 +315,7 @@ def test_a_reservation_that_cannot_be_shown_does_not_take_the_listing_down(
     settings = ControllerSettings(
         capacity=CapacityPolicy(), state_dir=str(tmp_path / "state"), static_topology=STATIC
     )
-    api = Api(Controller(settings, now=NOW), Authenticator(TOKENS), clock=lambda: NOW)
+    api = Api(assemble_controller(settings, now=NOW), Authenticator(TOKENS), clock=lambda: NOW)
     client = Client(api)
     first = reserve(client, "1M", protocol="tcp")[1]
     second = reserve(client, "1M", protocol="udp")[1]
