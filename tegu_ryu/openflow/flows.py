@@ -38,12 +38,17 @@ class Table(IntEnum):
     """The pipeline: reservations classify first, then everything is forwarded.
 
     Table 0 holds reservation flows (meter, DSCP, output along the admitted
-    path) and a miss entry that continues to table 1; table 1 is base
-    forwarding (hosts, ARP and misses to the controller).
+    path), the fabric path of mirror copies, and a miss entry that continues
+    to table 1; table 1 is base forwarding (hosts, ARP and misses to the
+    controller). On a switch where a mirror selects ports, the flows whose
+    packets it may select also continue to table 2, carrying the port they
+    sent the packet out of as metadata; table 2 copies what a mirror selects
+    (by in_port or that metadata) towards its collector and drops the rest.
     """
 
     RESERVATIONS = 0
     FORWARDING = 1
+    MIRROR = 2
 
 
 # Meter ids tegu_ryu owns; meters outside this range are never touched.
@@ -85,6 +90,18 @@ class SetField:
 
 
 @dataclass(frozen=True)
+class PushVlan:
+    """Push a VLAN header (an 802.1Q tag; set its id with ``SetField("vlan_vid", ...)``)."""
+
+    ethertype: int = 0x8100
+
+
+@dataclass(frozen=True)
+class PopVlan:
+    """Remove the outermost VLAN header."""
+
+
+@dataclass(frozen=True)
 class Opaque:
     """An instruction or action read from a switch that tegu_ryu never installs.
 
@@ -95,7 +112,7 @@ class Opaque:
     text: str
 
 
-Action = Output | SetField | Opaque
+Action = Output | SetField | PushVlan | PopVlan | Opaque
 
 
 FlowKey = tuple[int, int, tuple[tuple[str, int | str], ...]]
@@ -118,6 +135,7 @@ class Flow:
     table: int = 0
     meter: int | None = None
     goto: int | None = None
+    metadata: int | None = None  # written (whole, unmasked) for the table ``goto`` names
     until: float | None = field(default=None, compare=False)
     description: str = field(default="", compare=False)
 

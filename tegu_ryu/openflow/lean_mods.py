@@ -16,8 +16,8 @@ import struct
 from os_ken.ofproto import ofproto_v1_3 as ofp
 
 from tegu_ryu.openflow import oxm
-from tegu_ryu.openflow.flows import Flow, Output, SetField, hard_timeout
-from tegu_ryu.openflow.messages import flow_add, flow_delete, serialized
+from tegu_ryu.openflow.flows import Flow, Output, PopVlan, PushVlan, SetField, hard_timeout
+from tegu_ryu.openflow.messages import FULL_METADATA, flow_add, flow_delete, serialized
 
 _FIXED = struct.Struct("!BBHIQQBBHHHIIIH2x")  # header and ofp_flow_mod up to the match
 _MATCH = struct.Struct("!HH")
@@ -25,6 +25,9 @@ _METER = struct.Struct("!HHI")
 _GOTO = struct.Struct("!HHB3x")
 _APPLY = struct.Struct("!HH4x")
 _OUTPUT = struct.Struct("!HHIH6x")
+_WRITE_METADATA = struct.Struct("!HH4xQQ")
+_PUSH = struct.Struct("!HHH2x")
+_POP = struct.Struct("!HH4x")
 
 
 def flow_add_bytes(flow: Flow, now: float, xid: int) -> bytes:
@@ -69,6 +72,12 @@ def _instructions(flow: Flow) -> bytes:
     if flow.actions:
         actions = b"".join(_action(action) for action in flow.actions)
         parts.append(_APPLY.pack(ofp.OFPIT_APPLY_ACTIONS, _APPLY.size + len(actions)) + actions)
+    if flow.metadata is not None:
+        parts.append(
+            _WRITE_METADATA.pack(
+                ofp.OFPIT_WRITE_METADATA, _WRITE_METADATA.size, flow.metadata, FULL_METADATA
+            )
+        )
     if flow.goto is not None:
         parts.append(_GOTO.pack(ofp.OFPIT_GOTO_TABLE, _GOTO.size, flow.goto))
     return b"".join(parts)
@@ -86,4 +95,8 @@ def _action(action: object) -> bytes:
             + tlv
             + bytes(-length % 8)
         )
+    if isinstance(action, PushVlan):
+        return _PUSH.pack(ofp.OFPAT_PUSH_VLAN, _PUSH.size, action.ethertype)
+    if isinstance(action, PopVlan):
+        return _POP.pack(ofp.OFPAT_POP_VLAN, _POP.size)
     raise ValueError(f"{action} is not one tegu_ryu installs")

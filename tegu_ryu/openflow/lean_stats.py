@@ -26,8 +26,8 @@ from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from tegu_ryu.openflow import oxm
-from tegu_ryu.openflow.flows import Action, Flow, Output, SetField
-from tegu_ryu.openflow.messages import flow_from_stats
+from tegu_ryu.openflow.flows import Action, Flow, Output, PopVlan, PushVlan, SetField
+from tegu_ryu.openflow.messages import FULL_METADATA, flow_from_stats
 
 _ENTRY = struct.Struct("!HBxIIHHHH4xQQQ")  # ofp_flow_stats up to the match
 _MATCH = struct.Struct("!HH")
@@ -35,6 +35,8 @@ _OXM = struct.Struct("!HBB")
 _TLV = struct.Struct("!HH")
 _U32 = struct.Struct("!I")
 _OUTPUT = struct.Struct("!I")
+_U16 = struct.Struct("!H")
+_METADATA = struct.Struct("!QQ")
 
 
 class _Unusual(Exception):
@@ -110,6 +112,7 @@ def _decode(buf: bytes, offset: int, now: float) -> tuple[Flow, float | None]:
     actions: list[Action] = []
     meter: int | None = None
     goto: int | None = None
+    metadata: int | None = None
     while at < end:
         kind, size = _TLV.unpack_from(buf, at)
         if kind == ofp.OFPIT_METER:
@@ -118,6 +121,10 @@ def _decode(buf: bytes, offset: int, now: float) -> tuple[Flow, float | None]:
             goto = buf[at + 4]
         elif kind == ofp.OFPIT_APPLY_ACTIONS:
             actions.extend(_actions(buf, at + 8, at + size))
+        elif kind == ofp.OFPIT_WRITE_METADATA:
+            metadata, mask = _METADATA.unpack_from(buf, at + 8)
+            if mask != FULL_METADATA:
+                raise _Unusual
         else:
             raise _Unusual
         at += size
@@ -129,6 +136,7 @@ def _decode(buf: bytes, offset: int, now: float) -> tuple[Flow, float | None]:
         table=table,
         meter=meter,
         goto=goto,
+        metadata=metadata,
     )
     return flow, (now - duration + hard if hard else None)
 
@@ -152,6 +160,10 @@ def _actions(buf: bytes, at: int, end: int) -> list[Action]:
         elif kind == ofp.OFPAT_SET_FIELD:
             name, value, _ = _oxm(buf, at + 4)
             found.append(SetField(name, value))
+        elif kind == ofp.OFPAT_PUSH_VLAN:
+            found.append(PushVlan(_U16.unpack_from(buf, at + 4)[0]))
+        elif kind == ofp.OFPAT_POP_VLAN:
+            found.append(PopVlan())
         else:
             raise _Unusual
         at += size

@@ -22,10 +22,14 @@ from tegu_ryu.openflow.flows import (
     Meter,
     Opaque,
     Output,
+    PopVlan,
+    PushVlan,
     SetField,
     hard_timeout,
     match,
 )
+
+FULL_METADATA = 0xFFFF_FFFF_FFFF_FFFF  # the mask tegu_ryu writes metadata with
 
 
 class _Unconnected:
@@ -142,11 +146,17 @@ def flow_from_stats(stats: Any, now: float) -> tuple[Flow, float | None]:
     actions: list[Action] = []
     meter: int | None = None
     goto: int | None = None
+    metadata: int | None = None
     for instruction in stats.instructions:
         if isinstance(instruction, parser.OFPInstructionMeter):
             meter = instruction.meter_id
         elif isinstance(instruction, parser.OFPInstructionGotoTable):
             goto = instruction.table_id
+        elif (
+            isinstance(instruction, parser.OFPInstructionWriteMetadata)
+            and instruction.metadata_mask == FULL_METADATA
+        ):
+            metadata = instruction.metadata
         elif (
             isinstance(instruction, parser.OFPInstructionActions)
             and instruction.type == ofp.OFPIT_APPLY_ACTIONS
@@ -162,6 +172,7 @@ def flow_from_stats(stats: Any, now: float) -> tuple[Flow, float | None]:
         table=stats.table_id,
         meter=meter,
         goto=goto,
+        metadata=metadata,
     )
     deadline = now - stats.duration_sec + stats.hard_timeout if stats.hard_timeout else None
     return flow, deadline
@@ -189,6 +200,8 @@ def _instructions(flow: Flow) -> list[Any]:
                 ofp.OFPIT_APPLY_ACTIONS, [_action_to_parser(a) for a in flow.actions]
             )
         )
+    if flow.metadata is not None:
+        instructions.append(parser.OFPInstructionWriteMetadata(flow.metadata, FULL_METADATA))
     if flow.goto is not None:
         instructions.append(parser.OFPInstructionGotoTable(flow.goto))
     return instructions
@@ -200,6 +213,10 @@ def _action_to_parser(action: Action) -> Any:
         return parser.OFPActionOutput(action.port, max_len)
     if isinstance(action, SetField):
         return parser.OFPActionSetField(**{action.field: action.value})
+    if isinstance(action, PushVlan):
+        return parser.OFPActionPushVlan(action.ethertype)
+    if isinstance(action, PopVlan):
+        return parser.OFPActionPopVlan()
     raise ValueError(f"{action} comes from a switch and cannot be installed")
 
 
@@ -208,4 +225,8 @@ def _action_from_parser(action: Any) -> Action:
         return Output(action.port)
     if isinstance(action, parser.OFPActionSetField):
         return SetField(action.key, action.value)
+    if isinstance(action, parser.OFPActionPushVlan):
+        return PushVlan(action.ethertype)
+    if isinstance(action, parser.OFPActionPopVlan):
+        return PopVlan()
     return Opaque(str(action))

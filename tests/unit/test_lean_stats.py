@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from tegu_ryu.openflow import lean_stats
-from tegu_ryu.openflow.flows import Flow, Opaque, Output, SetField, match
+from tegu_ryu.openflow.flows import Flow, Opaque, Output, PopVlan, PushVlan, SetField, match
 from tegu_ryu.openflow.messages import flow_add, flow_from_stats, serialized
 
 NOW = 1_800_000_000.0
@@ -39,6 +39,7 @@ fields = st.fixed_dictionaries(
         "eth_type": st.sampled_from([0x0800, 0x86DD, 0x0806]),
         "vlan_vid": st.integers(0, 4095).map(lambda v: v | 0x1000),
         "ip_proto": st.sampled_from([1, 6, 17]),
+        "metadata": st.integers(0, 2**64 - 1),
         "ipv4_src": st.sampled_from(["10.0.0.1", "192.168.255.254"]),
         "ipv4_dst": st.sampled_from(["10.0.0.3", "1.2.3.4"]),
         "ipv6_src": st.sampled_from(["fd00::3", "::ffff:1.2.3.4", "2001:db8::1:0:0:1"]),
@@ -53,15 +54,19 @@ actions = st.lists(
         st.integers(1, 2**32 - 1).map(Output),
         st.integers(0, 63).map(lambda d: SetField("ip_dscp", d)),
         macs.map(lambda m: SetField("eth_dst", m)),
+        st.sampled_from([0x8100, 0x88A8]).map(PushVlan),
+        st.just(PopVlan()),
+        st.integers(0, 4095).map(lambda v: SetField("vlan_vid", v | 0x1000)),
     ),
-    max_size=3,
+    max_size=4,
 )
 flows = st.builds(
-    lambda m, a, meter, goto, cookie, priority, table: Flow(
+    lambda m, a, meter, goto, metadata, cookie, priority, table: Flow(
         priority=priority, match=match(**m), actions=tuple(a), cookie=cookie, table=table,
-        meter=meter, goto=goto,
+        meter=meter, goto=goto, metadata=metadata,
     ),
     fields, actions, st.none() | st.integers(1, 2**32 - 1), st.none() | st.integers(1, 254),
+    st.none() | st.integers(0, 2**64 - 1),
     st.integers(0, 2**64 - 1), st.integers(0, 65535), st.integers(0, 254),
 )  # fmt: skip
 
