@@ -33,5 +33,6 @@ def assemble_controller(
         threading.RLock(),
         settings.policy,
         settings.retention,
+        mirrors=settings.mirrors,
     )
     return Controller(settings, topology, reservations, now)

@@ -14,6 +14,7 @@ from tegu_ryu.api.server import ServerLimits
 from tegu_ryu.controller import ControllerSettings
 from tegu_ryu.enforcement.planner import MeterSettings
 from tegu_ryu.errors import ConfigurationError, RequestError
+from tegu_ryu.reservations.mirror_admission import MirrorSettings
 from tegu_ryu.reservations.policy import Discount, Fence, Policy
 from tegu_ryu.topology.capacity import CapacityPolicy
 
@@ -181,6 +182,18 @@ OPTIONS = [
         "fail_mode secure); only a port reported down, or this running out, moves them.",
     ),
     cfg.FloatOpt(
+        "mirror-min-duration",
+        default=60.0,
+        min=0.0,
+        help="Seconds a mirror's window must last at least.",
+    ),
+    cfg.StrOpt(
+        "mirror-vlans",
+        default="3000-4094",
+        help="VLAN ids (FIRST-LAST) that mark mirror copies on links between switches, one "
+        "per live mirror. Tenants' traffic must not use them.",
+    ),
+    cfg.FloatOpt(
         "resync-interval",
         default=10.0,
         min=1.0,
@@ -249,4 +262,20 @@ def controller_settings(conf: cfg.ConfigOpts) -> ControllerSettings:
             best_effort_burst_kbit=conf.best_effort_burst_kbit,
             overhead_percent=conf.meter_overhead,
         ),
+        mirrors=MirrorSettings(
+            min_duration=conf.mirror_min_duration, tags=_vlan_range(conf.mirror_vlans)
+        ),
     )
+
+
+def _vlan_range(text: str) -> range:
+    first, sep, last = text.partition("-")
+    try:
+        low, high = int(first), int(last if sep else first)
+    except ValueError:
+        low = high = 0
+    if not 1 <= low <= high <= 4094:
+        raise ConfigurationError(
+            f"mirror_vlans: {text!r} is not a VLAN range FIRST-LAST within 1-4094"
+        )
+    return range(low, high + 1)

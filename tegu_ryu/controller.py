@@ -21,13 +21,15 @@ from typing import Any
 
 from tegu_ryu import __version__
 from tegu_ryu.enforcement.desired import DesiredState
+from tegu_ryu.enforcement.mirror_plan import selecting
 from tegu_ryu.enforcement.planner import MeterSettings, ReservationPlan
 from tegu_ryu.forwarding.base import host_attachments
 from tegu_ryu.forwarding.packet_in import FloodMemory, PacketInOutcome, handle_packet_in
 from tegu_ryu.openflow.flows import FlowKey, Meter
 from tegu_ryu.openflow.reconcile import Changes, InstalledFlow
 from tegu_ryu.openflow.sync import SwitchSync
-from tegu_ryu.reservations.model import BandwidthReservation, State
+from tegu_ryu.reservations.mirror_admission import MirrorSettings
+from tegu_ryu.reservations.model import Reservation, State
 from tegu_ryu.reservations.policy import Policy
 from tegu_ryu.reservations.service import ReservationService
 from tegu_ryu.timefmt import format_time
@@ -55,6 +57,7 @@ class ControllerSettings:
     discovery_settle: float = 3.0
     control_grace: float = 30.0
     meters: MeterSettings = field(default_factory=MeterSettings)
+    mirrors: MirrorSettings = field(default_factory=MirrorSettings)
 
 
 @dataclass
@@ -87,7 +90,7 @@ class Controller:
         self.reservations = reservations
         for reservation in self.reservations.engine.reservations.values():
             if not reservation.state.final:
-                for _, link in reservation.booked_links():
+                for link in reservation.path_links():
                     self.topology.expect_link(link, now + settings.control_grace)
         self.switches: dict[int, _Switch] = {}
         self._flood_memory = FloodMemory()
@@ -365,7 +368,7 @@ class Controller:
 
     # ------------------------------------------------------------------ views
 
-    def enforcement(self, reservation: BandwidthReservation) -> dict[str, Any]:
+    def enforcement(self, reservation: Reservation) -> dict[str, Any]:
         """``{"status", "detail"}``: whether the switches hold what this reservation needs."""
         with self.lock:
             state = reservation.state
@@ -404,7 +407,9 @@ class Controller:
             return f"switch {dpid_str(dpid)} is not connected"
         if not switch.sync.known or switch.sync.barrier is not None:
             return f"switch {dpid_str(dpid)} has not confirmed its flows yet"
-        if not switch.sync.holds(planned.flows.get(dpid, ()), planned.meters.get(dpid, ())):
+        selection = self.desired.selection(dpid)
+        wanted = [selecting(flow, selection) for flow in planned.flows.get(dpid, ())]
+        if not switch.sync.holds(wanted, planned.meters.get(dpid, ())):
             return f"switch {dpid_str(dpid)} does not hold all of its flows yet"
         return None
 
@@ -435,9 +440,7 @@ class Controller:
 
     def _touches(self, reservation_id: str, dpid: int) -> bool:
         reservation = self.reservations.engine.reservations.get(reservation_id)
-        return reservation is not None and any(
-            hop.dpid == dpid for route in reservation.routes.values() for hop in route.hops
-        )
+        return reservation is not None and dpid in reservation.switches()
 
     def _adopt_hosts(self) -> None:
         """Learn hosts from base flows switches already hold (after a controller restart)."""

@@ -99,7 +99,7 @@ def schedule_json(schedule: LinkSchedule, who: Principal) -> dict[str, Any]:
                 "direction": direction.value,
                 "start": format_time(r.window.start),
                 "end": format_time(r.window.end),
-                "bps": r.bandwidth.of(direction),
+                "bps": r.rate(direction),
             }
             for r, direction in schedule.reservations
         ],

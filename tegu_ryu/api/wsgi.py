@@ -27,7 +27,7 @@ from tegu_ryu.auth import Authenticator
 from tegu_ryu.compat.tegu_api import TeguApi
 from tegu_ryu.controller import Controller
 from tegu_ryu.errors import MethodNotAllowed, NotFound, RequestError, clipped
-from tegu_ryu.reservations.model import BandwidthReservation
+from tegu_ryu.reservations.model import Reservation
 from tegu_ryu.tenancy import Principal
 
 LOG = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ class Api:
         result: Iterable[bytes] = response(environ, start_response)
         return result
 
-    def _reservation(self, reservation: BandwidthReservation) -> dict[str, Any]:
+    def _reservation(self, reservation: Reservation) -> dict[str, Any]:
         return views.reservation_json(reservation, self.controller.enforcement(reservation))
 
     # ------------------------------------------------------------ handlers

@@ -248,7 +248,11 @@ class TeguApi:
     def _listres(self, who: Principal | None, args: list[str]) -> Outcome:
         principal = _authorised(who, "listres")
         now = self.clock()
-        live = [r for r in self.service.visible(principal) if not r.state.final]
+        live = [
+            r
+            for r in self.service.visible(principal)
+            if isinstance(r, BandwidthReservation) and not r.state.final
+        ]  # mirrors are listed by Tegu's mirror API, not here
         return Outcome("OK", "", {"reservations": [self._pledge(r, now) for r in live]})
 
     def _listhosts(self, who: Principal | None, args: list[str]) -> Outcome:
@@ -339,7 +343,10 @@ class TeguApi:
         now = self.clock()
         rows = []
         for reservation in self.service.visible(principal):  # a copy, taken under the lock
-            if reservation.state_at(now).value != "active":
+            if (
+                not isinstance(reservation, BandwidthReservation)
+                or reservation.state_at(now).value != "active"
+            ):
                 continue
             for direction, route in reservation.routes.items():
                 hop = route.hops[0]

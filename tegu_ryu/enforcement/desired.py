@@ -22,18 +22,20 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 
+from tegu_ryu.enforcement.mirror_plan import Selection, selecting, selections
 from tegu_ryu.enforcement.planner import (
     MIN_BEST_EFFORT_KBPS,
     MeterSettings,
     ReservationPlan,
+    best_effort_copy,
     best_effort_meter_id,
     plan_reservation,
     plan_switches,
     through_meter,
 )
 from tegu_ryu.forwarding.base import plan_base_flows
-from tegu_ryu.openflow.flows import Flow, FlowKey, Meter, Output, Table
-from tegu_ryu.reservations.model import BandwidthReservation, State
+from tegu_ryu.openflow.flows import Flow, FlowKey, Meter, Output
+from tegu_ryu.reservations.model import MirrorReservation, Reservation, State
 from tegu_ryu.reservations.policy import Policy
 from tegu_ryu.topology.model import Topology
 from tegu_ryu.topology.refs import HOST_SIDE, LinkId
@@ -47,14 +49,16 @@ class DesiredState:
         self.flows: dict[int, dict[FlowKey, Flow]] = {}
         self.meters: dict[int, dict[int, Meter]] = {}
         self.conflicts: dict[str, str] = {}
-        self.planned: dict[str, tuple[BandwidthReservation, ReservationPlan]] = {}
+        self.planned: dict[str, tuple[Reservation, ReservationPlan]] = {}
         self._changed_flows: defaultdict[int, set[FlowKey]] = defaultdict(set)
         self._changed_meters: defaultdict[int, set[int]] = defaultdict(set)
         self._everything_changed: set[int] = set()
-        self._live: dict[str, BandwidthReservation] = {}
+        self._live: dict[str, Reservation] = {}
         self._booked: Counter[LinkId] = Counter()
         self._reserved_kbps: Counter[LinkId] = Counter()
         self._base: dict[int, list[Flow]] = {}
+        self._copies: defaultdict[int, dict[FlowKey, Flow]] = defaultdict(dict)  # best effort
+        self._chosen: dict[int, Selection] = {}  # ports mirrors select, per switch
         self._key: tuple[int, bool] | None = None  # (policy, paused) the last full plan was for
         self._topology_version = -1
 
@@ -63,7 +67,7 @@ class DesiredState:
     def update(
         self,
         topology: Topology,
-        reservations: Mapping[str, BandwidthReservation],
+        reservations: Mapping[str, Reservation],
         policy: Policy,
         paused: bool,
     ) -> None:
@@ -73,6 +77,7 @@ class DesiredState:
             self._rebuild(topology, reservations, policy, paused)
             self._key = key
             self._topology_version = topology.version
+            self._chosen = self._selections()
             return
         view = topology.view()
         touched: set[LinkId] = set()
@@ -90,19 +95,52 @@ class DesiredState:
                 touched |= self._contribute(after)
         for link in touched:
             self._set_best_effort(link, policy.usable(view.capacity_of(link)) // 1000)
+        self._select()
+
+    def selection(self, dpid: int) -> Selection:
+        """The ports mirrors select on switch ``dpid`` (what ``selecting`` is applied with)."""
+        return self._chosen.get(dpid, Selection())
+
+    def _selections(self) -> dict[int, Selection]:
+        return selections(r for r, _ in self.planned.values() if isinstance(r, MirrorReservation))
+
+    def _select(self) -> None:
+        """Send flows that may carry selected packets on to the mirror table, and no others.
+
+        Where what mirrors select changed, every flow of the switch is looked
+        at again; elsewhere only the flows that changed.
+        """
+        chosen = self._selections()
+        for dpid in set(chosen) | set(self._chosen):
+            selection = chosen.get(dpid, Selection())
+            if selection == self._chosen.get(dpid, Selection()):
+                continue
+            flows = self.flows.get(dpid, {})
+            for flow_key, flow in flows.items():
+                selected = selecting(flow, selection)
+                if selected != flow:
+                    flows[flow_key] = selected
+                    self._changed_flows[dpid].add(flow_key)
+        self._chosen = chosen
+        for dpid, keys in self._changed_flows.items():
+            if dpid not in chosen:
+                continue
+            flows = self.flows.get(dpid, {})
+            for flow_key in keys & flows.keys():
+                flows[flow_key] = selecting(flows[flow_key], chosen[dpid])
 
     def _rebuild(
         self,
         topology: Topology,
-        reservations: Mapping[str, BandwidthReservation],
+        reservations: Mapping[str, Reservation],
         policy: Policy,
         paused: bool,
     ) -> None:
         """Plan everything from scratch; every switch must then be compared in full."""
         cache = self.planned
-        fresh: dict[str, tuple[BandwidthReservation, ReservationPlan]] = {}
+        fresh: dict[str, tuple[Reservation, ReservationPlan]] = {}
 
-        def planned(reservation: BandwidthReservation) -> ReservationPlan:
+        def planned(reservation: Reservation) -> ReservationPlan:
             known = cache.get(reservation.id)
             if known is None or known[0] is not reservation:
                 known = (reservation, plan_reservation(reservation, self.settings))
@@ -125,12 +163,18 @@ class DesiredState:
         self.planned = {rid: fresh[rid] for rid in fresh if rid not in self.conflicts}
         self._live = {rid: r for rid, r in reservations.items() if not r.state.final}
         self._booked = Counter(link for r in self._live.values() for _, link in r.bookings())
+        self._copies = defaultdict(dict)
+        for reservation, planned_one in self.planned.values():
+            if best_effort_copy(reservation):
+                for dpid, copy_flows in planned_one.flows.items():
+                    self._copies[dpid].update((f.key, f) for f in copy_flows)
         self._reserved_kbps = Counter()
         for reservation, _ in self.planned.values():
             for direction, link in reservation.bookings():
-                self._reserved_kbps[link] += self.settings.reserved_kbps(
-                    reservation.bandwidth.of(direction)
-                )
+                if reservation.rate(direction):
+                    self._reserved_kbps[link] += self.settings.reserved_kbps(
+                        reservation.rate(direction)
+                    )
         self._everything_changed = set(self.flows)
 
     def _replan_base(self, topology: Topology) -> None:
@@ -149,7 +193,7 @@ class DesiredState:
                     self._changed_flows[dpid].add(key)
         self._base = after
 
-    def _withdraw(self, reservation: BandwidthReservation) -> set[LinkId]:
+    def _withdraw(self, reservation: Reservation) -> set[LinkId]:
         """Take a reservation's flows, meters and bookings out; the links it touched."""
         del self._live[reservation.id]
         links = {link for _, link in reservation.bookings()}
@@ -159,10 +203,12 @@ class DesiredState:
             return links
         record, plan = planned
         for direction, link in record.bookings():
-            self._reserved_kbps[link] -= self.settings.reserved_kbps(record.bandwidth.of(direction))
+            if record.rate(direction):
+                self._reserved_kbps[link] -= self.settings.reserved_kbps(record.rate(direction))
         for dpid, flows in plan.flows.items():
             for flow in flows:
                 self.flows[dpid].pop(flow.key, None)
+                self._copies[dpid].pop(flow.key, None)
                 self._changed_flows[dpid].add(flow.key)
         for dpid, meters in plan.meters.items():
             for meter in meters:
@@ -170,7 +216,7 @@ class DesiredState:
                 self._changed_meters[dpid].add(meter.id)
         return links
 
-    def _contribute(self, reservation: BandwidthReservation) -> set[LinkId]:
+    def _contribute(self, reservation: Reservation) -> set[LinkId]:
         """Put a live reservation's bookings in, and its flows and meters if it is active."""
         self._live[reservation.id] = reservation
         links = {link for _, link in reservation.bookings()}
@@ -188,11 +234,18 @@ class DesiredState:
             return links  # the next update plans everything and says which one wins
         self.planned[reservation.id] = (reservation, plan)
         for direction, link in reservation.bookings():
-            self._reserved_kbps[link] += self.settings.reserved_kbps(
-                reservation.bandwidth.of(direction)
-            )
+            if reservation.rate(direction):
+                self._reserved_kbps[link] += self.settings.reserved_kbps(
+                    reservation.rate(direction)
+                )
+        copies = best_effort_copy(reservation)
         for dpid, flows in plan.flows.items():
-            for flow in flows:
+            ports = self._metered_ports(dpid) if copies else {}
+            for planned_flow in flows:
+                flow = planned_flow
+                if copies:
+                    self._copies[dpid][flow.key] = flow
+                    flow = through_meter(flow, ports)
                 self.flows[dpid][flow.key] = flow
                 self._changed_flows[dpid].add(flow.key)
         for dpid, meters in plan.meters.items():
@@ -220,13 +273,20 @@ class DesiredState:
         else:
             meters.pop(meter_id, None)
         self._changed_meters[dpid].add(meter_id)
-        ports = {port: meter_id} if attached else {}
+        ports = self._metered_ports(dpid)
         flows = self.flows.setdefault(dpid, {})
-        for flow in self._base.get(dpid, ()):
-            outputs = [a.port for a in flow.actions if isinstance(a, Output)]
-            if flow.table == Table.FORWARDING and outputs == [port]:
+        for flow in (*self._base.get(dpid, ()), *self._copies[dpid].values()):
+            if any(isinstance(a, Output) and a.port == port for a in flow.actions):
                 flows[flow.key] = through_meter(flow, ports)
                 self._changed_flows[dpid].add(flow.key)
+
+    def _metered_ports(self, dpid: int) -> dict[int, int]:
+        """Egress ports of ``dpid`` that have a best-effort meter now, and its id."""
+        return {
+            link.src.port: best_effort_meter_id(link.src.port)
+            for link, count in self._booked.items()
+            if count > 0 and link.src.dpid == dpid and link.src != HOST_SIDE
+        }
 
     # ------------------------------------------------------------- reading
 

@@ -32,6 +32,13 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+from tegu_ryu.enforcement.mirror_plan import (
+    Selection,
+    copy_rate_kbps,
+    mirror_flows,
+    selecting,
+    selections,
+)
 from tegu_ryu.forwarding.base import plan_base_flows
 from tegu_ryu.openflow.flows import (
     BEST_EFFORT_METERS,
@@ -52,6 +59,8 @@ from tegu_ryu.reservations.model import (
     Direction,
     Endpoint,
     Match,
+    MirrorReservation,
+    Reservation,
     Route,
     State,
 )
@@ -97,11 +106,11 @@ class Plan:
     conflicts: dict[str, str]
 
 
-def reservation_cookie(reservation: BandwidthReservation) -> int:
+def reservation_cookie(reservation: Reservation) -> int:
     return cookie(Layer.RESERVATION, reservation.serial)
 
 
-def reservation_meter_id(reservation: BandwidthReservation, direction: Direction) -> int:
+def reservation_meter_id(reservation: Reservation, direction: Direction) -> int:
     return METER_FIRST + 2 * reservation.serial + (0 if direction is Direction.OUT else 1)
 
 
@@ -124,8 +133,38 @@ class ReservationPlan:
     meters: dict[int, tuple[Meter, ...]]
 
 
-def plan_reservation(reservation: BandwidthReservation, meters: MeterSettings) -> ReservationPlan:
-    """What one active reservation needs on the switches of its path."""
+def plan_reservation(reservation: Reservation, meters: MeterSettings) -> ReservationPlan:
+    """What one active reservation needs on the switches it crosses (any kind)."""
+    if isinstance(reservation, MirrorReservation):
+        return _plan_mirror(reservation, meters)
+    assert isinstance(reservation, BandwidthReservation)
+    return _plan_bandwidth(reservation, meters)
+
+
+def _plan_mirror(mirror: MirrorReservation, meters: MeterSettings) -> ReservationPlan:
+    """A mirror's table entries and copy path; its meter when the copy has a booked rate."""
+    rate = copy_rate_kbps(mirror, meters.overhead_percent)
+    meter_id = None if rate is None else reservation_meter_id(mirror, Direction.OUT)
+    flows = mirror_flows(mirror, reservation_cookie(mirror), meter_id)
+    meter_list: dict[int, tuple[Meter, ...]] = {}
+    if rate is not None and meter_id is not None and flows:
+        meter_list[mirror.switch] = (
+            Meter(
+                meter_id,
+                rate,
+                max(1, math.ceil(rate * meters.reserved_burst_ms / 1000)),
+                description=f"mirror {mirror.id} copy",
+            ),
+        )
+    return ReservationPlan(flows={dpid: tuple(f) for dpid, f in flows.items()}, meters=meter_list)
+
+
+def best_effort_copy(reservation: Reservation) -> bool:
+    """True for a mirror whose copy has no booked rate: it goes through best-effort meters."""
+    return isinstance(reservation, MirrorReservation) and not reservation.bandwidth
+
+
+def _plan_bandwidth(reservation: BandwidthReservation, meters: MeterSettings) -> ReservationPlan:
     flows: dict[int, list[Flow]] = defaultdict(list)
     meter_list: dict[int, list[Meter]] = defaultdict(list)
     for direction, route in reservation.routes.items():
@@ -148,11 +187,11 @@ def plan_reservation(reservation: BandwidthReservation, meters: MeterSettings) -
 
 def plan_switches(
     topology: Topology,
-    reservations: Iterable[BandwidthReservation],
+    reservations: Iterable[Reservation],
     policy: Policy,
     meters: MeterSettings,
     *,
-    planned: Callable[[BandwidthReservation], ReservationPlan] | None = None,
+    planned: Callable[[Reservation], ReservationPlan] | None = None,
     base: dict[int, list[Flow]] | None = None,
     paused: bool = False,
 ) -> Plan:
@@ -171,7 +210,8 @@ def plan_switches(
     )
     flows: dict[int, dict[FlowKey, Flow]] = defaultdict(dict)
     switch_meters: dict[int, list[Meter]] = defaultdict(list)
-    owner: dict[tuple[int, FlowKey], BandwidthReservation] = {}
+    owner: dict[tuple[int, FlowKey], Reservation] = {}
+    best_effort_copies: dict[int, set[FlowKey]] = defaultdict(set)
     conflicts: dict[str, str] = {}
     for reservation in active:
         one = plan_one(reservation)
@@ -185,12 +225,15 @@ def plan_switches(
                     )
                     continue
                 flows[dpid][flow.key] = flow
+                if best_effort_copy(reservation):
+                    best_effort_copies[dpid].add(flow.key)
         for dpid, reservation_meters in one.meters.items():
             switch_meters[dpid].extend(reservation_meters)
     reserved_now: Counter[LinkId] = Counter()  # kbit/s the reservation meters let through
     for reservation in active:
         for direction, link in reservation.bookings():
-            reserved_now[link] += meters.reserved_kbps(reservation.bandwidth.of(direction))
+            if reservation.rate(direction):
+                reserved_now[link] += meters.reserved_kbps(reservation.rate(direction))
     metered_ports: dict[int, dict[int, int]] = defaultdict(dict)  # dpid -> port -> meter id
     view = topology.view()
     for link in sorted({link for r in live for _, link in r.bookings() if link.src != HOST_SIDE}):
@@ -203,25 +246,37 @@ def plan_switches(
             )
         )
         metered_ports[link.src.dpid][link.src.port] = meter_id
+    for dpid, keys in best_effort_copies.items():
+        for key in keys:
+            flows[dpid][key] = through_meter(flows[dpid][key], metered_ports.get(dpid, {}))
+    chosen = selections(
+        r for r in active if isinstance(r, MirrorReservation) and r.id not in conflicts
+    )
     switches = {}
     for dpid, forwarding in (base if base is not None else plan_base_flows(topology)).items():
         ports = metered_ports.get(dpid, {})
         metered = [through_meter(flow, ports) for flow in forwarding]
+        selection = chosen.get(dpid, Selection())
         switches[dpid] = SwitchPlan(
-            flows=tuple(metered) + tuple(flows.get(dpid, {}).values()),
+            flows=tuple(
+                selecting(flow, selection) for flow in (*metered, *flows.get(dpid, {}).values())
+            ),
             meters=tuple(switch_meters.get(dpid, ())),
         )
     return Plan(switches=switches, conflicts=conflicts)
 
 
 def through_meter(flow: Flow, ports: dict[int, int]) -> Flow:
-    """Base forwarding to a reserved link goes through that link's best-effort meter."""
-    if flow.table != Table.FORWARDING or not ports:
-        return flow
+    """Best-effort traffic to a reserved link goes through that link's best-effort meter.
+
+    ``ports`` maps the switch's metered egress ports to their meters. A flow
+    has one meter: that of the first metered port it sends to (a flow that
+    sends to several ports sends them the same packets); a flow that sends to
+    no metered port has none.
+    """
     outputs = [action.port for action in flow.actions if isinstance(action, Output)]
-    if len(outputs) == 1 and outputs[0] in ports:
-        return replace(flow, meter=ports[outputs[0]])
-    return flow
+    meter = next((ports[port] for port in outputs if port in ports), None)
+    return flow if flow.meter == meter else replace(flow, meter=meter)
 
 
 def _path_flows(

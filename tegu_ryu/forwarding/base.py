@@ -79,6 +79,14 @@ def switch_flows() -> list[Flow]:
             table=Table.FORWARDING,
             description="ARP to the controller (proxy ARP, no broadcast between switches)",
         ),
+        Flow(
+            priority=TABLE_MISS_PRIORITY,
+            match=match(),
+            actions=(),
+            cookie=BASE_COOKIE,
+            table=Table.MIRROR,
+            description="mirror table miss: a packet no mirror selects was forwarded; no copy",
+        ),
     ]
 
 

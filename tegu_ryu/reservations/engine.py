@@ -31,6 +31,8 @@ from tegu_ryu.reservations.model import (
     Endpoint,
     Kind,
     Match,
+    MirrorReservation,
+    Reservation,
     Route,
     State,
     access_links_between,
@@ -42,7 +44,7 @@ from tegu_ryu.reservations.requests import Modification, ReservationRequest
 from tegu_ryu.reservations.window import Window
 from tegu_ryu.timefmt import format_time
 from tegu_ryu.topology.model import Topology
-from tegu_ryu.topology.refs import HOST_SIDE, LinkId
+from tegu_ryu.topology.refs import HOST_SIDE, LinkId, PortRef, to_host
 from tegu_ryu.units import format_bitrate
 
 LOG = logging.getLogger(__name__)
@@ -114,7 +116,7 @@ class Engine:
         self.fences: dict[str, Fence] = {}
         self.retention = retention
         self.ledger = Ledger()
-        self.reservations: dict[str, BandwidthReservation] = {}
+        self.reservations: dict[str, Reservation] = {}
         self.alarms: deque[Alarm] = deque(maxlen=ALARM_MEMORY)
         self._new_id = new_id or (lambda: f"r-{uuid.uuid4().hex[:12]}")
         self._by_traffic: defaultdict[TrafficKey, set[str]] = defaultdict(set)
@@ -124,11 +126,24 @@ class Engine:
 
     # ---------------------------------------------------------------- queries
 
-    def get(self, reservation_id: str) -> BandwidthReservation:
+    def get(self, reservation_id: str) -> Reservation:
         try:
             return self.reservations[reservation_id]
         except KeyError:
             raise NotFound(f"no reservation {reservation_id}", code="not_found") from None
+
+    def bandwidth_reservation(self, reservation_id: str) -> BandwidthReservation:
+        """The bandwidth reservation ``reservation_id``; 404 if there is none of that kind."""
+        reservation = self.get(reservation_id)
+        if not isinstance(reservation, BandwidthReservation):
+            raise NotFound(f"no bandwidth reservation {reservation_id}", code="not_found")
+        return reservation
+
+    def new_identity(self) -> tuple[str, int]:
+        """A fresh id and serial for a reservation being admitted."""
+        serial = self._next_serial
+        self._next_serial += 1
+        return self._new_id(), serial
 
     def next_edge(self, after: float) -> float | None:
         """The first start or end of a live reservation after ``after``: when states change next.
@@ -177,8 +192,9 @@ class Engine:
         routes = self._admit(
             Demand(owner, request.kind, src, dst, bandwidth, request.window, request.path_mode)
         )
+        reservation_id, serial = self.new_identity()
         reservation = BandwidthReservation(
-            id=self._new_id(),
+            id=reservation_id,
             kind=request.kind,
             owner=owner,
             src=src,
@@ -193,16 +209,15 @@ class Engine:
             state=State.PENDING,
             routes=routes,
             name=request.name,
-            serial=self._next_serial,
+            serial=serial,
             cookie_digest=None if request.cookie is None else cookie_digest(request.cookie),
         )
-        self._next_serial += 1
         reservation = replace(reservation, state=reservation.state_at(now))
-        self._book(now, reservation)
-        self._add(reservation)
+        self.book(now, reservation)
+        self.add(reservation)
         return reservation
 
-    def cancel(self, now: float, reservation_id: str) -> BandwidthReservation:
+    def cancel(self, now: float, reservation_id: str) -> Reservation:
         reservation = self.get(reservation_id)
         if reservation.state.final:
             raise Conflict(
@@ -215,7 +230,7 @@ class Engine:
 
     def modify(self, now: float, reservation_id: str, change: Modification) -> BandwidthReservation:
         """New end and/or bandwidth, admitted without counting the reservation against itself."""
-        reservation = self.get(reservation_id)
+        reservation = self.bandwidth_reservation(reservation_id)
         if reservation.state.final:
             raise Conflict(
                 f"reservation {reservation_id} already {reservation.state.value}", code="ended"
@@ -245,7 +260,7 @@ class Engine:
             state=State.PENDING,
         )
         changed = replace(changed, state=changed.state_at(now))
-        self._book(now, changed)
+        self.book(now, changed)
         self.put(changed)
         return changed
 
@@ -291,7 +306,7 @@ class Engine:
 
     def _widest(self, demand: Demand, a: Endpoint, b: Endpoint) -> tuple[int, Route | None]:
         assert a.attach is not None and b.attach is not None
-        free = self._free(demand.owner, demand.window)
+        free = self.free_on(demand.owner, demand.window)
         path = constrained_path(
             self.topology.view().adjacency,
             a.attach.dpid,
@@ -313,14 +328,14 @@ class Engine:
         self.ledger.release(reservation_id)
         self.remove(reservation_id)
 
-    def restore(self, reservations: Iterable[BandwidthReservation]) -> None:
+    def restore(self, reservations: Iterable[Reservation]) -> None:
         """Load stored reservations and book the live ones on their stored paths.
 
         Into an empty ledger (a start) everything is booked in one sweep per link.
         """
         bookings: list[Booking] = []
         for reservation in reservations:
-            self._add(reservation)
+            self.add(reservation)
             self._next_serial = max(self._next_serial, reservation.serial + 1)
             if not reservation.state.final and reservation.state is not State.DEGRADED:
                 bookings.extend(self._bookings(reservation))
@@ -344,7 +359,7 @@ class Engine:
         self, demand: Demand, direction: Direction, a: Endpoint, b: Endpoint, amount: int
     ) -> Route:
         assert a.attach is not None and b.attach is not None
-        free = self._free(demand.owner, demand.window)
+        free = self.free_on(demand.owner, demand.window)
         view = self.topology.view()
         source, target = a.attach.dpid, b.attach.dpid
         path = constrained_path(
@@ -368,7 +383,7 @@ class Engine:
             )
         raise self._rejection(demand, direction, min(unconstrained, key=free), amount)
 
-    def _free(self, tenant: str, window: Window) -> Callable[[LinkId], int]:
+    def free_on(self, tenant: str, window: Window) -> Callable[[LinkId], int]:
         """Free bit/s per link for ``tenant`` over ``window``, memoised for one search.
 
         This is the innermost call of admission, hence the locals.
@@ -399,7 +414,7 @@ class Engine:
         Both directions' needs are added up per port, which only matters when
         the two hosts share one switch port (virtual machines behind it).
         """
-        free = self._free(demand.owner, demand.window)
+        free = self.free_on(demand.owner, demand.window)
         needed: dict[LinkId, int] = {}
         for direction, a, b, amount in demand.directions():
             for link in access_links_between(a, b):
@@ -412,7 +427,7 @@ class Engine:
         attach = demand.src.attach
         assert attach is not None
         links = [link for _, link in self.topology.view().adjacency.get(attach.dpid, ())]
-        free = self._free(demand.owner, demand.window)
+        free = self.free_on(demand.owner, demand.window)
         for link in links:
             if free(link) < demand.bandwidth.out:
                 raise self._rejection(demand, Direction.OUT, link, demand.bandwidth.out)
@@ -421,17 +436,22 @@ class Engine:
     def _rejection(
         self, demand: Demand, direction: Direction, link: LinkId, amount: int
     ) -> Conflict:
+        return self.refusal(demand.owner, demand.window, direction.value, link, amount)
+
+    def refusal(
+        self, owner: str, window: Window, direction: str, link: LinkId, amount: int
+    ) -> Conflict:
         """A 409 that names the link, when it is busiest, and what was free then."""
-        room = self.room(demand.owner, link, demand.window)
+        room = self.room(owner, link, window)
         if room.fenced:
             code, why = "fence", f"the tenant's fence on {_describe(link)}"
-            peak = self.ledger.tenant_peak(link, demand.owner, demand.window)
+            peak = self.ledger.tenant_peak(link, owner, window)
         else:
             code, why = "no_capacity", _describe(link)
-            peak = self.ledger.peak(link, demand.window)
+            peak = self.ledger.peak(link, window)
         available = max(room.free, 0)
         message = (
-            f"{direction.value} direction: {why} has {format_bitrate(available)}bit/s free "
+            f"{direction} direction: {why} has {format_bitrate(available)}bit/s free "
             f"from {format_time(peak.start)} to {format_time(peak.end)}, "
             f"{format_bitrate(amount)}bit/s requested"
         )
@@ -439,7 +459,7 @@ class Engine:
             message,
             code=code,
             details={
-                "direction": direction.value,
+                "direction": direction,
                 "link": {"src": link.src.as_json(), "dst": link.dst.as_json()},
                 "interval": [format_time(peak.start), format_time(peak.end)],
                 "requested_bps": amount,
@@ -453,7 +473,7 @@ class Engine:
         """The current paths if they still fit (no needless moves), else new ones."""
         self._check_access(_demand_of(reservation, bandwidth, window))
         up = self.topology.view().up
-        free = self._free(reservation.owner, window)
+        free = self.free_on(reservation.owner, window)
         keep = bool(reservation.routes) and all(
             link in up and free(link) >= bandwidth.of(direction)
             for direction, route in reservation.routes.items()
@@ -463,33 +483,82 @@ class Engine:
             return reservation.routes
         return self._admit(_demand_of(reservation, bandwidth, window))
 
-    def readmit(self, now: float, reservation: BandwidthReservation) -> BandwidthReservation:
+    def readmit(self, now: float, reservation: Reservation) -> Reservation:
         """Admit a live reservation again for the rest of its window: moved, or degraded."""
         remaining = reservation.window.clipped_from(now)
         if remaining is None:
             return reservation
         self.ledger.release(reservation.id)
         try:
-            routes = self._admit(_demand_of(reservation, reservation.bandwidth, remaining))
+            moved = self._routed_again(reservation, remaining)
         except Conflict as rejection:
             if reservation.state is State.DEGRADED:
                 return reservation
             degraded = replace(
-                reservation, state=State.DEGRADED, routes={}, reason=rejection.message
+                _without_paths(reservation), state=State.DEGRADED, reason=rejection.message
             )
             LOG.warning("reservation %s degraded: %s", reservation.id, rejection.message)
             self.put(degraded)
             return degraded
-        moved = replace(reservation, routes=routes, reason=None, state=State.PENDING)
+        moved = replace(moved, reason=None, state=State.PENDING)
         moved = replace(moved, state=moved.state_at(now))
-        self._book(now, moved, window=remaining)
+        self.book(now, moved, window=remaining)
         self.put(moved)
         LOG.info("reservation %s admitted on a new path", reservation.id)
         return moved
 
-    def _book(
-        self, now: float, reservation: BandwidthReservation, window: Window | None = None
-    ) -> None:
+    def _routed_again(self, reservation: Reservation, window: Window) -> Reservation:
+        """``reservation`` on paths found anew for ``window`` (Conflict if none fits)."""
+        if isinstance(reservation, MirrorReservation):
+            route = self.copy_route(
+                reservation.owner,
+                window,
+                reservation.switch,
+                reservation.output.port,
+                reservation.bandwidth or 0,
+            )
+            return replace(reservation, route=route)
+        assert isinstance(reservation, BandwidthReservation)
+        routes = self._admit(_demand_of(reservation, reservation.bandwidth, window))
+        return replace(reservation, routes=routes)
+
+    def copy_route(
+        self, owner: str, window: Window, source: int, collector: PortRef, amount: int
+    ) -> Route:
+        """The path a mirror's copy takes from switch ``source`` to the collector's port.
+
+        With ``amount`` (bit/s) every link, and the collector's own port, must
+        have that much free over ``window``; with 0 any up path will do.
+        """
+        free = self.free_on(owner, window)
+        if amount and free(to_host(collector)) < amount:
+            raise self.refusal(owner, window, "copy", to_host(collector), amount)
+        if source == collector.dpid:
+            return Route((Hop(source, 0, collector.port),), ())
+        view = self.topology.view()
+        path = constrained_path(
+            view.adjacency,
+            source,
+            collector.dpid,
+            lambda link: free(link) >= amount,
+            hops_to_target=view.hops_to(collector.dpid)
+            if collector.dpid in view.adjacency
+            else None,
+        )
+        if path is not None:
+            return Route(hops_along(PortRef(source, 0), collector, path), tuple(path))
+        unconstrained = constrained_path(view.adjacency, source, collector.dpid, lambda _: True)
+        if unconstrained is None:
+            raise Conflict(
+                f"no path for the copy from switch {source:016x} to the collector {collector}: "
+                "the network does not connect them",
+                code="no_path",
+                details={"direction": "copy", "requested_bps": amount},
+            )
+        raise self.refusal(owner, window, "copy", min(unconstrained, key=free), amount)
+
+    def book(self, now: float, reservation: Reservation, window: Window | None = None) -> None:
+        """Book what ``reservation`` claims (over ``window``, default its own); raise alarms."""
         bookings = self._bookings(reservation, window)
         before = {b.link: self.ledger.peak_amount(b.link, b.window) for b in bookings}
         self.ledger.book(bookings)
@@ -518,20 +587,21 @@ class Engine:
                 )
 
     @staticmethod
-    def _bookings(reservation: BandwidthReservation, window: Window | None = None) -> list[Booking]:
-        """The reservation's claims: its paths' links and the hosts' access links."""
+    def _bookings(reservation: Reservation, window: Window | None = None) -> list[Booking]:
+        """The reservation's claims: the links it holds capacity on, at its rate."""
         return [
             Booking(
                 reservation.id,
                 reservation.owner,
                 link,
                 window or reservation.window,
-                reservation.bandwidth.of(direction),
+                reservation.rate(direction),
             )
             for direction, link in reservation.bookings()
+            if reservation.rate(direction) > 0
         ]
 
-    def put(self, reservation: BandwidthReservation) -> None:
+    def put(self, reservation: Reservation) -> None:
         """Record a new version of a reservation (what it books is the caller's to change)."""
         before = self.reservations.get(reservation.id)
         self.reservations[reservation.id] = reservation
@@ -540,18 +610,24 @@ class Engine:
             heapq.heappush(self._edges, (reservation.window.start, reservation.id))
             heapq.heappush(self._edges, (reservation.window.end, reservation.id))
 
-    def _add(self, reservation: BandwidthReservation) -> None:
+    def add(self, reservation: Reservation) -> None:
+        """Record a newly admitted (or restored) reservation."""
         self.put(reservation)
-        for key in _traffic_keys(
-            reservation.owner, reservation.kind, reservation.src, reservation.dst, reservation.match
-        ):
-            self._by_traffic[key].add(reservation.id)
+        if isinstance(reservation, BandwidthReservation):
+            for key in _traffic_keys(
+                reservation.owner,
+                reservation.kind,
+                reservation.src,
+                reservation.dst,
+                reservation.match,
+            ):
+                self._by_traffic[key].add(reservation.id)
 
     def remove(self, reservation_id: str) -> None:
         """Drop a reservation from the records (its bookings are the caller's to release)."""
         reservation = self.reservations.pop(reservation_id, None)
         self.version += 1
-        if reservation is not None:
+        if isinstance(reservation, BandwidthReservation):
             for key in _traffic_keys(
                 reservation.owner,
                 reservation.kind,
@@ -571,6 +647,7 @@ class Engine:
         for other_id in sorted({rid for key in keys for rid in self._by_traffic.get(key, ())}):
             other = self.reservations[other_id]
             if not other.state.final and other.window.overlaps(request.window):
+                assert isinstance(other, BandwidthReservation)  # only they are filed by traffic
                 return other
         return None
 
@@ -608,6 +685,14 @@ def _demand_of(reservation: BandwidthReservation, bandwidth: Bandwidth, window: 
         window,
         reservation.path_mode,
     )
+
+
+def _without_paths(reservation: Reservation) -> Reservation:
+    """``reservation`` holding no path (degraded: nothing is enforced or booked for it)."""
+    if isinstance(reservation, MirrorReservation):
+        return replace(reservation, route=None)
+    assert isinstance(reservation, BandwidthReservation)
+    return replace(reservation, routes={})
 
 
 def _describe(link: LinkId) -> str:

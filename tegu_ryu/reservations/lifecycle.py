@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tegu_ryu.reservations.engine import Engine
-from tegu_ryu.reservations.model import BandwidthReservation, Endpoint, State
+from tegu_ryu.reservations.model import BandwidthReservation, Endpoint, Reservation, State
 
 
 class Lifecycle:
@@ -24,16 +24,14 @@ class Lifecycle:
         self.engine = engine
         self._checked_version = -1  # the topology version paths were last checked against
 
-    def tick(
-        self, now: float, check_paths: bool = True
-    ) -> tuple[list[BandwidthReservation], list[str]]:
+    def tick(self, now: float, check_paths: bool = True) -> tuple[list[Reservation], list[str]]:
         """Advance states to ``now``; returns (changed reservations, ids forgotten).
 
         ``check_paths`` is False while the topology is still being discovered,
         so that links not yet seen again are not mistaken for broken ones.
         """
         engine = self.engine
-        changed: dict[str, BandwidthReservation] = {}
+        changed: dict[str, Reservation] = {}
         forgotten = []
         for reservation in list(engine.reservations.values()):
             if reservation.state.final:
@@ -56,7 +54,7 @@ class Lifecycle:
                 changed[reservation.id] = reservation
         return list(changed.values()), forgotten
 
-    def refresh(self, now: float, given: str) -> list[BandwidthReservation]:
+    def refresh(self, now: float, given: str) -> list[Reservation]:
         """Follow a host that moved: re-resolve it in its live reservations and re-admit them.
 
         Each is moved onto a path from where the host is now, or degraded if
@@ -66,6 +64,8 @@ class Lifecycle:
         host = engine.resolve(given, "host", external_ok=False)
         changed = []
         for reservation in list(engine.reservations.values()):
+            if not isinstance(reservation, BandwidthReservation):
+                continue  # mirrors name switch ports, which do not move with a host
             if reservation.state.final or host.identity not in (
                 reservation.src.identity,
                 reservation.dst.identity,
@@ -80,14 +80,14 @@ class Lifecycle:
             changed.append(engine.readmit(now, moved))
         return changed
 
-    def _rerouted(self, now: float) -> list[BandwidthReservation]:
+    def _rerouted(self, now: float) -> list[Reservation]:
         """Reservations whose path lost a link, moved or degraded; degraded ones retried."""
         up = self.engine.topology.view().up
         changed = []
         for reservation in list(self.engine.reservations.values()):
             if reservation.state.final:
                 continue
-            broken = any(link not in up for _, link in reservation.booked_links())
+            broken = any(link not in up for link in reservation.path_links())
             if broken or reservation.state is State.DEGRADED:
                 after = self.engine.readmit(now, reservation)
                 if after is not reservation:

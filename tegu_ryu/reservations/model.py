@@ -140,6 +140,18 @@ class Reservation:
         """Everything the reservation holds capacity on."""
         return self.booked_links()
 
+    def rate(self, direction: Direction) -> int:
+        """bit/s booked in ``direction`` on each of its ``bookings`` (0: nothing booked)."""
+        return 0
+
+    def switches(self) -> set[int]:
+        """The switches that carry flows for it."""
+        return set()
+
+    def path_links(self) -> list[LinkId]:
+        """The switch links its traffic is pinned to: losing one means finding another path."""
+        return [link for _, link in self.booked_links()]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BandwidthReservation(Reservation):
@@ -159,6 +171,12 @@ class BandwidthReservation(Reservation):
     def type(self) -> str:
         return self.kind.value
 
+    def rate(self, direction: Direction) -> int:
+        return self.bandwidth.of(direction)
+
+    def switches(self) -> set[int]:
+        return {hop.dpid for route in self.routes.values() for hop in route.hops}
+
     def booked_links(self) -> list[tuple[Direction, LinkId]]:
         """The switch links of the reservation's paths."""
         return [(d, link) for d, route in self.routes.items() for link in route.links]
@@ -175,6 +193,84 @@ class BandwidthReservation(Reservation):
     def bookings(self) -> list[tuple[Direction, LinkId]]:
         """Everything the reservation holds capacity on: paths and access links."""
         return self.booked_links() + self.access_links()
+
+
+class MirrorDirection(str, Enum):
+    """Which packets of a mirrored port are copied."""
+
+    BOTH = "both"
+    INGRESS = "ingress"  # what the switch receives on the port
+    EGRESS = "egress"  # what the switch sends out of it
+
+    @property
+    def ingress(self) -> bool:
+        return self is not MirrorDirection.EGRESS
+
+    @property
+    def egress(self) -> bool:
+        return self is not MirrorDirection.INGRESS
+
+
+@dataclass(frozen=True, slots=True)
+class PortChoice:
+    """A switch port as the user named it (a host, or ``DPID:PORT``) and what it resolved to."""
+
+    given: str
+    port: PortRef
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MirrorReservation(Reservation):
+    """Copies of the traffic of some ports of one switch, sent to a collector port.
+
+    The copy travels from the mirrored switch to the collector along
+    ``route`` (its last hop outputs to the collector; one hop when the
+    collector is on the same switch), tagged on fabric links with VLAN
+    ``tag``. With ``bandwidth`` the route's links and the collector's port
+    are booked and the copy is metered at that rate; without it the copy is
+    best effort. ``route`` is None while no path exists (degraded).
+    """
+
+    ports: tuple[PortChoice, ...]
+    direction: MirrorDirection
+    output: PortChoice
+    vlans: tuple[int, ...] = ()
+    match: Match = field(default_factory=Match)
+    src: Endpoint | None = None
+    dst: Endpoint | None = None
+    bandwidth: int | None = None
+    route: Route | None = None
+    tag: int = 0
+
+    @property
+    def type(self) -> str:
+        return "mirror"
+
+    @property
+    def switch(self) -> int:
+        """The one switch whose ports are mirrored."""
+        return self.ports[0].port.dpid
+
+    def rate(self, direction: Direction) -> int:
+        return (self.bandwidth or 0) if direction is Direction.OUT else 0
+
+    def path_links(self) -> list[LinkId]:
+        return [] if self.route is None else list(self.route.links)
+
+    def switches(self) -> set[int]:
+        return set() if self.route is None else {hop.dpid for hop in self.route.hops}
+
+    def booked_links(self) -> list[tuple[Direction, LinkId]]:
+        """The fabric links the copy crosses (booked when it has a bandwidth)."""
+        if self.route is None or not self.bandwidth:
+            return []
+        return [(Direction.OUT, link) for link in self.route.links]
+
+    def bookings(self) -> list[tuple[Direction, LinkId]]:
+        """The copy's fabric links and the collector's own port."""
+        if self.route is None or not self.bandwidth:
+            return []
+        return [*self.booked_links(), (Direction.OUT, to_host(self.output.port))]
 
 
 def access_links_between(sender: Endpoint, receiver: Endpoint) -> list[LinkId]:

@@ -52,16 +52,16 @@ class Modification:
 
 def parse_reservation(body: Any, now: float) -> ReservationRequest:
     """Validate a ``POST /v1/reservations`` body received at ``now``."""
-    fields = _object(body, _RESERVATION_FIELDS)
-    kind = _choice(fields, "type", [k.value for k in Kind], default=Kind.BANDWIDTH.value)
+    fields = object_fields(body, _RESERVATION_FIELDS)
+    kind = choice(fields, "type", [k.value for k in Kind], default=Kind.BANDWIDTH.value)
     src = _endpoint(fields, "src")
     dst = _endpoint(fields, "dst")
-    protocol = _choice(fields, "protocol", ["tcp", "udp", "icmp"], default=None)
+    protocol = choice(fields, "protocol", ["tcp", "udp", "icmp"], default=None)
     match = Match(
         protocol=protocol,
-        src_port=_port(fields, "src_port", protocol),
-        dst_port=_port(fields, "dst_port", protocol),
-        vlan=_integer(fields, "vlan", 1, 4094),
+        src_port=port_number(fields, "src_port", protocol),
+        dst_port=port_number(fields, "dst_port", protocol),
+        vlan=integer(fields, "vlan", 1, 4094),
     )
     name = fields.get("name")
     if name is not None and (not isinstance(name, str) or not 0 < len(name) <= 128):
@@ -71,25 +71,23 @@ def parse_reservation(body: Any, now: float) -> ReservationRequest:
         src=src,
         dst=dst,
         bandwidth=parse_bandwidth(fields.get("bandwidth"), Kind(kind)),
-        window=_window(fields, now),
+        window=window_of(fields, now),
         match=match,
         dscp=_dscp(fields.get("dscp")),
-        path_mode=PathMode(
-            _choice(fields, "path", [m.value for m in PathMode], default="shortest")
-        ),
+        path_mode=PathMode(choice(fields, "path", [m.value for m in PathMode], default="shortest")),
         name=name,
     )
 
 
 def parse_modification(body: Any, now: float, kind: Kind) -> Modification:
     """Validate a ``PATCH /v1/reservations/{id}`` body (new ``end`` and/or ``bandwidth``)."""
-    fields = _object(body, _MODIFICATION_FIELDS)
+    fields = object_fields(body, _MODIFICATION_FIELDS)
     if not fields:
         raise RequestError("nothing to change: give end and/or bandwidth")
     end = None
     if "end" in fields:
         try:
-            end = requested_end(_time(fields, "end"), now)
+            end = requested_end(time_of(fields, "end"), now)
         except WindowError as exc:
             raise InvalidField(exc.field, exc.message) from exc
     bandwidth = parse_bandwidth(fields["bandwidth"], kind) if "bandwidth" in fields else None
@@ -106,14 +104,14 @@ def parse_bandwidth(value: Any, kind: Kind) -> Bandwidth:
             raise InvalidField("bandwidth", f"unknown keys {sorted(unknown)}; use out and in")
         if kind is Kind.ONEWAY and "in" in value:
             raise InvalidField("bandwidth.in", "one-way reservations carry no inbound traffic")
-        out = _rate(value.get("out"), "bandwidth.out")
-        inbound = 0 if kind is Kind.ONEWAY else _rate(value.get("in"), "bandwidth.in")
+        out = rate_bps(value.get("out"), "bandwidth.out")
+        inbound = 0 if kind is Kind.ONEWAY else rate_bps(value.get("in"), "bandwidth.in")
         return Bandwidth(out=out, in_=inbound)
-    rate = _rate(value, "bandwidth")
+    rate = rate_bps(value, "bandwidth")
     return Bandwidth(out=rate, in_=0 if kind is Kind.ONEWAY else rate)
 
 
-def _rate(value: Any, field: str) -> int:
+def rate_bps(value: Any, field: str) -> int:
     if value is None:
         raise InvalidField(field, "is required")
     try:
@@ -125,7 +123,7 @@ def _rate(value: Any, field: str) -> int:
     return bps
 
 
-def _object(body: Any, allowed: set[str]) -> dict[str, Any]:
+def object_fields(body: Any, allowed: set[str]) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object")
     unknown = sorted(set(body) - allowed)
@@ -136,7 +134,7 @@ def _object(body: Any, allowed: set[str]) -> dict[str, Any]:
     return body
 
 
-def _choice(fields: dict[str, Any], key: str, choices: list[str], default: str | None) -> Any:
+def choice(fields: dict[str, Any], key: str, choices: list[str], default: str | None) -> Any:
     """One of ``choices``; absent or null means ``default``."""
     value = fields.get(key)
     if value is None:
@@ -155,7 +153,7 @@ def _endpoint(fields: dict[str, Any], key: str) -> str:
     return value.strip()
 
 
-def _integer(fields: dict[str, Any], key: str, low: int, high: int) -> int | None:
+def integer(fields: dict[str, Any], key: str, low: int, high: int) -> int | None:
     value = fields.get(key)
     if value is None:
         return None
@@ -164,8 +162,8 @@ def _integer(fields: dict[str, Any], key: str, low: int, high: int) -> int | Non
     return value
 
 
-def _port(fields: dict[str, Any], key: str, protocol: str | None) -> int | None:
-    port = _integer(fields, key, 1, 65535)
+def port_number(fields: dict[str, Any], key: str, protocol: str | None) -> int | None:
+    port = integer(fields, key, 1, 65535)
     if port is not None and protocol not in (*PORTED_PROTOCOLS, None):
         raise InvalidField(key, "ports need protocol tcp or udp (or none: both)")
     return port
@@ -181,19 +179,19 @@ def _dscp(value: Any) -> int | None:
     raise InvalidField("dscp", "expected voice, control, data or an integer from 0 to 63")
 
 
-def _time(fields: dict[str, Any], key: str) -> float:
+def time_of(fields: dict[str, Any], key: str) -> float:
     try:
         return parse_time(fields[key])
     except ValueError as exc:
         raise InvalidField(key, str(exc)) from exc
 
 
-def _window(fields: dict[str, Any], now: float) -> Window:
+def window_of(fields: dict[str, Any], now: float) -> Window:
     """Start defaults to now and is never earlier; exactly one of end or duration."""
     if ("end" in fields) == ("duration" in fields):
         raise InvalidField("end", "give exactly one of end or duration")
-    start = _time(fields, "start") if "start" in fields else None
-    end = _time(fields, "end") if "end" in fields else None
+    start = time_of(fields, "start") if "start" in fields else None
+    end = time_of(fields, "end") if "end" in fields else None
     duration = None
     if "duration" in fields:
         value = fields["duration"]

@@ -15,12 +15,16 @@ from typing import Any, TypeVar
 
 from tegu_ryu.errors import Forbidden, InvalidField, NotFound, RequestError, StorageUnavailable
 from tegu_ryu.reservations.engine import Alarm, Engine
+from tegu_ryu.reservations.kinds import KINDS
 from tegu_ryu.reservations.ledger import Peak
 from tegu_ryu.reservations.lifecycle import Lifecycle
+from tegu_ryu.reservations.mirror_admission import MirrorSettings, admit_mirror, modify_mirror
+from tegu_ryu.reservations.mirror_requests import MirrorRequest, parse_mirror
 from tegu_ryu.reservations.model import (
     BandwidthReservation,
     Direction,
     Kind,
+    MirrorReservation,
     Reservation,
     Route,
     State,
@@ -46,6 +50,7 @@ from tegu_ryu.topology.refs import LinkId, RefError, parse_port_ref
 
 LOG = logging.getLogger(__name__)
 ReplyT = TypeVar("ReplyT")
+KindT = TypeVar("KindT", bound=Reservation)
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class LinkSchedule:
     usable_bps: int
     window: Window
     steps: list[tuple[float, float, int]]
-    reservations: list[tuple[BandwidthReservation, Direction]]
+    reservations: list[tuple[Reservation, Direction]]
 
 
 @dataclass(frozen=True)
@@ -75,13 +80,16 @@ class ReservationService:
         lock: threading.RLock,
         policy: Policy,
         retention: float,
+        *,
+        mirrors: MirrorSettings | None = None,
     ) -> None:
         self.lock = lock
         self.store = store
+        self.mirrors = mirrors or MirrorSettings()
         stored = store.load()
         self.engine = Engine(topology, stored.policy or policy, retention=retention)
         self.engine.fences.update(stored.fences)
-        self.engine.restore(_admitted_kinds(stored.reservations))
+        self.engine.restore(stored.reservations)
         self.lifecycle = Lifecycle(self.engine)
         self.damaged = {record.id: record for record in stored.damaged}
         self._unsaved: set[str] = set()  # changed by ticks, not yet written (disk full, ...)
@@ -96,10 +104,26 @@ class ReservationService:
         principal: Principal,
         body: Any,
         now: float,
-        reply: Callable[[BandwidthReservation], ReplyT],
+        reply: Callable[[Reservation], ReplyT],
     ) -> ReplyT:
-        """A reservation from a v1 JSON body; returns ``reply`` of it."""
+        """A reservation of any kind from a v1 JSON body; returns ``reply`` of it."""
+        if isinstance(body, dict) and body.get("type") == "mirror":
+            return self.admit_mirror(
+                principal, parse_mirror(body, now, self.mirrors.min_duration), now, reply
+            )
         return self.admit(principal, parse_reservation(body, now), now, reply)
+
+    def admit_mirror(
+        self,
+        principal: Principal,
+        request: MirrorRequest,
+        now: float,
+        reply: Callable[[MirrorReservation], ReplyT],
+    ) -> ReplyT:
+        """A mirror from an already validated request (v1 body or Tegu's mirror API)."""
+        return self._admitted(
+            lambda: admit_mirror(self.engine, now, principal, request, self.mirrors), reply
+        )
 
     def admit(
         self,
@@ -113,8 +137,12 @@ class ReservationService:
         The reply is built before the reservation is committed: a reservation
         the client was never told about must not be stored, holding bandwidth.
         """
+        return self._admitted(lambda: self.engine.create(now, principal.tenant, request), reply)
+
+    def _admitted(self, admission: Callable[[], KindT], reply: Callable[[KindT], ReplyT]) -> ReplyT:
+        """Run ``admission`` under the lock, build the reply, then commit (or undo it all)."""
         with self.lock:
-            reservation = self.engine.create(now, principal.tenant, request)
+            reservation = admission()
             try:
                 answer = reply(reservation)
                 self.store.save_reservations([reservation])
@@ -130,12 +158,12 @@ class ReservationService:
         state: str | None = None,
         kind: str | None = None,
         owner: str | None = None,
-    ) -> list[BandwidthReservation]:
+    ) -> list[Reservation]:
         """What ``principal`` may see, filtered; only admins may ask about other owners."""
         if state is not None and state not in {s.value for s in State}:
             raise InvalidField("state", f"expected one of {', '.join(s.value for s in State)}")
-        if kind is not None and kind not in {k.value for k in Kind}:
-            raise InvalidField("type", f"expected one of {', '.join(k.value for k in Kind)}")
+        if kind is not None and kind not in KINDS:
+            raise InvalidField("type", f"expected one of {', '.join(KINDS)}")
         if owner is not None and not principal.admin and owner != principal.tenant:
             raise Forbidden("only admins may list other tenants' reservations")
         with self.lock:
@@ -145,11 +173,11 @@ class ReservationService:
                 if (principal.admin or r.owner == principal.tenant)
                 and (owner is None or r.owner == owner)
                 and (state is None or r.state.value == state)
-                and (kind is None or r.kind.value == kind)
+                and (kind is None or r.type == kind)
             ]
         return sorted(found, key=lambda r: (r.created, r.id))
 
-    def get(self, principal: Principal, reservation_id: str) -> BandwidthReservation:
+    def get(self, principal: Principal, reservation_id: str) -> Reservation:
         """A reservation ``principal`` may see; another tenant's is as unknown as a missing one."""
         with self.lock:
             reservation = self.engine.reservations.get(reservation_id)
@@ -179,7 +207,7 @@ class ReservationService:
         LOG.warning("damaged reservation record %s removed by %s", reservation_id, principal.tenant)
         return True
 
-    def cancel(self, principal: Principal, reservation_id: str, now: float) -> BandwidthReservation:
+    def cancel(self, principal: Principal, reservation_id: str, now: float) -> Reservation:
         with self.lock:
             before = self.get(principal, reservation_id)
             cancelled = self.engine.cancel(now, reservation_id)
@@ -189,11 +217,18 @@ class ReservationService:
 
     def modify(
         self, principal: Principal, reservation_id: str, body: Any, now: float
-    ) -> BandwidthReservation:
+    ) -> Reservation:
         with self.lock:
             before = self.get(principal, reservation_id)
-            change = parse_modification(body, now, before.kind)
-            changed = self.engine.modify(now, reservation_id, change)
+            changed: Reservation
+            if isinstance(before, MirrorReservation):
+                change = parse_modification(body, now, Kind.ONEWAY)  # one rate: the copy's
+                rate = None if change.bandwidth is None else change.bandwidth.out
+                changed = modify_mirror(self.engine, now, before, change.end, rate)
+            else:
+                assert isinstance(before, BandwidthReservation)
+                change = parse_modification(body, now, before.kind)
+                changed = self.engine.modify(now, reservation_id, change)
             self._commit_or_restore(before, changed)
         self.on_change()
         return changed
@@ -258,7 +293,7 @@ class ReservationService:
 
     # ------------------------------------------------------------------ admin
 
-    def refresh(self, principal: Principal, host: str, now: float) -> list[BandwidthReservation]:
+    def refresh(self, principal: Principal, host: str, now: float) -> list[Reservation]:
         """Re-admit the live reservations of a host that moved (admin)."""
         _require_admin(principal)
         try:
@@ -355,7 +390,7 @@ class ReservationService:
 
     # -------------------------------------------------------------- lifecycle
 
-    def tick(self, now: float, check_paths: bool) -> list[BandwidthReservation]:
+    def tick(self, now: float, check_paths: bool) -> list[Reservation]:
         """Move reservations on in time, and save what changed if the disk lets us.
 
         Changes time makes (a start, an end, a path moved off a broken link)
@@ -389,7 +424,7 @@ class ReservationService:
         self._unsaved.clear()
         self._unforgotten.clear()
 
-    def _commit_or_restore(self, before: BandwidthReservation, after: BandwidthReservation) -> None:
+    def _commit_or_restore(self, before: Reservation, after: Reservation) -> None:
         try:
             self.store.save_reservations([after])
         except Exception:
@@ -442,9 +477,3 @@ def _schedule_window(query: Mapping[str, str], now: float) -> Window:
     if end <= start:
         raise InvalidField("to", "must be after from")
     return Window(start, end)
-
-
-def _admitted_kinds(stored: list[Reservation]) -> list[BandwidthReservation]:
-    """The stored reservations, as the engine admits them (it knows bandwidth alone so far;
-    the store decodes no other kind)."""
-    return [r for r in stored if isinstance(r, BandwidthReservation)]

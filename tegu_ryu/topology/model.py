@@ -84,6 +84,7 @@ class Host:
     ips: tuple[str, ...] = ()
     name: str | None = None
     static: bool = False
+    tenant: str | None = None  # who may mirror its port (static file); None: admins only
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,10 @@ Format (JSON)::
      "links": [{"src": "0000000000000001:3", "dst": "0000000000000002:3",
                 "capacity": "50M", "bidirectional": true}],
      "hosts": [{"name": "h1", "mac": "00:00:00:00:00:01", "ips": ["10.0.0.1"],
-                "attach": "0000000000000001:1"}]}
+                "attach": "0000000000000001:1", "tenant": "acme"}]}
+
+A host's ``tenant`` (optional) is the tenant that may mirror its port and
+send mirror copies to it; hosts without one are mirrored by admins only.
 
 Every error names the entry and the field, because an operator fixing a
 200-line file needs to know where to look.
@@ -130,7 +133,7 @@ def _parse_host(index: int, entry: Any) -> Host:
     where = f"hosts[{index}]"
     if not isinstance(entry, dict):
         raise StaticTopologyError(f"{where}: expected an object")
-    unknown = set(entry) - {"name", "mac", "ips", "attach"}
+    unknown = set(entry) - {"name", "mac", "ips", "attach", "tenant"}
     if unknown:
         raise StaticTopologyError(f"{where}: unknown keys: {', '.join(sorted(unknown))}")
     mac = _required_str(entry, "mac", where).lower()
@@ -150,7 +153,10 @@ def _parse_host(index: int, entry: Any) -> Host:
     name = entry.get("name")
     if name is not None and not isinstance(name, str):
         raise StaticTopologyError(f"{where}.name: expected a string")
-    return Host(mac=mac, attach=attach, ips=canonical, name=name)
+    tenant = entry.get("tenant")
+    if tenant is not None and (not isinstance(tenant, str) or not tenant):
+        raise StaticTopologyError(f"{where}.tenant: expected a tenant name")
+    return Host(mac=mac, attach=attach, ips=canonical, name=name, tenant=tenant)
 
 
 def _required_str(entry: dict[str, Any], key: str, where: str) -> str:

@@ -3,8 +3,13 @@
 Tests assert behaviour ("a packet from h1 to h3 reaches h3 over these links,
 through meter 7, marked DSCP 46"), not the flow entries themselves, so they
 survive changes in how flows are written. Matching is exact-field equality,
-highest priority first, per table, following goto-table instructions, which
-is all the flows the core produces need.
+highest priority first, per table, following goto-table instructions (with
+the metadata they write), which is all the flows the core produces need.
+
+Every output of a flow sends a copy of the packet as it is at that point of
+the action list (a mirrored packet leaves towards its destination and its
+collector), so one packet sent may end in several places: ``deliveries``
+traces them all; ``send`` gives the first, the packet as forwarded.
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tegu_ryu.openflow.flows import OFPP_CONTROLLER, Flow, Output, SetField
+from tegu_ryu.openflow.flows import OFPP_CONTROLLER, Flow, Output, PopVlan, PushVlan, SetField
 from tegu_ryu.topology.model import Topology
 from tegu_ryu.topology.refs import LinkId, PortRef
 
 MAX_HOPS = 64
+Headers = dict[str, int | str]
 
 
 @dataclass(frozen=True)
@@ -29,11 +35,20 @@ class Trace:
     fields: tuple[tuple[str, int | str], ...] = ()  # header values when it arrived
 
 
+@dataclass
+class _Copy:
+    at: PortRef
+    headers: Headers
+    vlans: list[int]  # tags under the outermost one (``headers["vlan_vid"]``)
+    links: list[LinkId]
+    meters: list[tuple[int, int]]
+
+
 class FakeSwitch:
     def __init__(self, flows: Iterable[Flow]) -> None:
         self.flows = sorted(flows, key=lambda f: (f.table, -f.priority))
 
-    def lookup(self, packet: dict[str, int | str], table: int) -> Flow | None:
+    def lookup(self, packet: Headers, table: int) -> Flow | None:
         for flow in self.flows:
             if flow.table == table and all(packet.get(name) == value for name, value in flow.match):
                 return flow
@@ -47,46 +62,76 @@ class FakeNetwork:
         self.links = {link.src: link for link in topology.links() if link.up}
         self.hosts_at = {host.attach: host.mac for host in topology.hosts()}
 
-    def send(self, src_mac: str, packet: dict[str, int | str]) -> Trace:
+    def send(self, src_mac: str, packet: Headers) -> Trace:
+        """What happens to the packet as forwarded (the first copy of it that ends)."""
+        return self.deliveries(src_mac, packet)[0]
+
+    def deliveries(self, src_mac: str, packet: Headers) -> list[Trace]:
+        """Every place the packet and the copies made of it end, in the order they leave."""
         host = self.topology.host_by_mac(src_mac)
         assert host is not None, f"unknown host {src_mac}"
-        at = host.attach
-        headers = dict(packet)
-        links: list[LinkId] = []
-        meters: list[tuple[int, int]] = []
-        for _ in range(MAX_HOPS):
-            port = self._through_switch(at, headers, meters)
-            if port is None:
-                return Trace("dropped", tuple(links), tuple(meters), tuple(sorted(headers.items())))
-            if port == OFPP_CONTROLLER:
-                return Trace(
-                    "controller", tuple(links), tuple(meters), tuple(sorted(headers.items()))
-                )
-            out = PortRef(at.dpid, port)
-            if out in self.links:
-                link = self.links[out]
-                links.append(link.id)
-                at = link.dst
-            else:
-                outcome = self.hosts_at.get(out, "dropped")
-                return Trace(outcome, tuple(links), tuple(meters), tuple(sorted(headers.items())))
-        return Trace("loop", tuple(links), tuple(meters))
+        done: list[Trace] = []
+        pending = [_Copy(host.attach, dict(packet), [], [], [])]
+        while pending:
+            copy = pending.pop(0)
+            if len(copy.links) > MAX_HOPS:
+                done.append(Trace("loop", tuple(copy.links), tuple(copy.meters)))
+                continue
+            leaving = self._through_switch(copy)
+            if not leaving:
+                done.append(self._end("dropped", copy))
+            for port, out in leaving:
+                if port == OFPP_CONTROLLER:
+                    done.append(self._end("controller", out))
+                    continue
+                ref = PortRef(out.at.dpid, port)
+                if ref in self.links:
+                    link = self.links[ref]
+                    pending.append(
+                        _Copy(link.dst, out.headers, out.vlans, [*out.links, link.id], out.meters)
+                    )
+                else:
+                    done.append(self._end(self.hosts_at.get(ref, "dropped"), out))
+        return done
 
-    def _through_switch(
-        self, at: PortRef, headers: dict[str, int | str], meters: list[tuple[int, int]]
-    ) -> int | None:
-        """Run the pipeline of one switch; the output port, or None if dropped."""
+    @staticmethod
+    def _end(outcome: str, copy: _Copy) -> Trace:
+        return Trace(
+            outcome, tuple(copy.links), tuple(copy.meters), tuple(sorted(copy.headers.items()))
+        )
+
+    def _through_switch(self, copy: _Copy) -> list[tuple[int, _Copy]]:
+        """Run the pipeline of one switch: (port, packet as it leaves) for every output."""
+        leaving = []
+        headers, vlans, meters = dict(copy.headers), list(copy.vlans), list(copy.meters)
+        metadata = 0
         table: int | None = 0
         while table is not None:
-            flow = self.switches[at.dpid].lookup({**headers, "in_port": at.port}, table)
+            packet = {**headers, "in_port": copy.at.port, "metadata": metadata}
+            flow = self.switches[copy.at.dpid].lookup(packet, table)
             if flow is None:
-                return None
+                break
             if flow.meter is not None:
-                meters.append((at.dpid, flow.meter))
+                meters.append((copy.at.dpid, flow.meter))
             for action in flow.actions:
                 if isinstance(action, SetField):
                     headers[action.field] = action.value
+                elif isinstance(action, PushVlan):
+                    if "vlan_vid" in headers:
+                        vlans.insert(0, int(headers["vlan_vid"]))
+                    headers["vlan_vid"] = 0x1000
+                elif isinstance(action, PopVlan):
+                    headers.pop("vlan_vid", None)
+                    if vlans:
+                        headers["vlan_vid"] = vlans.pop(0)
                 elif isinstance(action, Output):
-                    return action.port
+                    leaving.append(
+                        (
+                            action.port,
+                            _Copy(copy.at, dict(headers), list(vlans), copy.links, list(meters)),
+                        )
+                    )
+            if flow.metadata is not None:
+                metadata = flow.metadata
             table = flow.goto
-        return None
+        return leaving

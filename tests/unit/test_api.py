@@ -471,3 +471,48 @@ def test_a_bug_is_a_json_500_and_logged(client: Client, caplog: pytest.LogCaptur
 def without_enforcement(reservation: dict[str, Any]) -> dict[str, Any]:
     """The reservation itself, without what the switches hold of it (that changes on its own)."""
     return {k: v for k, v in reservation.items() if k != "enforcement"}
+
+
+def test_a_mirror_goes_through_the_same_collection(client: Client) -> None:
+    body = {"type": "mirror", "ports": ["h1"], "output": "h2", "duration": 600}
+    status, made = client.call("POST", "/v1/reservations", body)
+    assert status == 201, made
+    assert (made["type"], made["direction"], made["bandwidth"]) == ("mirror", "both", None)
+    assert made["ports"] == [{"given": "h1", "dpid": "0000000000000001", "port": 1}]
+    assert made["path"] == [{"dpid": "0000000000000001", "in_port": 0, "out_port": 2}]
+    rid = made["id"]
+    path = f"/v1/reservations/{rid}"
+    template = "/v1/reservations/{rid}"
+    status, listed = client.call("GET", "/v1/reservations?type=mirror")
+    assert status == 200 and [r["id"] for r in listed["reservations"]] == [rid]
+    status, listed = client.call("GET", "/v1/reservations?type=bandwidth")
+    assert status == 200 and listed["reservations"] == []
+    status, changed = client.call(
+        "PATCH", path, {"end": NOW + 1200, "bandwidth": "2M"}, template=template
+    )
+    assert status == 200 and changed["bandwidth"] == 2 * 10**6
+    assert client.call("GET", path, token="globex-token", template=template)[0] == 404
+    status, refused = client.call("POST", "/v1/reservations", {**body, "output": "h4"})
+    assert status == 403 and refused["error"]["code"] == "forbidden"  # h4 is not acme's
+    status, short = client.call("POST", "/v1/reservations", {**body, "duration": 5})
+    assert status == 400 and short["error"]["details"]["field"] == "end"
+    assert client.call("DELETE", path, template=template)[0] == 204
+    assert client.call("GET", path, template=template)[1]["state"] == "cancelled"
+
+
+def test_admins_mirror_any_port_to_a_collector_across_the_fabric(client: Client) -> None:
+    body = {
+        "type": "mirror",
+        "ports": ["0000000000000001:2"],
+        "direction": "egress",
+        "output": "h4",
+        "bandwidth": "5M",
+        "duration": 600,
+    }
+    status, made = client.call("POST", "/v1/reservations", body, token="admin-token")
+    assert status == 201, made
+    assert made["path"] == [  # the one-way link s1 -> s3 is the shortest way
+        {"dpid": "0000000000000001", "in_port": 0, "out_port": 4},
+        {"dpid": "0000000000000003", "in_port": 4, "out_port": 1},
+    ]
+    assert 3000 <= made["tag"] <= 4094

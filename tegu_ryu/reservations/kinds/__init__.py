@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tegu_ryu.reservations.kinds import bandwidth
-from tegu_ryu.reservations.model import BandwidthReservation, Reservation
+from tegu_ryu.reservations.kinds import bandwidth, mirror
+from tegu_ryu.reservations.model import BandwidthReservation, MirrorReservation, Reservation
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,12 @@ _BANDWIDTH = KindCodec(
 KINDS: dict[str, KindCodec] = {
     "bandwidth": _BANDWIDTH,
     "oneway": _BANDWIDTH,
+    "mirror": KindCodec(
+        record=MirrorReservation,
+        encode=mirror.encode_spec,
+        decode=mirror.decode,
+        problems=mirror.problems,
+    ),
 }
 
 

@@ -21,22 +21,14 @@ from tegu_ryu.topology.refs import LinkId, PortRef
 def encode_spec(r: BandwidthReservation) -> dict[str, Any]:
     return {
         "kind": r.kind.value,
-        "src": _encode_endpoint(r.src),
-        "dst": _encode_endpoint(r.dst),
+        "src": encode_endpoint(r.src),
+        "dst": encode_endpoint(r.dst),
         "requested": [r.requested.out, r.requested.in_],
         "bandwidth": [r.bandwidth.out, r.bandwidth.in_],
         "match": [r.match.protocol, r.match.src_port, r.match.dst_port, r.match.vlan],
         "dscp": r.dscp,
         "path_mode": r.path_mode.value,
-        "routes": {
-            d.value: {
-                "hops": [[h.dpid, h.in_port, h.out_port] for h in route.hops],
-                "links": [
-                    [lk.src.dpid, lk.src.port, lk.dst.dpid, lk.dst.port] for lk in route.links
-                ],
-            }
-            for d, route in r.routes.items()
-        },
+        "routes": {d.value: encode_route(route) for d, route in r.routes.items()},
     }
 
 
@@ -44,19 +36,15 @@ def decode(envelope: dict[str, Any], spec: dict[str, Any]) -> BandwidthReservati
     return BandwidthReservation(
         **envelope,
         kind=Kind(spec["kind"]),
-        src=_decode_endpoint(spec["src"]),
-        dst=_decode_endpoint(spec["dst"]),
+        src=decode_endpoint(spec["src"]),
+        dst=decode_endpoint(spec["dst"]),
         requested=Bandwidth(*spec["requested"]),
         bandwidth=Bandwidth(*spec["bandwidth"]),
         match=Match(*spec["match"]),
         dscp=spec["dscp"],
         path_mode=PathMode(spec["path_mode"]),
         routes={
-            Direction(direction): Route(
-                hops=tuple(Hop(*hop) for hop in route["hops"]),
-                links=tuple(LinkId(PortRef(a, b), PortRef(c, e)) for a, b, c, e in route["links"]),
-            )
-            for direction, route in spec["routes"].items()
+            Direction(direction): decode_route(route) for direction, route in spec["routes"].items()
         },
     )
 
@@ -69,15 +57,15 @@ def problems(r: BandwidthReservation) -> list[str]:
         for what, ok in (
             ("bandwidth", all(is_count(b) for b in rates)),
             ("dscp", r.dscp is None or (is_count(r.dscp) and r.dscp <= 63)),
-            ("match", _match_ok(r.match)),
-            ("endpoints", all(_endpoint_ok(e) for e in (r.src, r.dst))),
-            ("routes", all(_route_ok(route) for route in r.routes.values())),
+            ("match", match_ok(r.match)),
+            ("endpoints", all(endpoint_ok(e) for e in (r.src, r.dst))),
+            ("routes", all(route_ok(route) for route in r.routes.values())),
         )
         if not ok
     ]
 
 
-def _match_ok(match: Match) -> bool:
+def match_ok(match: Match) -> bool:
     return (
         match.protocol in (None, "tcp", "udp", "icmp")
         and all(
@@ -87,7 +75,7 @@ def _match_ok(match: Match) -> bool:
     )
 
 
-def _endpoint_ok(e: Endpoint) -> bool:
+def endpoint_ok(e: Endpoint) -> bool:
     return (
         isinstance(e.given, str)
         and all(v is None or isinstance(v, str) for v in (e.mac, e.ip, e.name))
@@ -95,7 +83,7 @@ def _endpoint_ok(e: Endpoint) -> bool:
     )
 
 
-def _route_ok(route: Route) -> bool:
+def route_ok(route: Route) -> bool:
     return all(
         is_count(h.dpid) and is_count(h.in_port) and (h.out_port is None or is_count(h.out_port))
         for h in route.hops
@@ -106,11 +94,25 @@ def _route_ok(route: Route) -> bool:
     )
 
 
-def _encode_endpoint(e: Endpoint) -> list[Any]:
+def encode_endpoint(e: Endpoint) -> list[Any]:
     attach = None if e.attach is None else [e.attach.dpid, e.attach.port]
     return [e.given, e.mac, e.ip, attach, e.name]
 
 
-def _decode_endpoint(v: list[Any]) -> Endpoint:
+def decode_endpoint(v: list[Any]) -> Endpoint:
     given, mac, ip, attach, name = v
     return Endpoint(given, mac, ip, None if attach is None else PortRef(*attach), name)
+
+
+def encode_route(route: Route) -> dict[str, Any]:
+    return {
+        "hops": [[h.dpid, h.in_port, h.out_port] for h in route.hops],
+        "links": [[lk.src.dpid, lk.src.port, lk.dst.dpid, lk.dst.port] for lk in route.links],
+    }
+
+
+def decode_route(value: dict[str, Any]) -> Route:
+    return Route(
+        hops=tuple(Hop(*hop) for hop in value["hops"]),
+        links=tuple(LinkId(PortRef(a, b), PortRef(c, e)) for a, b, c, e in value["links"]),
+    )

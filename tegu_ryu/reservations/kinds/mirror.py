@@ -1,0 +1,81 @@
+"""The mirror kind's stored form: mirrored ports, filters, collector, copy path and tag."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tegu_ryu.reservations.kinds.bandwidth import (
+    decode_endpoint,
+    decode_route,
+    encode_endpoint,
+    encode_route,
+    endpoint_ok,
+    match_ok,
+    route_ok,
+)
+from tegu_ryu.reservations.model import Match, MirrorDirection, MirrorReservation, PortChoice
+from tegu_ryu.reservations.validity import is_count
+from tegu_ryu.topology.refs import PortRef
+
+
+def encode_spec(r: MirrorReservation) -> dict[str, Any]:
+    return {
+        "ports": [_encode_choice(choice) for choice in r.ports],
+        "direction": r.direction.value,
+        "output": _encode_choice(r.output),
+        "vlans": list(r.vlans),
+        "match": [r.match.protocol, r.match.src_port, r.match.dst_port],
+        "src": None if r.src is None else encode_endpoint(r.src),
+        "dst": None if r.dst is None else encode_endpoint(r.dst),
+        "bandwidth": r.bandwidth,
+        "route": None if r.route is None else encode_route(r.route),
+        "tag": r.tag,
+    }
+
+
+def decode(envelope: dict[str, Any], spec: dict[str, Any]) -> MirrorReservation:
+    return MirrorReservation(
+        **envelope,
+        ports=tuple(_decode_choice(choice) for choice in spec["ports"]),
+        direction=MirrorDirection(spec["direction"]),
+        output=_decode_choice(spec["output"]),
+        vlans=tuple(spec["vlans"]),
+        match=Match(*spec["match"]),
+        src=None if spec["src"] is None else decode_endpoint(spec["src"]),
+        dst=None if spec["dst"] is None else decode_endpoint(spec["dst"]),
+        bandwidth=spec["bandwidth"],
+        route=None if spec["route"] is None else decode_route(spec["route"]),
+        tag=spec["tag"],
+    )
+
+
+def problems(r: MirrorReservation) -> list[str]:
+    """The kind's fields whose values have the wrong type or range."""
+    return [
+        what
+        for what, ok in (
+            ("ports", bool(r.ports) and all(_choice_ok(c) for c in (*r.ports, r.output))),
+            ("vlans", all(is_count(v) and 1 <= v <= 4094 for v in r.vlans)),
+            ("match", r.match.vlan is None and match_ok(r.match)),
+            ("endpoints", all(e is None or endpoint_ok(e) for e in (r.src, r.dst))),
+            ("bandwidth", r.bandwidth is None or is_count(r.bandwidth)),
+            ("route", r.route is None or route_ok(r.route)),
+            ("tag", is_count(r.tag) and 1 <= r.tag <= 4094),
+        )
+        if not ok
+    ]
+
+
+def _encode_choice(choice: PortChoice) -> list[Any]:
+    return [choice.given, choice.port.dpid, choice.port.port]
+
+
+def _decode_choice(value: list[Any]) -> PortChoice:
+    given, dpid, port = value
+    return PortChoice(given, PortRef(dpid, port))
+
+
+def _choice_ok(choice: PortChoice) -> bool:
+    return (
+        isinstance(choice.given, str) and is_count(choice.port.dpid) and is_count(choice.port.port)
+    )

@@ -1,0 +1,229 @@
+"""Admission of mirrors: which ports, whose they are, the copy's path, and what it books.
+
+A mirror copies the traffic of some ports of one switch to a collector port
+anywhere in the fabric. Admission resolves the ports (hosts, or ``DPID:PORT``
+for admins), checks that the tenant owns every host it names (the static
+topology's ``tenant`` of a host), finds the copy's path from the mirrored
+switch to the collector, and, when the mirror has a ``bandwidth``, books that
+path and the collector's port over the window (409 naming the link when it
+does not fit), exactly as a bandwidth reservation is booked. Each mirror gets
+a VLAN id from ``MirrorSettings.tags`` that marks its copies on fabric links.
+
+Two live mirrors whose windows overlap may not both select one packet on one
+switch (the switch's mirror table copies a packet once), so a mirror is
+refused (409 ``mirror_conflict``) when another one on the same switch selects
+the same port in the same direction, or one selects received and the other
+sent packets there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from tegu_ryu.errors import Conflict, Forbidden, InvalidField, NotFound
+from tegu_ryu.reservations.engine import Engine
+from tegu_ryu.reservations.mirror_requests import MirrorRequest
+from tegu_ryu.reservations.model import (
+    MirrorReservation,
+    PortChoice,
+    State,
+    cookie_digest,
+)
+from tegu_ryu.reservations.window import Window
+from tegu_ryu.tenancy import Principal
+from tegu_ryu.topology.refs import RefError, dpid_str, parse_port_ref
+
+
+@dataclass(frozen=True)
+class MirrorSettings:
+    """``min_duration``: the shortest window a mirror may have (seconds); ``tags``: the VLAN
+    ids reserved for copies on fabric links (traffic tagged with them is not the tenants')."""
+
+    min_duration: float = 60.0
+    tags: range = range(3000, 4095)
+
+
+def admit_mirror(
+    engine: Engine,
+    now: float,
+    principal: Principal,
+    request: MirrorRequest,
+    settings: MirrorSettings,
+) -> MirrorReservation:
+    """Admit and book ``request`` for ``principal``, or raise saying why (nothing changes)."""
+    ports = tuple(
+        resolve_port(engine, principal, given, f"ports[{n}]")
+        for n, given in enumerate(request.ports)
+    )
+    switches = sorted({choice.port.dpid for choice in ports})
+    if len(switches) > 1:
+        raise InvalidField(
+            "ports",
+            f"a mirror's ports must be on one switch; these are on {len(switches)} "
+            f"({', '.join(dpid_str(s) for s in switches)}): make one mirror per switch",
+        )
+    output = resolve_port(engine, principal, request.output, "output")
+    if output.port in {choice.port for choice in ports}:
+        raise InvalidField("output", f"{request.output} is one of the mirrored ports")
+    if engine.topology.is_link_port(output.port):
+        raise InvalidField(
+            "output",
+            f"{request.output} is a port between switches; the collector must be on an edge port",
+        )
+    src = (
+        None if request.src is None else engine.resolve(request.src, "match.src", external_ok=True)
+    )
+    dst = (
+        None if request.dst is None else engine.resolve(request.dst, "match.dst", external_ok=True)
+    )
+    candidate = MirrorReservation(
+        id="",
+        owner=principal.tenant,
+        window=request.window,
+        created=now,
+        state=State.PENDING,
+        name=request.name,
+        ports=ports,
+        direction=request.direction,
+        output=output,
+        vlans=request.vlans,
+        match=request.match,
+        src=src,
+        dst=dst,
+        bandwidth=request.bandwidth,
+        cookie_digest=None if request.cookie is None else cookie_digest(request.cookie),
+    )
+    _refuse_clashes(engine, candidate)
+    route = engine.copy_route(
+        principal.tenant, request.window, switches[0], output.port, request.bandwidth or 0
+    )
+    reservation_id, serial = engine.new_identity()
+    mirror = replace(
+        candidate,
+        id=reservation_id,
+        serial=serial,
+        route=route,
+        tag=_free_tag(engine, request.window, settings.tags),
+    )
+    mirror = replace(mirror, state=mirror.state_at(now))
+    engine.book(now, mirror)
+    engine.add(mirror)
+    return mirror
+
+
+def modify_mirror(
+    engine: Engine, now: float, mirror: MirrorReservation, end: float | None, bandwidth: int | None
+) -> MirrorReservation:
+    """A new end and/or copy bandwidth, admitted without counting the mirror against itself."""
+    if mirror.state.final:
+        raise Conflict(f"reservation {mirror.id} already {mirror.state.value}", code="ended")
+    window = Window(mirror.window.start, end if end is not None else mirror.window.end)
+    if window.end <= window.start:
+        raise InvalidField("end", "must be after the reservation's start")
+    rate = bandwidth if bandwidth is not None else mirror.bandwidth
+    held = engine.ledger.release(mirror.id)
+    try:
+        route = engine.copy_route(
+            mirror.owner, window, mirror.switch, mirror.output.port, rate or 0
+        )
+    except Conflict:
+        engine.ledger.book(held)
+        raise
+    changed = replace(
+        mirror, window=window, bandwidth=rate, route=route, reason=None, state=State.PENDING
+    )
+    changed = replace(changed, state=changed.state_at(now))
+    engine.book(now, changed)
+    engine.put(changed)
+    return changed
+
+
+def resolve_port(engine: Engine, principal: Principal, given: str, field: str) -> PortChoice:
+    """A host's attachment port, or ``DPID:PORT`` (admins only); 404 for neither.
+
+    Tenants name hosts, and only hosts whose ``tenant`` (static topology) is theirs.
+    """
+    try:
+        endpoint = engine.resolve(given, field, external_ok=False)
+    except NotFound:
+        endpoint = None
+    if endpoint is not None and endpoint.attach is not None:
+        host = engine.topology.host_by_mac(endpoint.mac or "")
+        if not principal.admin and (host is None or host.tenant != principal.tenant):
+            raise Forbidden(
+                f"{field}: {given} is not a host of tenant {principal.tenant} "
+                "(a host's tenant is set in the static topology)"
+            )
+        return PortChoice(given, endpoint.attach)
+    try:
+        port = parse_port_ref(given)
+    except RefError:
+        port = None
+    if port is None or port.dpid not in engine.topology.switch_ids():
+        raise NotFound(
+            f"{field} {given!r} is neither a host the controller knows nor a port of a known "
+            "switch (DPID:PORT)",
+            code="unknown_endpoint",
+            details={"field": field},
+        )
+    if not principal.admin:
+        raise Forbidden(f"{field}: only admins may name a port by DPID:PORT; name a host")
+    return PortChoice(given, port)
+
+
+def _refuse_clashes(engine: Engine, candidate: MirrorReservation) -> None:
+    """409 for a duplicate (same ports, direction and collector) or a clash on one switch."""
+    ports = {choice.port for choice in candidate.ports}
+    for other in engine.reservations.values():
+        if (
+            not isinstance(other, MirrorReservation)
+            or other.state.final
+            or other.switch != candidate.switch
+            or not other.window.overlaps(candidate.window)
+        ):
+            continue
+        theirs = {choice.port for choice in other.ports}
+        if (
+            other.owner == candidate.owner
+            and theirs == ports
+            and other.direction is candidate.direction
+            and other.output.port == candidate.output.port
+        ):
+            raise Conflict(
+                f"duplicates mirror {other.id} (same ports, direction and collector, "
+                "overlapping window)",
+                code="duplicate",
+                details={"reservation": other.id},
+            )
+        shared = (ports & theirs) and (
+            (candidate.direction.ingress and other.direction.ingress)
+            or (candidate.direction.egress and other.direction.egress)
+        )
+        crossed = (candidate.direction.ingress and other.direction.egress) or (
+            candidate.direction.egress and other.direction.ingress
+        )
+        if shared or crossed:
+            raise Conflict(
+                f"mirror {other.id} already selects traffic on switch {dpid_str(other.switch)} "
+                "over an overlapping window; one switch copies a packet to one collector",
+                code="mirror_conflict",
+                details={"reservation": other.id},
+            )
+
+
+def _free_tag(engine: Engine, window: Window, tags: range) -> int:
+    used = {
+        other.tag
+        for other in engine.reservations.values()
+        if isinstance(other, MirrorReservation)
+        and not other.state.final
+        and other.window.overlaps(window)
+    }
+    for tag in tags:
+        if tag not in used:
+            return tag
+    raise Conflict(
+        f"every VLAN id reserved for mirror copies ({tags.start}-{tags.stop - 1}) is in use "
+        "over this window",
+        code="no_tag",
+    )
