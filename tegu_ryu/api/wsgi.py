@@ -25,6 +25,7 @@ from tegu_ryu.api import views
 from tegu_ryu.api.paging import page_of
 from tegu_ryu.auth import Authenticator
 from tegu_ryu.compat.tegu_api import TeguApi
+from tegu_ryu.compat.tegu_mirrors import MirrorCall, TeguMirrors
 from tegu_ryu.controller import Controller
 from tegu_ryu.errors import MethodNotAllowed, NotFound, RequestError, clipped
 from tegu_ryu.reservations.model import Reservation
@@ -128,6 +129,7 @@ class Api:
         self.clock = clock
         self.openapi_document = load_openapi()
         self.tegu = TeguApi(controller, self.authenticator, super_cookie, clock)
+        self.tegu_mirror_api = TeguMirrors(controller, self.authenticator, super_cookie, clock)
         r = self.router = Router()
         r.add("GET", "/v1/health", self.health, public=True)
         r.add("GET", "/v1/openapi.json", self.openapi, public=True)
@@ -307,9 +309,20 @@ class Api:
         return json_response(reply)
 
     def tegu_mirrors(self, request: Request, params: dict[str, str], who: Principal) -> Response:
-        return json_response(
-            {"error": "mirroring is not available in this version of tegu_ryu yet"}, status=501
+        """Tegu's mirror API: its own statuses and ``{"error": ...}`` bodies."""
+        reply = self.tegu_mirror_api.handle(
+            MirrorCall(
+                method=request.method,
+                name=params.get("name"),
+                query=dict(request.GET),
+                body=request.body,
+                header=request.headers.get("X-Auth-Tegu"),
+                base_url=request.host_url,
+            )
         )
+        if reply.body is None:
+            return Response(status=reply.status)
+        return json_response(reply.body, status=reply.status)
 
     def alarms(self, request: Request, params: dict[str, str], who: Principal) -> Response:
         return json_response({"alarms": [views.alarm_json(a) for a in self.service.alarms(who)]})

@@ -172,6 +172,70 @@ def reserve(ctx: Context, /, src: str, dst: str, bandwidth: str, **options: Any)
     ctx.show(made, render.reservation_table(made))
 
 
+@cli.command()
+@click.argument("ports", nargs=-1, required=True)
+@click.option("--to", "output", required=True, help="The collector's port: a host or DPID:PORT.")
+@click.option(
+    "--direction",
+    type=click.Choice(["both", "ingress", "egress"]),
+    default="both",
+    show_default=True,
+)
+@click.option("--vlan", "vlans", type=int, multiple=True, help="Copy only this VLAN (repeatable).")
+@click.option("--protocol", type=click.Choice(["tcp", "udp", "icmp"]))
+@click.option("--src-port", type=int)
+@click.option("--dst-port", type=int)
+@click.option("--src", "match_src", help="Copy only traffic from this address or host.")
+@click.option("--dst", "match_dst", help="Copy only traffic to this address or host.")
+@click.option("--bandwidth", help="Book and meter the copy at this rate (default: best effort).")
+@click.option("--for", "duration", help="How long: 90s, 30m, 1h30m, 2d.")
+@click.option("--until", "until", help="End: RFC 3339, Unix seconds, or +DURATION.")
+@click.option("--from", "start", help="Start (default now): RFC 3339, Unix seconds, or +DURATION.")
+@click.option("--name")
+@click.option("--wait", is_flag=True, help="Wait until the switches hold the mirror.")
+@click.pass_obj
+def mirror(ctx: Context, /, ports: tuple[str, ...], output: str, **options: Any) -> None:
+    """Copy what PORTS (hosts, or DPID:PORT for admins) receive and/or send to a collector."""
+    duration = duration_option(options["duration"])
+    until = when_option(options["until"])
+    start = when_option(options["start"])
+    if (duration is None) == (until is None):
+        raise click.UsageError("give exactly one of --for or --until")
+    body: dict[str, Any] = {
+        "type": "mirror",
+        "ports": list(ports),
+        "output": output,
+        "direction": options["direction"],
+    }
+    if start is not None:
+        body["start"] = start
+    body["duration" if duration is not None else "end"] = (
+        duration if duration is not None else until
+    )
+    if options["vlans"]:
+        body["vlan"] = list(options["vlans"])
+    match = {
+        key: options[option]
+        for key, option in (
+            ("protocol", "protocol"),
+            ("src_port", "src_port"),
+            ("dst_port", "dst_port"),
+            ("src", "match_src"),
+            ("dst", "match_dst"),
+        )
+        if options[option] is not None
+    }
+    if match:
+        body["match"] = match
+    for key in ("bandwidth", "name"):
+        if options[key] is not None:
+            body[key] = options[key]
+    made = ctx.call("POST", "/v1/reservations", body)
+    if options["wait"]:
+        made = wait_installed(ctx, made)
+    ctx.show(made, render.reservation_table(made))
+
+
 def wait_installed(ctx: Context, made: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
     if made["enforcement"]["status"] == "scheduled":
         return made  # nothing to wait for before its start
@@ -193,7 +257,7 @@ def wait_installed(ctx: Context, made: dict[str, Any], timeout: float = 30.0) ->
 @click.option(
     "--state", type=click.Choice(["pending", "active", "degraded", "expired", "cancelled"])
 )
-@click.option("--type", "kind", type=click.Choice(["bandwidth", "oneway"]))
+@click.option("--type", "kind", type=click.Choice(["bandwidth", "oneway", "mirror"]))
 @click.option("--owner", help="Another tenant's (admins only).")
 @click.option(
     "--limit", type=click.IntRange(1, 10000), help="At most this many (default: all of them)."

@@ -48,18 +48,33 @@ def reservations_table(reservations: list[dict[str, Any]]) -> Table:
     ):
         table.add_column(column)
     for r in reservations:
+        if r["type"] == "mirror":
+            ends = (f"{ports(r)} ({r['direction']})", f"copy to {r['output']['given']}")
+            rates = (rate(r["bandwidth"]) if r["bandwidth"] else "best effort", "-")
+        else:
+            ends = (endpoint(r["src"]), endpoint(r["dst"]))
+            rates = (
+                rate(r["bandwidth"]["out"]),
+                rate(r["bandwidth"]["in"]) if r["bandwidth"]["in"] else "-",
+            )
         table.add_row(
             r["id"],
             r["state"],
-            endpoint(r["src"]),
-            endpoint(r["dst"]),
-            rate(r["bandwidth"]["out"]),
-            rate(r["bandwidth"]["in"]) if r["bandwidth"]["in"] else "-",
+            *ends,
+            *rates,
             when(r["start"]),
             when(r["end"]),
             r["enforcement"]["status"],
         )
     return table
+
+
+def ports(mirror: dict[str, Any]) -> str:
+    return ",".join(p["given"] for p in mirror["ports"])
+
+
+def hops_text(hops: list[dict[str, Any]]) -> str:
+    return " > ".join(f"{h['dpid'][-4:]}:{h['in_port']}>{h['out_port']}" for h in hops)
 
 
 def damaged_note(damaged: list[dict[str, Any]]) -> Text:
@@ -70,6 +85,8 @@ def damaged_note(damaged: list[dict[str, Any]]) -> Text:
 
 
 def reservation_table(r: dict[str, Any]) -> Table:
+    if r["type"] == "mirror":
+        return mirror_table(r)
     table = Table(show_header=False, title=f"reservation {r['id']}")
     table.add_column("field", style="bold")
     table.add_column("value")
@@ -87,12 +104,32 @@ def reservation_table(r: dict[str, Any]) -> Table:
         ("switches", f"{r['enforcement']['status']}: {r['enforcement']['detail']}"),
     ]
     for direction, hops in r["path"].items():
-        rows.append(
-            (
-                f"path {direction}",
-                " > ".join(f"{h['dpid'][-4:]}:{h['in_port']}>{h['out_port']}" for h in hops),
-            )
-        )
+        rows.append((f"path {direction}", hops_text(hops)))
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def mirror_table(m: dict[str, Any]) -> Table:
+    table = Table(show_header=False, title=f"mirror {m['id']}")
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    match = m["match"]
+    traffic = [f"{k}={match[k]}" for k in ("protocol", "src_port", "dst_port") if match[k]]
+    traffic += [f"{k}={endpoint(match[k])}" for k in ("src", "dst") if match[k]]
+    if m["vlan"]:
+        traffic.append("vlan " + ",".join(str(v) for v in m["vlan"]))
+    rows = [
+        ("state", m["state"] + (f" ({m['reason']})" if m["reason"] else "")),
+        ("owner", m["owner"]),
+        ("ports", f"{ports(m)} ({m['direction']})"),
+        ("collector", m["output"]["given"]),
+        ("copy", rate(m["bandwidth"]) + " booked" if m["bandwidth"] else "best effort"),
+        ("window (UTC)", f"{when(m['start'])} to {when(m['end'])}"),
+        ("traffic", ", ".join(traffic) or "all traffic"),
+        ("switches", f"{m['enforcement']['status']}: {m['enforcement']['detail']}"),
+        ("copy path", hops_text(m["path"]) if m["path"] else "none"),
+    ]
     for name, value in rows:
         table.add_row(name, value)
     return table

@@ -7,7 +7,11 @@ Commands as tegu_req had them: ``reserve BW WINDOW HOST1,HOST2 [COOKIE [DSCP]]``
 ``listhosts``, ``listconns NAME...``, ``graph``, ``listulcaps``,
 ``setulcap PROJECT VALUE``, ``setdiscount VALUE``, ``listqueue``, ``chkpt``,
 ``pause``, ``resume``, ``refresh HOST...``, ``verbose LEVEL [SUBSYSTEM]``,
-``ping``. They are sent to ``/tegu/api``; the reply is printed as JSON (``-j``:
+``ping``. They are sent to ``/tegu/api``. The mirror commands go to Tegu's
+mirror API (``/tegu/mirrors/``): ``add-mirror [START-]END PORT1[,PORT2...]
+OUTPUT [COOKIE [VLAN]]`` (``-o OPTIONS``; END may be ``+SECONDS`` or
+``unbounded``), ``del-mirror NAME [COOKIE]``, ``list-mirrors``,
+``show-mirror NAME [COOKIE]``. The reply is printed as JSON (``-j``:
 unindented). Exit status 0 when every request succeeded, 1 when one failed,
 3 when the controller could not be reached.
 """
@@ -18,12 +22,45 @@ import json
 import os
 import shlex
 import sys
+import urllib.parse
+from typing import Any
 
 import click
 
 from tegu_ryu.cli.client import Client, Unreachable
 
 RENAMED = {"owreserve": "ow_reserve", "cancel": "cancelres", "listqueue": "qdump"}
+MIRROR_COMMANDS = ("add-mirror", "del-mirror", "list-mirrors", "show-mirror")
+
+
+def mirror_request(
+    command: str, args: list[str], options: str | None
+) -> tuple[str, str, dict[str, str], dict[str, Any] | None]:
+    """(method, path, query, JSON body) of a tegu_req mirror command."""
+    if command == "list-mirrors":
+        return "GET", "/tegu/mirrors/", {}, None
+    if command in ("del-mirror", "show-mirror"):
+        if not args:
+            raise click.UsageError(f"{command} needs NAME [COOKIE]")
+        query = {"cookie": args[1]} if len(args) > 1 else {}
+        method = "DELETE" if command == "del-mirror" else "GET"
+        return method, f"/tegu/mirrors/{urllib.parse.quote(args[0], safe='')}/", query, None
+    if len(args) < 3:
+        raise click.UsageError(
+            "add-mirror needs [START-]END PORT1[,PORT2...] OUTPUT [COOKIE [VLAN]]"
+        )
+    window, ports, output = args[:3]
+    start, _, end = window.rpartition("-") if not window.startswith("+") else ("", "", window)
+    body: dict[str, Any] = {"end_time": end, "port": ports.split(","), "output": output}
+    if start:
+        body["start_time"] = start
+    if len(args) > 3 and args[3]:
+        body["cookie"] = args[3]
+    if len(args) > 4:
+        body["vlan"] = args[4]
+    if options:
+        body["options"] = options
+    return "POST", "/tegu/mirrors/", {}, body
 
 
 def request_lines(command: str, args: list[str], options: list[str]) -> list[str]:
@@ -52,6 +89,7 @@ def request_lines(command: str, args: list[str], options: list[str]) -> list[str
 @click.option("-t", "token", default=None, help="Token, sent as X-Auth-Tegu.")
 @click.option("-k", "keys", multiple=True, help="KEY=VALUE passed to reserve (e.g. proto=udp).")
 @click.option("-j", "raw", is_flag=True, help="Print the reply as one line of JSON.")
+@click.option("-o", "mirror_options", default=None, help="add-mirror options (e.g. flowmod).")
 @click.argument("command")
 @click.argument("args", nargs=-1)
 def req(  # noqa: PLR0917 (click passes options positionally)
@@ -60,20 +98,30 @@ def req(  # noqa: PLR0917 (click passes options positionally)
     token: str | None,
     keys: tuple[str, ...],
     raw: bool,
+    mirror_options: str | None,
     command: str,
     args: tuple[str, ...],
 ) -> None:
     address = host or os.environ.get("TEGU_HOST", "127.0.0.1:29444")
     client = Client(f"{'https' if secure else 'http'}://{address}", token=None)
-    body = "\n".join(request_lines(command, list(args), list(keys))).encode()
     headers = {"X-Auth-Tegu": token} if token else {}
     try:
-        _, reply = client.call("POST", "/tegu/api", raw=body, headers=headers)
+        if command in MIRROR_COMMANDS:
+            method, path, query, document = mirror_request(command, list(args), mirror_options)
+            status, reply = client.call(method, path, body=document, query=query, headers=headers)
+            succeeded = 200 <= status < 300 and not (
+                isinstance(reply, list) and any("error" in entry for entry in reply)
+            )
+        else:
+            body = "\n".join(request_lines(command, list(args), list(keys))).encode()
+            _, reply = client.call("POST", "/tegu/api", raw=body, headers=headers)
+            succeeded = (reply or {}).get("endstate", {}).get("status") == "OK"
     except Unreachable as problem:
         click.echo(str(problem), err=True)
         sys.exit(3)
-    click.echo(json.dumps(reply) if raw else json.dumps(reply, indent=2))
-    sys.exit(0 if (reply or {}).get("endstate", {}).get("status") == "OK" else 1)
+    if reply is not None:
+        click.echo(json.dumps(reply) if raw else json.dumps(reply, indent=2))
+    sys.exit(0 if succeeded else 1)
 
 
 def main() -> None:

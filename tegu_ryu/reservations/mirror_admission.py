@@ -37,10 +37,12 @@ from tegu_ryu.topology.refs import RefError, dpid_str, parse_port_ref
 @dataclass(frozen=True)
 class MirrorSettings:
     """``min_duration``: the shortest window a mirror may have (seconds); ``tags``: the VLAN
-    ids reserved for copies on fabric links (traffic tagged with them is not the tenants')."""
+    ids reserved for copies on fabric links (traffic tagged with them is not the tenants');
+    ``unbounded``: how long Tegu's ``"end_time": "unbounded"`` lasts (seconds)."""
 
     min_duration: float = 60.0
     tags: range = range(3000, 4095)
+    unbounded: float = 365 * 86400.0
 
 
 def admit_mirror(

@@ -188,3 +188,31 @@ def test_list_follows_the_pages_and_limit_stops_early(tmp_path: Path) -> None:
         assert len(first["reservations"]) == 5
     finally:
         controller.stop()
+
+
+def test_mirrors_from_both_command_lines(controller: ControllerProcess) -> None:
+    made = run(controller, "--json", "mirror", "h1", "--to", "h2", "--for", "10m")
+    assert made.returncode == 0, made.stderr
+    mirror = json.loads(made.stdout)
+    assert (mirror["type"], mirror["state"]) == ("mirror", "active")
+    table = run(controller, "list", "--type", "mirror")
+    assert table.returncode == 0 and mirror["id"] in table.stdout and "copy to h2" in table.stdout
+    shown = run(controller, "show", mirror["id"])
+    assert shown.returncode == 0 and "collector" in shown.stdout and "best effort" in shown.stdout
+    assert run(controller, "cancel", mirror["id"]).returncode == 0
+    host = controller.url.removeprefix("http://")
+    added = run(
+        None, "-h", host, "-j", "add-mirror", "+600", "h1", "h2", "mc", "7", script="tegu_req"
+    )
+    assert added.returncode == 0, added.stdout
+    (entry,) = json.loads(added.stdout)
+    name = entry["name"]
+    listed = run(None, "-h", host, "-j", "list-mirrors", script="tegu_req")
+    assert json.loads(listed.stdout) == []  # cookie-protected mirrors stay hidden
+    shown = run(None, "-h", host, "-j", "show-mirror", name, "mc", script="tegu_req")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["vlan"] == "7"
+    refused = run(None, "-h", host, "del-mirror", name, script="tegu_req")
+    assert refused.returncode == 1 and "Unauthorized" in refused.stdout
+    assert run(None, "-h", host, "del-mirror", name, "mc", script="tegu_req").returncode == 0
+    bad = run(None, "-h", host, "add-mirror", "+5", "h1", "h2", script="tegu_req")
+    assert bad.returncode == 1 and "minimum interval" in bad.stdout

@@ -211,4 +211,4 @@ def test_delete_verb_super_cookie_and_admin_commands(tegu: Tegu) -> None:
     far = tegu.one(f"reserve 1M {int(time.time()) + 10 * 365 * 86400} proj/vm0,proj/vm2 far voice")
     assert far["status"] == "OK", "no 2026 time bomb"
     mirrors = requests.get(tegu.url.replace("/api", "/mirrors/"), timeout=5)
-    assert mirrors.status_code == 501 and "mirroring" in mirrors.json()["error"]
+    assert mirrors.status_code == 405 and "tegu_mirror role" in mirrors.json()["error"]
