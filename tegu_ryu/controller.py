@@ -21,7 +21,6 @@ from typing import Any
 
 from tegu_ryu import __version__
 from tegu_ryu.enforcement.desired import DesiredState
-from tegu_ryu.enforcement.mirror_plan import selecting
 from tegu_ryu.enforcement.planner import MeterSettings, ReservationPlan
 from tegu_ryu.forwarding.base import host_attachments
 from tegu_ryu.forwarding.packet_in import FloodMemory, PacketInOutcome, handle_packet_in
@@ -407,8 +406,10 @@ class Controller:
             return f"switch {dpid_str(dpid)} is not connected"
         if not switch.sync.known or switch.sync.barrier is not None:
             return f"switch {dpid_str(dpid)} has not confirmed its flows yet"
-        selection = self.desired.selection(dpid)
-        wanted = [selecting(flow, selection) for flow in planned.flows.get(dpid, ())]
+        # As the switch must hold them: through best-effort meters and on to the mirror table
+        # where that applies, which the reservation's own plan does not say.
+        desired = self.desired.flows.get(dpid, {})
+        wanted = [desired.get(flow.key, flow) for flow in planned.flows.get(dpid, ())]
         if not switch.sync.holds(wanted, planned.meters.get(dpid, ())):
             return f"switch {dpid_str(dpid)} does not hold all of its flows yet"
         return None

@@ -219,7 +219,11 @@ class TeguApi:
         now = self.clock()
         super_cookie = self.super_cookie is not None and cookie == self.super_cookie
         if target == "all":
-            live = [r for r in self.service.visible(principal) if not r.state.final]
+            live = [
+                r
+                for r in self.service.visible(principal)
+                if isinstance(r, BandwidthReservation) and not r.state.final
+            ]  # mirrors are ended through Tegu's mirror API
             chosen = [
                 r
                 for r in live
@@ -232,8 +236,10 @@ class TeguApi:
                 f"{len(chosen)} reservations were cancelled",
                 {"cancelled": [r.id for r in chosen]},
             )
-        reservation = self.service.get(principal, target)
-        if not super_cookie and not reservation.cookie_matches(cookie):
+        pledge = self.service.get(principal, target)
+        if not isinstance(pledge, BandwidthReservation):
+            raise Refused(f"{target} is a mirror: end it with DELETE /tegu/mirrors/NAME/")
+        if not super_cookie and not pledge.cookie_matches(cookie):
             raise Refused(
                 "reservation delete failed: not authorised to access or delete reservation: "
                 + target

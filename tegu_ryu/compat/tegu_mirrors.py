@@ -15,7 +15,8 @@ port (a host or ``DPID:PORT``) on this fabric: remote GRE/VXLAN collectors
 are not supported yet and are refused with a clear message; ``options``
 (which tuned Tegu's GRE ports) are checked and otherwise have no effect;
 ``unbounded`` means ``MirrorSettings.unbounded`` from now, not Tegu's fixed
-2025 date; admins may see and end every tenant's mirrors.
+2025 date; admins may see and end every tenant's mirrors; another tenant's
+mirror is ``404 Not found.`` (Tegu's 401 told that the name was in use).
 """
 
 from __future__ import annotations
@@ -221,19 +222,25 @@ class TeguMirrors:
         ]
 
     def _named(self, who: Principal, name: str) -> MirrorReservation:
-        """The newest mirror called ``name``; 401 if it is another tenant's, 404 if none."""
+        """The caller's newest mirror called ``name`` (an admin's: anyone's); 404 if none.
+
+        Another tenant's mirror of the same name is as unknown as a missing one
+        (Tegu answered 401, which told that it existed); an admin naming a
+        mirror several tenants use must give its id.
+        """
         with self.service.lock:
-            everyone = [
+            named = [
                 r
                 for r in self.service.engine.reservations.values()
-                if isinstance(r, MirrorReservation) and name in (r.name, r.id)
+                if isinstance(r, MirrorReservation)
+                and name in (r.name, r.id)
+                and (who.admin or r.owner == who.tenant)
             ]
-        if not everyone:
+        if not named:
             raise _Failed(404, "Not found.")
-        mirror = max(everyone, key=lambda r: (not r.state.final, r.created))
-        if not who.admin and mirror.owner != who.tenant:
-            raise _Failed(401, "Unauthorized: you don't own this mirror.")
-        return mirror
+        if len({r.owner for r in named}) > 1:
+            raise _Failed(409, f"several tenants have a mirror called {name}; give its id instead")
+        return max(named, key=lambda r: (not r.state.final, r.created))
 
     def _cookie_ok(self, mirror: MirrorReservation, cookie: str) -> bool:
         return (self.super_cookie is not None and cookie == self.super_cookie) or (

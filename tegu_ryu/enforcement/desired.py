@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 
-from tegu_ryu.enforcement.mirror_plan import Selection, selecting, selections
+from tegu_ryu.enforcement.mirror_plan import Selection, guard_flows, selecting, selections
 from tegu_ryu.enforcement.planner import (
     MIN_BEST_EFFORT_KBPS,
     MeterSettings,
@@ -59,6 +59,7 @@ class DesiredState:
         self._base: dict[int, list[Flow]] = {}
         self._copies: defaultdict[int, dict[FlowKey, Flow]] = defaultdict(dict)  # best effort
         self._chosen: dict[int, Selection] = {}  # ports mirrors select, per switch
+        self._guards: dict[int, dict[FlowKey, Flow]] = {}  # drop frames faking mirror copies
         self._key: tuple[int, bool] | None = None  # (policy, paused) the last full plan was for
         self._topology_version = -1
 
@@ -78,6 +79,7 @@ class DesiredState:
             self._key = key
             self._topology_version = topology.version
             self._chosen = self._selections()
+            self._guards = self._wanted_guards(topology)
             return
         view = topology.view()
         touched: set[LinkId] = set()
@@ -95,11 +97,30 @@ class DesiredState:
                 touched |= self._contribute(after)
         for link in touched:
             self._set_best_effort(link, policy.usable(view.capacity_of(link)) // 1000)
+        self._guard(topology)
         self._select()
 
-    def selection(self, dpid: int) -> Selection:
-        """The ports mirrors select on switch ``dpid`` (what ``selecting`` is applied with)."""
-        return self._chosen.get(dpid, Selection())
+    def _wanted_guards(self, topology: Topology) -> dict[int, dict[FlowKey, Flow]]:
+        enforced = [r for r, _ in self.planned.values() if isinstance(r, MirrorReservation)]
+        return {
+            dpid: {flow.key: flow for flow in guards}
+            for dpid, guards in guard_flows(topology.switch_ids(), enforced).items()
+        }
+
+    def _guard(self, topology: Topology) -> None:
+        """Every switch drops frames that carry an enforced mirror's tag but are not its copies."""
+        wanted = self._wanted_guards(topology)
+        for dpid in set(wanted) | set(self._guards):
+            old, new = self._guards.get(dpid, {}), wanted.get(dpid, {})
+            flows = self.flows.setdefault(dpid, {})
+            for flow_key in old.keys() - new.keys():
+                flows.pop(flow_key, None)
+                self._changed_flows[dpid].add(flow_key)
+            for flow_key, flow in new.items():
+                if old.get(flow_key) != flow:
+                    flows[flow_key] = flow
+                    self._changed_flows[dpid].add(flow_key)
+        self._guards = wanted
 
     def _selections(self) -> dict[int, Selection]:
         return selections(r for r, _ in self.planned.values() if isinstance(r, MirrorReservation))

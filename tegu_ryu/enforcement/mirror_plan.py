@@ -28,11 +28,13 @@ from dataclasses import dataclass, replace
 from tegu_ryu.openflow.flows import (
     Action,
     Flow,
+    Layer,
     Output,
     PopVlan,
     PushVlan,
     SetField,
     Table,
+    cookie,
     match,
 )
 from tegu_ryu.reservations.model import Direction, MirrorReservation
@@ -76,9 +78,9 @@ def selecting(flow: Flow, selection: Selection) -> Flow:
     if flow.goto is not None and flow.goto != Table.MIRROR:
         return flow
     if flow.table == Table.MIRROR or (
-        flow.table == Table.RESERVATIONS and flow.priority == COPY_PRIORITY
+        flow.table == Table.RESERVATIONS and flow.priority >= COPY_PRIORITY - 1
     ):
-        return flow  # a copy is never mirrored again
+        return flow  # a copy is never mirrored again (nor is a guard: it outputs nothing)
     plain = unselecting(flow)
     outputs = [action.port for action in flow.actions if isinstance(action, Output)]
     if not outputs or not selection:
@@ -152,6 +154,39 @@ def mirror_flows(
             )
         )
     return flows
+
+
+def guard_flows(
+    switch_ids: Iterable[int], mirrors: Iterable[MirrorReservation]
+) -> dict[int, list[Flow]]:
+    """On every switch, drop frames carrying a live mirror's tag that are not its copies.
+
+    A host could send frames with that tag; once past its own switch they
+    would look like copies and reach the collector. The copies' own entries
+    are one priority higher, on the ports they arrive at.
+    """
+    switches = list(switch_ids)
+    guards: dict[int, list[Flow]] = {dpid: [] for dpid in switches}
+    for mirror in mirrors:
+        if mirror.route is None or len(mirror.route.hops) == 1:
+            continue  # no copy crosses a link between switches: no tag is in use
+        guard = Flow(
+            priority=COPY_PRIORITY - 1,
+            match=match(vlan_vid=VLAN_PRESENT | mirror.tag),
+            actions=(),
+            cookie=guard_cookie(mirror),
+            table=Table.RESERVATIONS,
+            until=mirror.window.end,
+            description=f"mirror {mirror.id}: frames with its tag that are not its copies",
+        )
+        for dpid in switches:
+            guards[dpid].append(guard)
+    return {dpid: flows for dpid, flows in guards.items() if flows}
+
+
+def guard_cookie(mirror: MirrorReservation) -> int:
+    """The guards carry the mirror's cookie: they come and go with it."""
+    return cookie(Layer.RESERVATION, mirror.serial)
 
 
 def copy_rate_kbps(mirror: MirrorReservation, overhead_percent: float) -> int | None:

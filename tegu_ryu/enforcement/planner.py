@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from tegu_ryu.enforcement.mirror_plan import (
     Selection,
     copy_rate_kbps,
+    guard_flows,
     mirror_flows,
     selecting,
     selections,
@@ -215,6 +216,22 @@ def plan_switches(
     conflicts: dict[str, str] = {}
     for reservation in active:
         one = plan_one(reservation)
+        if isinstance(reservation, MirrorReservation):
+            clash = next(
+                (
+                    (dpid, owner[(dpid, flow.key)])
+                    for dpid, mirror_flows in one.flows.items()
+                    for flow in mirror_flows
+                    if (dpid, flow.key) in owner
+                ),
+                None,
+            )
+            if clash is not None:  # a mirror is enforced whole or not at all
+                conflicts[reservation.id] = (
+                    f"it selects the same traffic as reservation {clash[1].id} on switch "
+                    f"{clash[0]:016x}; that one is enforced"
+                )
+                continue
         for dpid, reservation_flows in one.flows.items():
             for flow in reservation_flows:
                 holder = owner.setdefault((dpid, flow.key), reservation)
@@ -229,6 +246,11 @@ def plan_switches(
                     best_effort_copies[dpid].add(flow.key)
         for dpid, reservation_meters in one.meters.items():
             switch_meters[dpid].extend(reservation_meters)
+    enforced_mirrors = [
+        r for r in active if isinstance(r, MirrorReservation) and r.id not in conflicts
+    ]
+    for dpid, guards in guard_flows(topology.switch_ids(), enforced_mirrors).items():
+        flows[dpid].update((flow.key, flow) for flow in guards)
     reserved_now: Counter[LinkId] = Counter()  # kbit/s the reservation meters let through
     for reservation in active:
         for direction, link in reservation.bookings():
@@ -249,9 +271,7 @@ def plan_switches(
     for dpid, keys in best_effort_copies.items():
         for key in keys:
             flows[dpid][key] = through_meter(flows[dpid][key], metered_ports.get(dpid, {}))
-    chosen = selections(
-        r for r in active if isinstance(r, MirrorReservation) and r.id not in conflicts
-    )
+    chosen = selections(enforced_mirrors)
     switches = {}
     for dpid, forwarding in (base if base is not None else plan_base_flows(topology)).items():
         ports = metered_ports.get(dpid, {})

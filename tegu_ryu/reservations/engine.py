@@ -540,7 +540,7 @@ class Engine:
             view.adjacency,
             source,
             collector.dpid,
-            lambda link: free(link) >= amount,
+            lambda link: not amount or free(link) >= amount,
             hops_to_target=view.hops_to(collector.dpid)
             if collector.dpid in view.adjacency
             else None,

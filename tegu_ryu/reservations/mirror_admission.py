@@ -18,6 +18,7 @@ sent packets there.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, replace
 
 from tegu_ryu.errors import Conflict, Forbidden, InvalidField, NotFound
@@ -78,6 +79,11 @@ def admit_mirror(
     dst = (
         None if request.dst is None else engine.resolve(request.dst, "match.dst", external_ok=True)
     )
+    if src is not None and dst is not None and _family(src.ip) != _family(dst.ip):
+        raise InvalidField("match.dst", "src and dst must both be IPv4, both IPv6, or hosts")
+    for n, vlan in enumerate(request.vlans):
+        if vlan in settings.tags:
+            raise InvalidField(f"vlan[{n}]", reserved_vlan_words(settings.tags))
     candidate = MirrorReservation(
         id="",
         owner=principal.tenant,
@@ -114,14 +120,28 @@ def admit_mirror(
 
 
 def modify_mirror(
-    engine: Engine, now: float, mirror: MirrorReservation, end: float | None, bandwidth: int | None
+    engine: Engine,
+    now: float,
+    mirror: MirrorReservation,
+    change: tuple[float | None, int | None],
+    settings: MirrorSettings,
 ) -> MirrorReservation:
-    """A new end and/or copy bandwidth, admitted without counting the mirror against itself."""
+    """A new end and/or copy bandwidth (``change``), admitted without counting the mirror
+    against itself; a longer window must still clash with no other mirror."""
+    end, bandwidth = change
     if mirror.state.final:
         raise Conflict(f"reservation {mirror.id} already {mirror.state.value}", code="ended")
     window = Window(mirror.window.start, end if end is not None else mirror.window.end)
     if window.end <= window.start:
         raise InvalidField("end", "must be after the reservation's start")
+    if window.end - window.start < settings.min_duration:
+        raise InvalidField(
+            "end", f"a mirror lasts at least {settings.min_duration:g} s (mirror_min_duration)"
+        )
+    _refuse_clashes(engine, replace(mirror, window=window))
+    tag = mirror.tag
+    if tag in _tags_in_use(engine, window, but=mirror.id):
+        tag = _free_tag(engine, window, settings.tags, but=mirror.id)
     rate = bandwidth if bandwidth is not None else mirror.bandwidth
     held = engine.ledger.release(mirror.id)
     try:
@@ -132,7 +152,13 @@ def modify_mirror(
         engine.ledger.book(held)
         raise
     changed = replace(
-        mirror, window=window, bandwidth=rate, route=route, reason=None, state=State.PENDING
+        mirror,
+        window=window,
+        bandwidth=rate,
+        route=route,
+        tag=tag,
+        reason=None,
+        state=State.PENDING,
     )
     changed = replace(changed, state=changed.state_at(now))
     engine.book(now, changed)
@@ -179,6 +205,7 @@ def _refuse_clashes(engine: Engine, candidate: MirrorReservation) -> None:
     for other in engine.reservations.values():
         if (
             not isinstance(other, MirrorReservation)
+            or other.id == candidate.id
             or other.state.final
             or other.switch != candidate.switch
             or not other.window.overlaps(candidate.window)
@@ -205,22 +232,36 @@ def _refuse_clashes(engine: Engine, candidate: MirrorReservation) -> None:
             candidate.direction.egress and other.direction.ingress
         )
         if shared or crossed:
+            yours = other.owner == candidate.owner
             raise Conflict(
-                f"mirror {other.id} already selects traffic on switch {dpid_str(other.switch)} "
-                "over an overlapping window; one switch copies a packet to one collector",
+                f"{'mirror ' + other.id if yours else 'a mirror of another tenant'} already "
+                f"selects traffic on switch {dpid_str(other.switch)} over an overlapping window; "
+                "one switch copies a packet to one collector",
                 code="mirror_conflict",
-                details={"reservation": other.id},
+                details={"reservation": other.id} if yours else {},
             )
 
 
-def _free_tag(engine: Engine, window: Window, tags: range) -> int:
-    used = {
+def reserved_vlan_words(tags: range) -> str:
+    return (
+        f"VLAN ids {tags.start}-{tags.stop - 1} mark mirror copies between switches "
+        "(mirror_vlans); traffic must not use them"
+    )
+
+
+def _tags_in_use(engine: Engine, window: Window, but: str = "") -> set[int]:
+    return {
         other.tag
         for other in engine.reservations.values()
         if isinstance(other, MirrorReservation)
+        and other.id != but
         and not other.state.final
         and other.window.overlaps(window)
     }
+
+
+def _free_tag(engine: Engine, window: Window, tags: range, but: str = "") -> int:
+    used = _tags_in_use(engine, window, but)
     for tag in tags:
         if tag not in used:
             return tag
@@ -229,3 +270,7 @@ def _free_tag(engine: Engine, window: Window, tags: range) -> int:
         "over this window",
         code="no_tag",
     )
+
+
+def _family(ip: str | None) -> int | None:
+    return None if ip is None else ipaddress.ip_address(ip).version

@@ -18,7 +18,12 @@ from tegu_ryu.reservations.engine import Alarm, Engine
 from tegu_ryu.reservations.kinds import KINDS
 from tegu_ryu.reservations.ledger import Peak
 from tegu_ryu.reservations.lifecycle import Lifecycle
-from tegu_ryu.reservations.mirror_admission import MirrorSettings, admit_mirror, modify_mirror
+from tegu_ryu.reservations.mirror_admission import (
+    MirrorSettings,
+    admit_mirror,
+    modify_mirror,
+    reserved_vlan_words,
+)
 from tegu_ryu.reservations.mirror_requests import MirrorRequest, parse_mirror
 from tegu_ryu.reservations.model import (
     BandwidthReservation,
@@ -137,6 +142,8 @@ class ReservationService:
         The reply is built before the reservation is committed: a reservation
         the client was never told about must not be stored, holding bandwidth.
         """
+        if request.match.vlan in self.mirrors.tags:
+            raise InvalidField("vlan", reserved_vlan_words(self.mirrors.tags))
         return self._admitted(lambda: self.engine.create(now, principal.tenant, request), reply)
 
     def _admitted(self, admission: Callable[[], KindT], reply: Callable[[KindT], ReplyT]) -> ReplyT:
@@ -224,7 +231,7 @@ class ReservationService:
             if isinstance(before, MirrorReservation):
                 change = parse_modification(body, now, Kind.ONEWAY)  # one rate: the copy's
                 rate = None if change.bandwidth is None else change.bandwidth.out
-                changed = modify_mirror(self.engine, now, before, change.end, rate)
+                changed = modify_mirror(self.engine, now, before, (change.end, rate), self.mirrors)
             else:
                 assert isinstance(before, BandwidthReservation)
                 change = parse_modification(body, now, before.kind)

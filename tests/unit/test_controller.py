@@ -185,3 +185,27 @@ def test_a_switch_that_never_confirms_is_read_back_at_once_not_after_the_spacing
     assert 1 in work
     assert 1 not in controller.resync_due(14)  # 9 s after the barrier went out: still patient
     assert 1 in controller.resync_due(16)  # 11 s: distrusted, and read at once
+
+
+def test_mirrors_and_the_reservations_they_copy_reach_installed() -> None:
+    """A best-effort copy crossing a booked link is metered on the switch, and a reservation
+    on a mirrored switch continues to the mirror table: both still count as installed."""
+    controller = connected()
+    made = controller.reservations.create(
+        ANONYMOUS,
+        {"src": "h1", "dst": "h4", "bandwidth": "10M", "duration": 600},
+        now=1,
+        reply=lambda r: r,
+    )
+    mirror = controller.reservations.create(
+        ANONYMOUS,
+        {"type": "mirror", "ports": ["h1"], "output": "h4", "duration": 600},
+        now=1,
+        reply=lambda r: r,
+    )
+    confirm(controller, now=1)
+    assert controller.enforcement(made)["status"] == "installed"
+    assert controller.enforcement(mirror)["status"] == "installed"
+    held = {f.key: f for f in controller.switches[1].sync.installed_flows()}
+    copies = [f for f in held.values() if f.table == 2 and f.actions]
+    assert copies and all(f.meter is not None for f in copies)  # through a best-effort meter

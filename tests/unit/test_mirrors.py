@@ -329,3 +329,69 @@ def test_the_incremental_desired_state_matches_a_full_plan_with_mirrors() -> Non
         full = plan_switches(engine.topology, engine.reservations.values(), engine.policy, SETTINGS)
         for dpid, switch in full.switches.items():
             assert desired.flows.get(dpid, {}) == {f.key: f for f in switch.flows}, dpid
+
+
+def test_extending_a_mirror_into_a_clash_is_refused_and_a_shared_tag_is_changed() -> None:
+    line = Line()
+    first = line.reserve(direction="ingress", end=100)
+    elsewhere = line.reserve(ports=[line.h4.ips[0]], direction="ingress", start=100, end=1000)
+    later = line.reserve(ports=[line.h2.ips[0]], direction="egress", start=200, end=1000)
+    assert isinstance(first, MirrorReservation) and isinstance(elsewhere, MirrorReservation)
+    assert first.tag == elsewhere.tag  # their windows do not overlap
+    longer = line.service.modify(ADMIN, first.id, {"end": 150}, now=1)
+    assert isinstance(longer, MirrorReservation) and longer.tag != elsewhere.tag
+    with pytest.raises(Conflict) as clash:
+        line.service.modify(ADMIN, first.id, {"end": 250}, now=1)
+    assert clash.value.code == "mirror_conflict" and clash.value.details == {
+        "reservation": later.id
+    }
+    assert line.service.engine.get(first.id).window.end == 150
+    with pytest.raises(InvalidField, match="at least 60"):
+        line.service.modify(ADMIN, first.id, {"end": 30}, now=1)
+
+
+def test_a_frame_faking_a_copy_never_reaches_the_collector() -> None:
+    line = Line()
+    mirror = line.reserve(direction="ingress")
+    assert isinstance(mirror, MirrorReservation)
+    net = line.network()
+    fake = ip(line.h2, line.h4, vlan_vid=0x1000 | mirror.tag)
+    assert ends(net.deliveries(line.h2.mac, fake)) == ["dropped"]
+    assert ends(net.deliveries(line.h1.mac, ip(line.h1, line.h2))) == sorted(
+        [line.h2.mac, line.c.mac]
+    )
+    with pytest.raises(InvalidField, match="mirror copies"):
+        line.service.create(
+            ADMIN,
+            {"src": line.h2.ips[0], "dst": line.h4.ips[0], "bandwidth": "1M", "vlan": 3001,
+             "duration": 100},
+            now=0,
+            reply=lambda r: r,
+        )  # fmt: skip
+
+
+def test_address_filters_of_two_families_are_refused() -> None:
+    line = Line()
+    with pytest.raises(InvalidField) as mixed:
+        line.reserve(match={"src": line.h1.ips[0], "dst": "fd00::3"})
+    assert mixed.value.details["field"] == "match.dst"
+
+
+def test_a_best_effort_copy_needs_no_free_capacity() -> None:
+    line = Line()
+    line.service.create(
+        ADMIN,
+        {"src": line.h2.ips[0], "dst": line.h4.ips[0], "bandwidth": "90M", "start": 0, "end": 900},
+        now=0,
+        reply=lambda r: r,
+    )
+    line.service.set_policy(ADMIN, {"headroom_percent": 50})  # the link is now overbooked
+    assert line.reserve(direction="ingress").state is State.ACTIVE
+
+
+def test_a_stored_mirror_whose_path_the_planner_cannot_use_is_damaged() -> None:
+    line = Line()
+    record = encode_reservation(line.reserve(direction="ingress"))
+    for route in ({"hops": [], "links": []}, {"hops": [[1, 0, None]], "links": []}):
+        with pytest.raises(ValueError, match="route"):
+            decode_reservation({**record, "spec": {**record["spec"], "route": route}})

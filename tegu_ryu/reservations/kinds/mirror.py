@@ -59,11 +59,25 @@ def problems(r: MirrorReservation) -> list[str]:
             ("match", r.match.vlan is None and match_ok(r.match)),
             ("endpoints", all(e is None or endpoint_ok(e) for e in (r.src, r.dst))),
             ("bandwidth", r.bandwidth is None or is_count(r.bandwidth)),
-            ("route", r.route is None or route_ok(r.route)),
+            ("route", r.route is None or _copy_route_ok(r)),
             ("tag", is_count(r.tag) and 1 <= r.tag <= 4094),
         )
         if not ok
     ]
+
+
+def _copy_route_ok(r: MirrorReservation) -> bool:
+    """A path the planner can use: hops from the mirrored switch, each leaving by a port."""
+    route = r.route
+    return (
+        route is not None
+        and route_ok(route)
+        and bool(route.hops)
+        and all(hop.out_port is not None for hop in route.hops)
+        and bool(r.ports)
+        and route.hops[0].dpid == r.ports[0].port.dpid
+        and len({choice.port.dpid for choice in r.ports}) == 1
+    )
 
 
 def _encode_choice(choice: PortChoice) -> list[Any]:
