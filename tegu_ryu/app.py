@@ -18,7 +18,6 @@ import functools
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -41,21 +40,18 @@ from tegu_ryu.enforcement.planner import serial_of_meter
 from tegu_ryu.openflow import lean_mods, lean_stats, messages
 from tegu_ryu.openflow.connections import Connections
 from tegu_ryu.openflow.flows import (
-    COOKIE_OBJECT_MASK,
     COOKIE_TAG,
     COOKIE_TAG_MASK,
-    Flow,
-    Layer,
-    cookie_layer,
+    Meter,
 )
 from tegu_ryu.openflow.reconcile import Changes, InstalledFlow
+from tegu_ryu.openflow.reconciler import owner_serial, wire_order
 from tegu_ryu.process import STOP
 from tegu_ryu.topology.model import PortState
 from tegu_ryu.topology.refs import MAX_PORT, LinkId, PortRef, dpid_str
 
 LOG = logging.getLogger("tegu_ryu.app")
 
-_SENT_MEMORY = 65536  # messages remembered by xid, for errors: more than one large pass
 EVENT_QUEUE = 20_000  # events waiting for this app (at most ~1 GB of stats replies)
 TICK_INTERVAL = 0.5  # the longest the timer sleeps; it wakes at reservations' edges too
 EDGE_MARGIN = 0.002  # seconds past an edge the tick runs, so that its clock is past it
@@ -159,9 +155,7 @@ class TeguApp(app_manager.OSKenApp):
         lean_stats.install()
         self.controller: Controller = kwargs["tegu_controller"].controller
         self.connections: Connections[Any] = Connections()
-        self._sent: OrderedDict[tuple[int, int], tuple[str | tuple[str, Flow], int | None]] = (
-            OrderedDict()
-        )
+        self.sent = self.controller.reconciler.sent  # by xid, for errors (this thread only)
         self._stopping = threading.Event()
         authenticator = Authenticator.from_config(
             cfg.CONF.auth_mode, cfg.CONF.token_file, cfg.CONF.api_host
@@ -285,7 +279,6 @@ class TeguApp(app_manager.OSKenApp):
                 datapath.address,
                 " (replacing its previous connection)" if replaced is not None else "",
             )
-            self._forget_sent(datapath.id)
             ports = [port_state(p) for p in datapath.ports.values() if p.port_no <= MAX_PORT]
             self.controller.switch_connected(datapath.id, ports, time.time())
             self._read(datapath.id)
@@ -410,10 +403,7 @@ class TeguApp(app_manager.OSKenApp):
     def _error(self, ev: Any) -> None:
         msg = ev.msg
         dpid = msg.datapath.id
-        sent, serial = self._sent.get((dpid, msg.xid), ("a message no longer remembered", None))
-        what = (
-            sent if isinstance(sent, str) else f"{sent[0]} {sent[1].description or sent[1].match}"
-        )
+        what, serial = self.sent.explain(dpid, msg.xid)
         detail = f"rejected {what}: OpenFlow error type {msg.type} code {msg.code}"
         LOG.error("switch %s %s", dpid_str(dpid), detail)
         self.controller.switch_error(dpid, serial, detail)
@@ -450,34 +440,24 @@ class TeguApp(app_manager.OSKenApp):
             xid: int = datapath.set_xid(msg)
             msg.serialize()
             out.extend(msg.buf)
-            self._remember(dpid, xid, what, serial)
+            self.sent.remember(dpid, xid, what, serial)
             return xid
 
-        def flow_mod(encode: Callable[[int], bytes], verb: str, flow: Flow) -> None:
+        for verb, item in wire_order(changes):
+            if isinstance(item, Meter):
+                command = verb.split()[0]
+                serial = serial_of_meter(item.id) if command != "delete" else None
+                message(messages.meter_mod(item, command), f"{command} {item}", serial)
+                continue
             xid = datapath.set_xid(_Xid())
-            out.extend(encode(xid))
-            self._remember(dpid, xid, (verb, flow), _flow_serial(flow.cookie))
-
-        for meter in changes.meter_add:
-            message(messages.meter_mod(meter, "add"), f"add {meter}", serial_of_meter(meter.id))
-        for meter in changes.meter_modify:
-            message(
-                messages.meter_mod(meter, "modify"), f"modify {meter}", serial_of_meter(meter.id)
-            )
-        for flow in (*changes.flow_add, *changes.flow_modify):
-            flow_mod(functools.partial(lean_mods.flow_add_bytes, flow, now), "add", flow)
-        for flow in changes.flow_delete:
-            flow_mod(functools.partial(lean_mods.flow_delete_bytes, flow), "delete", flow)
-        for meter in changes.meter_delete:
-            message(messages.meter_mod(meter, "delete"), f"delete meter {meter.id}")
+            if verb == "add flow":
+                out.extend(lean_mods.flow_add_bytes(item, now, xid))
+            else:
+                out.extend(lean_mods.flow_delete_bytes(item, xid))
+            self.sent.remember(dpid, xid, (verb.split()[0], item), owner_serial(item.cookie))
         barrier = message(messages.barrier_request(), "barrier")
         if datapath.send(bytes(out)):
             self.controller.pass_sent(dpid, changes, barrier, now, time.time())
-
-    def _forget_sent(self, dpid: int) -> None:
-        """A new connection starts its xids afresh: what we remember of the old one is moot."""
-        for key in [key for key in self._sent if key[0] == dpid]:
-            del self._sent[key]
 
     def _send(self, dpid: int, msg: Any, what: str = "", serial: int | None = None) -> bool:
         """Send one message to a connected switch, remembering it by xid for errors."""
@@ -486,16 +466,8 @@ class TeguApp(app_manager.OSKenApp):
             return False
         msg.datapath = datapath
         datapath.set_xid(msg)
-        self._remember(dpid, msg.xid, what or type(msg).__name__, serial)
+        self.sent.remember(dpid, msg.xid, what or type(msg).__name__, serial)
         return bool(datapath.send_msg(msg))
-
-    def _remember(
-        self, dpid: int, xid: int, what: str | tuple[str, Flow], serial: int | None
-    ) -> None:
-        """What went out by xid, so that a switch's error can be matched to it."""
-        self._sent[(dpid, xid)] = (what, serial)
-        while len(self._sent) > _SENT_MEMORY:
-            self._sent.popitem(last=False)
 
 
 class _Xid:
@@ -511,8 +483,3 @@ def _link_id(link: Any) -> LinkId:
     return LinkId(
         PortRef(link.src.dpid, link.src.port_no), PortRef(link.dst.dpid, link.dst.port_no)
     )
-
-
-def _flow_serial(value: int) -> int | None:
-    """The reservation serial a cookie names, if it is a reservation's."""
-    return value & COOKIE_OBJECT_MASK if cookie_layer(value) is Layer.RESERVATION else None
