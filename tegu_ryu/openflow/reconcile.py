@@ -4,7 +4,8 @@ One mechanism serves every occasion (switch connect, topology change,
 reservation start and end, controller restart, drift repair): read what the
 switch holds under our cookies and meter ids, compare with what should be
 there, send the difference. When nothing differs nothing is sent, which is
-what makes a restart quiet.
+what makes a restart quiet. Each kind of object (``ObjectKind``: flows,
+meters) is one table, keyed and compared its own way, diffed by one function.
 
 Changes come in three phases, and a phase is only sent once every switch has
 confirmed the one before (barriers), so traffic always has somewhere to go:
@@ -18,8 +19,9 @@ confirmed the one before (barriers), so traffic always has somewhere to go:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from tegu_ryu.openflow.flows import Flow, FlowKey, Meter, by_key
 
@@ -100,6 +102,65 @@ class Changes:
         )
 
 
+KeyT = TypeVar("KeyT", bound=Hashable)
+ValueT = TypeVar("ValueT")
+HeldT = TypeVar("HeldT")
+
+
+@dataclass(frozen=True)
+class ObjectKind(Generic[KeyT, ValueT, HeldT]):
+    """One kind of object the reconciler keeps on switches: how it is keyed, what an installed
+    entry holds, and when an installed one must be sent again.
+
+    Flows and meters are the two today; a group, an OVSDB row or an agent's
+    action is another kind (its transport and codec live with its protocol),
+    not another loop.
+    """
+
+    name: str
+    key: Callable[[ValueT], KeyT]
+    held: Callable[[HeldT], ValueT]
+    stale: Callable[[ValueT, HeldT, float], bool]
+
+
+FLOWS: ObjectKind[FlowKey, Flow, InstalledFlow] = ObjectKind(
+    "flow",
+    key=lambda flow: flow.key,
+    held=lambda entry: entry.flow,
+    stale=lambda want, have, now: have.flow != want or _expires_early(want, have, now),
+)
+METERS: ObjectKind[int, Meter, Meter] = ObjectKind(
+    "meter",
+    key=lambda meter: meter.id,
+    held=lambda meter: meter,
+    stale=lambda want, have, now: have != want,
+)
+
+
+def diff_table(
+    kind: ObjectKind[KeyT, ValueT, HeldT],
+    desired: Mapping[KeyT, ValueT],
+    installed: Mapping[KeyT, HeldT],
+    now: float,
+    keys: Iterable[KeyT] | None = None,
+) -> tuple[list[ValueT], list[ValueT], list[ValueT]]:
+    """(add, modify, delete) that make ``installed`` what ``desired`` says, for ``keys``
+    (default: every key either side has)."""
+    if keys is None:
+        keys = [*desired, *(key for key in installed if key not in desired)]
+    add, modify, delete = [], [], []
+    for key in keys:
+        want, have = desired.get(key), installed.get(key)
+        if want is None:
+            if have is not None:
+                delete.append(kind.held(have))
+        elif have is None:
+            add.append(want)
+        elif kind.stale(want, have, now):
+            modify.append(want)
+    return add, modify, delete
+
+
 def diff(
     desired_flows: Iterable[Flow],
     desired_meters: Iterable[Meter],
@@ -108,25 +169,9 @@ def diff(
     now: float,
 ) -> Changes:
     """Everything needed to turn the installed state into the desired one."""
-    want = by_key(desired_flows)
-    meters = {meter.id: meter for meter in desired_meters}
-    flow_add, flow_modify = [], []
-    for key, flow in want.items():
-        have = installed_flows.get(key)
-        if have is None:
-            flow_add.append(flow)
-        elif have.flow != flow or _expires_early(flow, have, now):
-            flow_modify.append(flow)
-    return Changes(
-        meter_add=tuple(m for i, m in meters.items() if i not in installed_meters),
-        meter_modify=tuple(
-            m for i, m in meters.items() if i in installed_meters and installed_meters[i] != m
-        ),
-        flow_add=tuple(flow_add),
-        flow_modify=tuple(flow_modify),
-        flow_delete=tuple(have.flow for key, have in installed_flows.items() if key not in want),
-        meter_delete=tuple(m for i, m in installed_meters.items() if i not in meters),
-    )
+    flows = diff_table(FLOWS, by_key(desired_flows), installed_flows, now)
+    meters = diff_table(METERS, {m.id: m for m in desired_meters}, installed_meters, now)
+    return _changes(flows, meters)
 
 
 def diff_keys(
@@ -140,33 +185,23 @@ def diff_keys(
     now: float,
 ) -> Changes:
     """Like ``diff``, but only for the given flow keys and meter ids (what changed)."""
-    flow_add, flow_modify, flow_delete = [], [], []
-    for key in flow_keys:
-        want, have = desired_flows.get(key), installed_flows.get(key)
-        if want is None:
-            if have is not None:
-                flow_delete.append(have.flow)
-        elif have is None:
-            flow_add.append(want)
-        elif have.flow != want or _expires_early(want, have, now):
-            flow_modify.append(want)
-    meter_add, meter_modify, meter_delete = [], [], []
-    for meter_id in meter_ids:
-        wanted, held = desired_meters.get(meter_id), installed_meters.get(meter_id)
-        if wanted is None:
-            if held is not None:
-                meter_delete.append(held)
-        elif held is None:
-            meter_add.append(wanted)
-        elif held != wanted:
-            meter_modify.append(wanted)
+    flows = diff_table(FLOWS, desired_flows, installed_flows, now, flow_keys)
+    meters = diff_table(METERS, desired_meters, installed_meters, now, meter_ids)
+    return _changes(flows, meters)
+
+
+def _changes(
+    flows: tuple[list[Flow], list[Flow], list[Flow]],
+    meters: tuple[list[Meter], list[Meter], list[Meter]],
+) -> Changes:
+    (flow_add, flow_modify, flow_delete), (meter_add, meter_modify, meter_delete) = flows, meters
     return Changes(
-        tuple(meter_add),
-        tuple(meter_modify),
-        tuple(flow_add),
-        tuple(flow_modify),
-        tuple(flow_delete),
-        tuple(meter_delete),
+        meter_add=tuple(meter_add),
+        meter_modify=tuple(meter_modify),
+        flow_add=tuple(flow_add),
+        flow_modify=tuple(flow_modify),
+        flow_delete=tuple(flow_delete),
+        meter_delete=tuple(meter_delete),
     )
 
 
