@@ -31,6 +31,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from tegu_ryu.enforcement.mirror_plan import (
     Selection,
@@ -135,11 +136,8 @@ class ReservationPlan:
 
 
 def plan_reservation(reservation: Reservation, meters: MeterSettings) -> ReservationPlan:
-    """What one active reservation needs on the switches it crosses (any kind)."""
-    if isinstance(reservation, MirrorReservation):
-        return _plan_mirror(reservation, meters)
-    assert isinstance(reservation, BandwidthReservation)
-    return _plan_bandwidth(reservation, meters)
+    """What one active reservation needs on the switches it crosses (its kind's planner)."""
+    return PLANNERS[type(reservation)](reservation, meters)
 
 
 def _plan_mirror(mirror: MirrorReservation, meters: MeterSettings) -> ReservationPlan:
@@ -184,6 +182,12 @@ def _plan_bandwidth(reservation: BandwidthReservation, meters: MeterSettings) ->
         flows={dpid: tuple(f) for dpid, f in flows.items()},
         meters={dpid: tuple(m) for dpid, m in meter_list.items()},
     )
+
+
+PLANNERS: dict[type[Reservation], Callable[[Any, MeterSettings], ReservationPlan]] = {
+    BandwidthReservation: _plan_bandwidth,
+    MirrorReservation: _plan_mirror,
+}
 
 
 def plan_switches(

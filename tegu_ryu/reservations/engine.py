@@ -21,6 +21,7 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from tegu_ryu.errors import Conflict, InvalidField, NotFound
 from tegu_ryu.reservations.ledger import Booking, Ledger
@@ -509,18 +510,23 @@ class Engine:
 
     def _routed_again(self, reservation: Reservation, window: Window) -> Reservation:
         """``reservation`` on paths found anew for ``window`` (Conflict if none fits)."""
-        if isinstance(reservation, MirrorReservation):
-            route = self.copy_route(
-                reservation.owner,
-                window,
-                reservation.switch,
-                reservation.output.port,
-                reservation.bandwidth or 0,
-            )
-            return replace(reservation, route=route)
-        assert isinstance(reservation, BandwidthReservation)
+        routing: dict[type[Reservation], Callable[[Any, Window], Reservation]] = {
+            BandwidthReservation: self._bandwidth_routed_again,
+            MirrorReservation: self._mirror_routed_again,
+        }
+        return routing[type(reservation)](reservation, window)
+
+    def _bandwidth_routed_again(
+        self, reservation: BandwidthReservation, window: Window
+    ) -> Reservation:
         routes = self._admit(_demand_of(reservation, reservation.bandwidth, window))
         return replace(reservation, routes=routes)
+
+    def _mirror_routed_again(self, mirror: MirrorReservation, window: Window) -> Reservation:
+        route = self.copy_route(
+            mirror.owner, window, mirror.switch, mirror.output.port, mirror.bandwidth or 0
+        )
+        return replace(mirror, route=route)
 
     def copy_route(
         self, owner: str, window: Window, source: int, collector: PortRef, amount: int

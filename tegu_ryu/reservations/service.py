@@ -111,11 +111,19 @@ class ReservationService:
         now: float,
         reply: Callable[[Reservation], ReplyT],
     ) -> ReplyT:
-        """A reservation of any kind from a v1 JSON body; returns ``reply`` of it."""
-        if isinstance(body, dict) and body.get("type") == "mirror":
-            return self.admit_mirror(
+        """A reservation of any kind from a v1 JSON body; returns ``reply`` of it.
+
+        The body's ``type`` picks the kind's parser and admission; bandwidth
+        (and one-way) is the default, as it was before there were kinds.
+        """
+        kinds: dict[str, Callable[[], ReplyT]] = {
+            "mirror": lambda: self.admit_mirror(
                 principal, parse_mirror(body, now, self.mirrors.min_duration), now, reply
-            )
+            ),
+        }
+        kind = body.get("type") if isinstance(body, dict) else None
+        if isinstance(kind, str) and kind in kinds:
+            return kinds[kind]()
         return self.admit(principal, parse_reservation(body, now), now, reply)
 
     def admit_mirror(
