@@ -60,6 +60,7 @@ class DesiredState:
         self._copies: defaultdict[int, dict[FlowKey, Flow]] = defaultdict(dict)  # best effort
         self._chosen: dict[int, Selection] = {}  # ports mirrors select, per switch
         self._guards: dict[int, dict[FlowKey, Flow]] = {}  # drop frames faking mirror copies
+        self._mirrors: dict[str, MirrorReservation] = {}  # the planned ones (few; kept apart)
         self._key: tuple[int, bool] | None = None  # (policy, paused) the last full plan was for
         self._topology_version = -1
 
@@ -101,7 +102,7 @@ class DesiredState:
         self._select()
 
     def _wanted_guards(self, topology: Topology) -> dict[int, dict[FlowKey, Flow]]:
-        enforced = [r for r, _ in self.planned.values() if isinstance(r, MirrorReservation)]
+        enforced = list(self._mirrors.values())
         return {
             dpid: {flow.key: flow for flow in guards}
             for dpid, guards in guard_flows(topology.switch_ids(), enforced).items()
@@ -123,7 +124,7 @@ class DesiredState:
         self._guards = wanted
 
     def _selections(self) -> dict[int, Selection]:
-        return selections(r for r, _ in self.planned.values() if isinstance(r, MirrorReservation))
+        return selections(self._mirrors.values())
 
     def _select(self) -> None:
         """Send flows that may carry selected packets on to the mirror table, and no others.
@@ -182,6 +183,9 @@ class DesiredState:
         self.meters = {dpid: {m.id: m for m in sw.meters} for dpid, sw in plan.switches.items()}
         self.conflicts = dict(plan.conflicts)
         self.planned = {rid: fresh[rid] for rid in fresh if rid not in self.conflicts}
+        self._mirrors = {
+            rid: r for rid, (r, _) in self.planned.items() if isinstance(r, MirrorReservation)
+        }
         self._live = {rid: r for rid, r in reservations.items() if not r.state.final}
         self._booked = Counter(link for r in self._live.values() for _, link in r.bookings())
         self._copies = defaultdict(dict)
@@ -220,6 +224,7 @@ class DesiredState:
         links = {link for _, link in reservation.bookings()}
         self._booked.subtract(link for _, link in reservation.bookings())
         planned = self.planned.pop(reservation.id, None)
+        self._mirrors.pop(reservation.id, None)
         if planned is None:
             return links
         record, plan = planned
@@ -254,6 +259,8 @@ class DesiredState:
         if reservation.id in self.conflicts:
             return links  # the next update plans everything and says which one wins
         self.planned[reservation.id] = (reservation, plan)
+        if isinstance(reservation, MirrorReservation):
+            self._mirrors[reservation.id] = reservation
         for direction, link in reservation.bookings():
             if reservation.rate(direction):
                 self._reserved_kbps[link] += self.settings.reserved_kbps(
