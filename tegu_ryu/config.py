@@ -122,7 +122,7 @@ OPTIONS = [
     cfg.StrOpt(
         "discount",
         default="0",
-        help="Taken off every request before admission: a percentage (10%) or a rate (1M).",
+        help="Taken off every request before admission: a percentage (10%%) or a rate (1M).",
     ),
     cfg.FloatOpt(
         "default-fence",

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 import click
 
+from tegu_ryu import __version__
 from tegu_ryu.cli import render
 from tegu_ryu.cli.client import Client, Unreachable
 from tegu_ryu.cli.durations import parse_duration, parse_when
@@ -96,6 +97,7 @@ def when_option(value: str | None) -> float | None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, help=__doc__)
+@click.version_option(__version__, prog_name="tegu")
 @click.option("--url", envvar="TEGU_URL", help="The controller's API, e.g. http://127.0.0.1:29444.")
 @click.option("--token", envvar="TEGU_TOKEN", help="Bearer token (auth_mode = token).")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of tables.")

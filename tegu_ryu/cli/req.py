@@ -27,6 +27,7 @@ from typing import Any
 
 import click
 
+from tegu_ryu import __version__
 from tegu_ryu.cli.client import Client, Unreachable
 
 RENAMED = {"owreserve": "ow_reserve", "cancel": "cancelres", "listqueue": "qdump"}
@@ -88,6 +89,7 @@ def request_lines(command: str, args: list[str], options: list[str]) -> list[str
 @click.option("-s", "secure", is_flag=True, help="Use https.")
 @click.option("-t", "token", default=None, help="Token, sent as X-Auth-Tegu.")
 @click.option("-k", "keys", multiple=True, help="KEY=VALUE passed to reserve (e.g. proto=udp).")
+@click.version_option(__version__, prog_name="tegu_req")
 @click.option("-j", "raw", is_flag=True, help="Print the reply as one line of JSON.")
 @click.option("-o", "mirror_options", default=None, help="add-mirror options (e.g. flowmod).")
 @click.argument("command")

@@ -13,6 +13,8 @@ import pytest
 import requests
 from controller_process import ControllerProcess, free_port
 
+from tegu_ryu import __version__
+
 STATIC = Path(__file__).resolve().parents[2] / "conf" / "static-topology.json"
 BIN = Path(sys.executable).parent
 
@@ -216,3 +218,13 @@ def test_mirrors_from_both_command_lines(controller: ControllerProcess) -> None:
     assert run(None, "-h", host, "del-mirror", name, "mc", script="tegu_req").returncode == 0
     bad = run(None, "-h", host, "add-mirror", "+5", "h1", "h2", script="tegu_req")
     assert bad.returncode == 1 and "minimum interval" in bad.stdout
+
+
+@pytest.mark.parametrize("script", ["tegu-manager", "tegu", "tegu_req"])
+def test_every_console_script_answers_help_and_version(script: str) -> None:
+    helped = run(None, "--help", script=script)
+    assert helped.returncode == 0, helped.stderr
+    assert "usage" in helped.stdout.lower() and len(helped.stdout.splitlines()) > 5
+    versioned = run(None, "--version", script=script)
+    assert versioned.returncode == 0, versioned.stderr
+    assert __version__ in versioned.stdout + versioned.stderr
