@@ -20,8 +20,8 @@ from typing import Any
 
 from tegu_ryu import __version__
 from tegu_ryu.auth import Authenticator
+from tegu_ryu.compat.callers import CallerRefused, caller
 from tegu_ryu.compat.syntax import (
-    Command,
     HostName,
     SyntaxProblem,
     key_values,
@@ -33,7 +33,7 @@ from tegu_ryu.compat.syntax import (
     split_pair,
 )
 from tegu_ryu.controller import Controller
-from tegu_ryu.errors import Conflict, RequestError, Unauthorized
+from tegu_ryu.errors import Conflict, RequestError
 from tegu_ryu.reservations.model import (
     DSCP_CLASSES,
     Bandwidth,
@@ -120,12 +120,16 @@ class TeguApi:
             return {"reqstate": [], "endstate": {"status": "ERROR", "comment": "missing command"}}
         outcomes = []
         for command in commands:
-            token = header_token or command.token
             words = command.words if method != "DELETE" else ["cancelres", *command.words[1:]]
             if method == "DELETE" and command.words[0] != "reservation":
                 outcomes.append(Outcome("ERROR", f"unrecognised delete action: {command.text}"))
                 continue
-            outcomes.append(self._run(words, self._principal(token, command)))
+            try:
+                who = caller(self.authenticator, header_token, command)
+            except CallerRefused as refused:
+                outcomes.append(Outcome("ERROR", str(refused)))
+                continue
+            outcomes.append(self._run(words, who))
         if method == "DELETE":
             return _envelope(
                 outcomes,
@@ -133,18 +137,6 @@ class TeguApi:
                 suffix=f" in {len(commands)} requests",
             )
         return _envelope(outcomes, requests=list(range(len(commands))))
-
-    def _principal(self, token: str | None, command: Command) -> Principal | None:
-        """Who the command acts for; a token inside a host name counts too, as in Tegu."""
-        for word in command.words[1:]:
-            if token is None and word.count("/") == 2 and not word.startswith("!"):
-                token = word.split("/")[0] or None
-        if token is None:
-            return None if self.authenticator.required else self.authenticator.authenticate(None)
-        try:
-            return self.authenticator.authenticate(f"Bearer {token.split('/')[0]}")
-        except Unauthorized:
-            return None
 
     def _run(self, words: list[str], who: Principal | None) -> Outcome:
         handler = self._commands.get(words[0])
@@ -273,8 +265,9 @@ class TeguApi:
             raise Refused("missing parameters: (host)")
         hosts = self.controller.topology_view()["hosts"]
         assert isinstance(hosts, list)
+        wanted = parse_host(args[0]).host
         for host in hosts:
-            if args[0] in (host["name"], host["mac"], *host["ips"]):
+            if wanted in (host["name"], host["mac"], *host["ips"]):
                 found = _host_json(host)
                 return Outcome(
                     "OK", "", {"host": {k: found[k] for k in ("ip4", "ip6", "mac", "conns")}}
