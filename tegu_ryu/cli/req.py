@@ -11,9 +11,16 @@ Commands as tegu_req had them: ``reserve BW WINDOW HOST1,HOST2 [COOKIE [DSCP]]``
 mirror API (``/tegu/mirrors/``): ``add-mirror [START-]END PORT1[,PORT2...]
 OUTPUT [COOKIE [VLAN]]`` (``-o OPTIONS``; END may be ``+SECONDS`` or
 ``unbounded``), ``del-mirror NAME [COOKIE]``, ``list-mirrors``,
-``show-mirror NAME [COOKIE]``. The reply is printed as JSON (``-j``:
-unindented). Exit status 0 when every request succeeded, 1 when one failed,
-3 when the controller could not be reached.
+``show-mirror NAME [COOKIE]``.
+
+The reply is printed as Tegu's ``rjprt`` printed it (``key = value`` lines
+under the command's name; ``-r NAME`` renames the root, ``-d`` prints dotted
+names), so scripts that read tegu_req's output keep working; ``-j`` prints
+the JSON itself. Options that only meant something with OpenStack (``-c``,
+``-f``, ``-F``, ``-K``, ``-R REGION``, ``-S SERVICE``, ``-T``) are accepted
+and ignored, with a note on stderr; any other option is a usage error. Exit
+status 0 when every request succeeded, 1 when one failed, 2 for a usage
+error, 3 when the controller could not be reached.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import Any
 import click
 
 from tegu_ryu import __version__
+from tegu_ryu.cli import rjprt
 from tegu_ryu.cli.client import Client, Unreachable
 
 RENAMED = {"owreserve": "ow_reserve", "cancel": "cancelres", "listqueue": "qdump"}
@@ -81,7 +89,7 @@ def request_lines(command: str, args: list[str], options: list[str]) -> list[str
 @click.command(
     name="req",
     help=__doc__,
-    context_settings={"help_option_names": ["--help"], "ignore_unknown_options": True},
+    context_settings={"help_option_names": ["--help"], "allow_interspersed_args": False},
 )
 @click.option(
     "-h", "host", default=None, help="HOST:PORT of the controller (default 127.0.0.1:29444)."
@@ -91,7 +99,16 @@ def request_lines(command: str, args: list[str], options: list[str]) -> list[str
 @click.option("-k", "keys", multiple=True, help="KEY=VALUE passed to reserve (e.g. proto=udp).")
 @click.version_option(__version__, prog_name="tegu_req")
 @click.option("-j", "raw", is_flag=True, help="Print the reply as one line of JSON.")
+@click.option("-d", "dotted", is_flag=True, help="Print dotted names (rjprt -d).")
+@click.option("-r", "root", default=None, help="The name the output is printed under.")
 @click.option("-o", "mirror_options", default=None, help="add-mirror options (e.g. flowmod).")
+@click.option("-c", "openstack_flags", flag_value="-c", multiple=True, hidden=True)
+@click.option("-f", "openstack_flags", flag_value="-f", multiple=True, hidden=True)
+@click.option("-F", "openstack_flags", flag_value="-F", multiple=True, hidden=True)
+@click.option("-K", "openstack_flags", flag_value="-K", multiple=True, hidden=True)
+@click.option("-T", "openstack_flags", flag_value="-T", multiple=True, hidden=True)
+@click.option("-R", "openstack_values", multiple=True, hidden=True, help="region (ignored)")
+@click.option("-S", "openstack_values", multiple=True, hidden=True, help="service (ignored)")
 @click.argument("command")
 @click.argument("args", nargs=-1)
 def req(  # noqa: PLR0917 (click passes options positionally)
@@ -100,10 +117,20 @@ def req(  # noqa: PLR0917 (click passes options positionally)
     token: str | None,
     keys: tuple[str, ...],
     raw: bool,
+    dotted: bool,
+    root: str | None,
     mirror_options: str | None,
+    openstack_flags: tuple[str, ...],
+    openstack_values: tuple[str, ...],
     command: str,
     args: tuple[str, ...],
 ) -> None:
+    if openstack_flags or openstack_values:
+        click.echo(
+            "tegu_req: -c, -f, -F, -K, -R, -S and -T worked with OpenStack's Keystone; they have "
+            "no effect here (give a tegu_ryu token with -t)",
+            err=True,
+        )
     address = host or os.environ.get("TEGU_HOST", "127.0.0.1:29444")
     client = Client(f"{'https' if secure else 'http'}://{address}", token=None)
     headers = {"X-Auth-Tegu": token} if token else {}
@@ -122,7 +149,11 @@ def req(  # noqa: PLR0917 (click passes options positionally)
         click.echo(str(problem), err=True)
         sys.exit(3)
     if reply is not None:
-        click.echo(json.dumps(reply) if raw else json.dumps(reply, indent=2))
+        if raw:
+            click.echo(json.dumps(reply))
+        else:
+            shown = rjprt.dotted if dotted else rjprt.hierarchy
+            click.echo(shown(reply, root or command), nl=False)
     sys.exit(0 if succeeded else 1)
 
 

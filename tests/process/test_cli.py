@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -228,3 +229,27 @@ def test_every_console_script_answers_help_and_version(script: str) -> None:
     versioned = run(None, "--version", script=script)
     assert versioned.returncode == 0, versioned.stderr
     assert __version__ in versioned.stdout + versioned.stderr
+
+
+def test_tegu_req_prints_as_rjprt_did_and_knows_the_old_options(
+    controller: ControllerProcess,
+) -> None:
+    host = controller.url.removeprefix("http://")
+    made = run(None, "-h", host, "reserve", "1M", "+60", "h2,h3", "c", script="tegu_req")
+    assert made.returncode == 0, made.stdout
+    fields = [line.split() for line in made.stdout.splitlines()]
+    assert fields[0] == ["reserve:"]
+    (pledge_id,) = [words[2] for words in fields if words[:2] == ["id", "="]]  # awk '$1=="id"'
+    comments = [" ".join(words[2:]) for words in fields if words[:2] == ["comment", "="]]
+    assert any(c.startswith("reservation accepted") for c in comments), comments
+    dotted = run(None, "-h", host, "-d", "-r", "q", "listres", script="tegu_req")
+    assert re.search(
+        rf"^q\.reqstate\[0\]\.details\.reservations\[\d+\]\.id = {pledge_id}$",
+        dotted.stdout,
+        re.MULTILINE,
+    ), dotted.stdout
+    ignored = run(None, "-c", "-R", "region1", "-h", host, "ping", script="tegu_req")
+    assert ignored.returncode == 0 and "no effect here" in ignored.stderr
+    unknown = run(None, "-x", "-h", host, "ping", script="tegu_req")
+    assert unknown.returncode == 2 and "No such option" in unknown.stderr
+    assert run(None, "-h", host, "cancel", pledge_id, "c", script="tegu_req").returncode == 0
