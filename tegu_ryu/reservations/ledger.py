@@ -17,7 +17,10 @@ highest levels, so both grow with the square root of the steps, not with
 their number. (Tegu's time slices missed bookings strictly inside the
 requested window; here every step the window touches is read.)
 
-Tenants' bookings are kept the same way, per link, for fences.
+Tenants' bookings are kept the same way, per link, for fences, but only for
+tenants a fence has been asked about: until then a booking costs one
+calendar, not two (a burst of reservations books 14 link-directions each),
+and the first question about a tenant builds its calendars in one sweep.
 """
 
 from __future__ import annotations
@@ -325,27 +328,26 @@ class Ledger:
         self._shape = (block, flat)
         self._links: defaultdict[LinkId, StepFunction] = defaultdict(function)
         self._tenants: defaultdict[tuple[LinkId, str], StepFunction] = defaultdict(function)
+        self._tracked: set[str] = set()  # tenants whose calendars are kept (fences asked about)
         self._by_reservation: dict[str, list[Booking]] = {}
 
     def load(self, bookings: Iterable[Booking]) -> None:
         """Book many at once into an empty ledger (a restart's stored reservations)."""
         assert not self._by_reservation, "load() fills an empty ledger; book() adds to one"
         by_link: defaultdict[LinkId, list[tuple[Window, int]]] = defaultdict(list)
-        by_tenant: defaultdict[tuple[LinkId, str], list[tuple[Window, int]]] = defaultdict(list)
         for booking in bookings:
             by_link[booking.link].append((booking.window, booking.amount))
-            by_tenant[(booking.link, booking.tenant)].append((booking.window, booking.amount))
             self._by_reservation.setdefault(booking.reservation, []).append(booking)
         block, flat = self._shape
         for link, intervals in by_link.items():
             self._links[link] = StepFunction.of(intervals, block, flat)
-        for key, intervals in by_tenant.items():
-            self._tenants[key] = StepFunction.of(intervals, block, flat)
 
     def book(self, bookings: Iterable[Booking]) -> None:
+        tracked = self._tracked
         for booking in bookings:
             self._links[booking.link].add(booking.window, booking.amount)
-            self._tenants[(booking.link, booking.tenant)].add(booking.window, booking.amount)
+            if booking.tenant in tracked:
+                self._tenants[(booking.link, booking.tenant)].add(booking.window, booking.amount)
             self._by_reservation.setdefault(booking.reservation, []).append(booking)
 
     def release(self, reservation: str) -> list[Booking]:
@@ -353,9 +355,10 @@ class Ledger:
         bookings = self._by_reservation.pop(reservation, [])
         for booking in bookings:
             self._remove(self._links, booking.link, booking.window, booking.amount)
-            self._remove(
-                self._tenants, (booking.link, booking.tenant), booking.window, booking.amount
-            )
+            if booking.tenant in self._tracked:
+                self._remove(
+                    self._tenants, (booking.link, booking.tenant), booking.window, booking.amount
+                )
         return bookings
 
     @property
@@ -374,10 +377,12 @@ class Ledger:
         return function.peak_amount(window) if function else 0
 
     def tenant_peak_amount(self, link: LinkId, tenant: str, window: Window) -> int:
+        self._track(tenant)
         function = self._tenants.get((link, tenant))
         return function.peak_amount(window) if function else 0
 
     def tenant_peak(self, link: LinkId, tenant: str, window: Window) -> Peak:
+        self._track(tenant)
         function = self._tenants.get((link, tenant))
         return function.peak(window) if function else Peak(0, window.start, window.end)
 
@@ -387,6 +392,22 @@ class Ledger:
 
     def booked_links(self) -> list[LinkId]:
         return sorted(self._links)
+
+    def _track(self, tenant: str) -> None:
+        """Keep ``tenant``'s calendars from now on, built from its bookings so far."""
+        if tenant in self._tracked:
+            return
+        by_link: defaultdict[LinkId, list[tuple[Window, int]]] = defaultdict(list)
+        for bookings in self._by_reservation.values():
+            for booking in bookings:
+                if booking.tenant == tenant:
+                    by_link[booking.link].append((booking.window, booking.amount))
+        block, flat = self._shape
+        for link, intervals in by_link.items():
+            function = StepFunction.of(intervals, block, flat)
+            if not function.empty:
+                self._tenants[(link, tenant)] = function
+        self._tracked.add(tenant)
 
     @staticmethod
     def _remove(
