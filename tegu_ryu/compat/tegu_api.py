@@ -33,14 +33,17 @@ from tegu_ryu.compat.syntax import (
     split_pair,
 )
 from tegu_ryu.controller import Controller
+from tegu_ryu.enforcement.planner import reservation_meter_id
 from tegu_ryu.errors import Conflict, RequestError
 from tegu_ryu.reservations.model import (
     DSCP_CLASSES,
     Bandwidth,
     BandwidthReservation,
     Direction,
+    Endpoint,
     Kind,
     Match,
+    State,
 )
 from tegu_ryu.reservations.paths import PathMode
 from tegu_ryu.reservations.policy import Discount, Fence
@@ -100,6 +103,7 @@ class TeguApi:
             "listconns": self._listconns,
             "graph": self._graph,
             "listulcaps": self._listulcaps,
+            "listulcap": self._listulcaps,
             "setulcap": self._setulcap,
             "setdiscount": self._setdiscount,
             "qdump": self._qdump,
@@ -115,7 +119,7 @@ class TeguApi:
         try:
             commands = split_commands(body)
         except SyntaxProblem as problem:
-            return _envelope([Outcome("ERROR", str(problem))], requests=[0])
+            return _envelope([Outcome("ERROR", str(problem))], requests=[1])
         if not commands:
             return {"reqstate": [], "endstate": {"status": "ERROR", "comment": "missing command"}}
         outcomes = []
@@ -136,7 +140,7 @@ class TeguApi:
                 requests=[c.text for c in commands],
                 suffix=f" in {len(commands)} requests",
             )
-        return _envelope(outcomes, requests=list(range(len(commands))))
+        return _envelope(outcomes, requests=list(range(1, len(commands) + 1)))
 
     def _run(self, words: list[str], who: Principal | None) -> Outcome:
         handler = self._commands.get(words[0])
@@ -351,10 +355,12 @@ class TeguApi:
                 hop = route.hops[0]
                 port = hop.out_port if hop.out_port is not None else "base"
                 bps = reservation.bandwidth.of(direction)
+                queue = reservation_meter_id(reservation, direction)
                 rows.append(
-                    f"{dpid_str(hop.dpid)}/{port},{reservation.id}.{direction.value},{bps},{bps},200"
+                    f"{dpid_str(hop.dpid)}/{port},{reservation.id}.{direction.value},{queue},"
+                    f"{bps},{bps},200"
                 )
-        return Outcome("OK", "", {"queues": sorted(rows)})
+        return Outcome("OK", "active queues", {"queues": sorted(rows)})
 
     def _chkpt(self, who: Principal | None, args: list[str]) -> Outcome:
         principal = _authorised(who, "chkpt", admin=True)
@@ -395,9 +401,23 @@ class TeguApi:
 
     # ------------------------------------------------------------- replies
 
+    def _host_text(self, reservation: BandwidthReservation, end: Endpoint, port: int | None) -> str:
+        """``project/host:port{vlan}`` as Tegu wrote it: the host's project (its tenant in the
+        static topology; the reservation's owner when it has none), ``:0`` for no port."""
+        if end.attach is None:  # an address outside the network, as Tegu's "!//address"
+            return f"!//{end.given}:{port or 0}"
+        host = self.controller.topology.host_by_mac(end.mac) if end.mac else None
+        project = host.tenant if host is not None and host.tenant else reservation.owner
+        text = f"{project}/{end.given}:{port or 0}"
+        if reservation.match.vlan:
+            text += f"{{{reservation.match.vlan}}}"
+        return text
+
     def _pledge(self, reservation: BandwidthReservation, now: float) -> dict[str, Any]:
         """A reservation as Tegu showed one (never with its cookie)."""
         state = reservation.state_at(now)
+        if state is State.DEGRADED:  # live, on no path: Tegu's state by time, and why
+            state = State.ACTIVE if now >= reservation.window.start else State.PENDING
         tegu_state = {"active": "ACTIVE", "pending": "PENDING"}.get(state.value, "EXPIRED")
         remaining = (
             reservation.window.end - now
@@ -414,8 +434,10 @@ class TeguApi:
             "ptype": PTYPES[reservation.kind],
             "enforcement": self.controller.enforcement(reservation)["status"],
         }
-        src = _host_text(reservation, reservation.src.given, reservation.match.src_port)
-        dst = _host_text(reservation, reservation.dst.given, reservation.match.dst_port)
+        if reservation.reason:
+            common["reason"] = reservation.reason
+        src = self._host_text(reservation, reservation.src, reservation.match.src_port)
+        dst = self._host_text(reservation, reservation.dst, reservation.match.dst_port)
         if reservation.kind is Kind.ONEWAY:
             return {**common, "bandwout": reservation.bandwidth.out, "src": src, "dest": dst}
         return {
@@ -454,15 +476,6 @@ def _dscp(text: str) -> int:
     if name not in DSCP_CLASSES:
         raise Refused("traffic classification string is not valid: use voice, control or data")
     return DSCP_CLASSES[name]
-
-
-def _host_text(reservation: BandwidthReservation, given: str, port: int | None) -> str:
-    text = f"{reservation.owner}/{given}"
-    if port:
-        text += f":{port}"
-    if reservation.match.vlan:
-        text += f"{{{reservation.match.vlan}}}"
-    return text
 
 
 def _host_json(host: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,83 @@
+"""/tegu/api replies in the shapes Tegu built them (its http_api.go and man pages)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from webob import Request
+
+from tegu_ryu.api.wsgi import Api
+from tegu_ryu.assembly import assemble_controller
+from tegu_ryu.auth import Authenticator
+from tegu_ryu.controller import ControllerSettings
+from tegu_ryu.reservations.model import State
+from tegu_ryu.topology.capacity import CapacityPolicy
+
+from .test_api import NOW, STATIC, TOKENS
+
+
+class Tegu:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def send(self, body: str, token: str = "admin-token") -> dict[str, Any]:
+        request = Request.blank("/tegu/api", method="POST", body=body.encode())
+        request.headers["X-Auth-Tegu"] = token
+        reply: dict[str, Any] = json.loads(request.get_response(self.api).body)
+        return reply
+
+
+@pytest.fixture
+def tegu(tmp_path: Path) -> Iterator[Tegu]:
+    settings = ControllerSettings(
+        capacity=CapacityPolicy(), state_dir=str(tmp_path / "state"), static_topology=STATIC
+    )
+    yield Tegu(
+        Api(assemble_controller(settings, now=NOW), Authenticator(TOKENS), clock=lambda: NOW)
+    )
+
+
+def test_requests_are_numbered_from_one(tegu: Tegu) -> None:
+    reply = tegu.send("ping\nping\nbogus")
+    assert [s["request"] for s in reply["reqstate"]] == [1, 2, 3]
+    assert reply["endstate"] == {"status": "ERROR", "comment": "1 errors processing requests"}
+
+
+def test_host_names_carry_the_hosts_project_and_port_zero(tegu: Tegu) -> None:
+    made = tegu.send("reserve proto=tcp 1M +60 h1:5001,h3 c voice")["reqstate"][0]["details"]
+    assert made["host1"] == "acme/h1:5001"  # h1 is acme's (static topology), not the admin's
+    assert made["host2"] == "ops/h3:0"  # h3 has no tenant: the reservation's owner
+
+
+def test_a_degraded_live_reservation_is_active_with_a_reason(tegu: Tegu) -> None:
+    made = tegu.send("reserve 1M +60 h1,h3 c voice")["reqstate"][0]["details"]
+    engine = tegu.api.controller.reservations.engine
+    degraded = replace(
+        engine.bandwidth_reservation(made["id"]),
+        state=State.DEGRADED,
+        routes={},
+        reason="no path from h1 to h3",
+    )
+    engine.put(degraded)
+    (pledge,) = tegu.send("listres")["reqstate"][0]["details"]["reservations"]
+    assert (pledge["state"], pledge["reason"]) == ("ACTIVE", "no path from h1 to h3")
+    assert pledge["time"] > 0
+
+
+def test_queues_and_caps_in_tegus_shapes(tegu: Tegu) -> None:
+    tegu.send("reserve 2M +60 h1,h3 c voice")
+    qdump = tegu.send("qdump")["reqstate"][0]
+    assert qdump["comment"] == "active queues"
+    for row in qdump["details"]["queues"]:
+        switch_port, qid, qnum, low, high, priority = row.split(",")
+        assert switch_port.count("/") == 1 and qid.startswith("r-")
+        assert int(qnum) > 0 and int(low) == int(high) == 2 * 10**6 and priority == "200"
+    assert len(qdump["details"]["queues"]) == 2  # one per direction
+    caps = tegu.send("listulcap")["reqstate"][0]
+    assert caps["status"] == "OK" and caps["details"][0]["name"] == "default"
+    assert "max" in caps["details"][0]
