@@ -259,8 +259,7 @@ class TeguApi:
 
     def _listhosts(self, who: Principal | None, args: list[str]) -> Outcome:
         _authorised(who, "listhosts", admin=True)
-        hosts = self.controller.topology_view()["hosts"]
-        assert isinstance(hosts, list)
+        hosts = self._hosts_of(key_values(args)[0].get("project"))
         return Outcome("OK", "", [_host_json(h) for h in hosts])
 
     def _listconns(self, who: Principal | None, args: list[str]) -> Outcome:
@@ -279,10 +278,11 @@ class TeguApi:
         raise Refused(f"did not find host: {args[0]}")
 
     def _graph(self, who: Principal | None, args: list[str]) -> Outcome:
+        """Tegu's network graph: switches, their links with the booked time slices, hosts."""
         _authorised(who, "graph", admin=True)
         now = self.clock()
         elements: dict[str, dict[str, Any]] = {}
-        for link, usable, current, _ in self.service.links(now):
+        for link, usable, alarm, steps in self.service.allotments(now):
             element = elements.setdefault(
                 dpid_str(link.src.dpid), {"id": dpid_str(link.src.dpid), "links": []}
             )
@@ -293,18 +293,40 @@ class TeguApi:
                     "sw1port": link.src.port,
                     "sw2": dpid_str(link.dst.dpid),
                     "sw2port": link.dst.port,
+                    "allotment": {
+                        "max_capacity": usable,
+                        "alarm": alarm,
+                        "timeslices": [
+                            {
+                                "commence": int(start),
+                                "conclude": int(end),
+                                "amt": amount,
+                                "fences": [],
+                                "queues": [],
+                            }
+                            for start, end, amount in steps
+                        ],
+                    },
+                    "mlag": "",
                     "up": link.up,
-                    "allotment": {"max_capacity": usable, "now": current.amount},
                 }
             )
-        hosts = self.controller.topology_view()["hosts"]
-        assert isinstance(hosts, list)
-        for host in hosts:
+        for host in self._hosts_of(key_values(args)[0].get("project")):
             element = elements.setdefault(host["dpid"], {"id": host["dpid"], "links": []})
             element.setdefault("conn_hosts", []).append(
-                {"host": host["name"] or host["mac"], "port": host["port"]}
+                {"host": host["name"] or host["mac"], "port": host["port"], "vmid": _vmid(host)}
             )
         return Outcome("OK", "", {"netele": [elements[k] for k in sorted(elements)]})
+
+    def _hosts_of(self, projects: str | None) -> list[dict[str, Any]]:
+        """Known hosts, only those of the given projects (``project=p1,p2``) if asked."""
+        hosts = self.controller.topology_view()["hosts"]
+        assert isinstance(hosts, list)
+        if not projects:
+            return hosts
+        wanted = set(projects.split(","))
+        tenants = {h.mac: h.tenant for h in self.controller.topology.hosts()}
+        return [h for h in hosts if tenants.get(h["mac"]) in wanted]
 
     def _listulcaps(self, who: Principal | None, args: list[str]) -> Outcome:
         principal = _authorised(who, "listulcaps", admin=True)
@@ -476,6 +498,10 @@ def _dscp(text: str) -> int:
     if name not in DSCP_CLASSES:
         raise Refused("traffic classification string is not valid: use voice, control or data")
     return DSCP_CLASSES[name]
+
+
+def _vmid(host: dict[str, Any]) -> str:
+    return str(host["name"] or host["mac"])
 
 
 def _host_json(host: dict[str, Any]) -> dict[str, Any]:

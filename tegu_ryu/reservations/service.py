@@ -268,6 +268,27 @@ class ReservationService:
 
     # ------------------------------------------------------------------ links
 
+    def allotments(
+        self, now: float, horizon: float = 365 * 86400
+    ) -> list[tuple[Link, int, int, list[tuple[float, float, int]]]]:
+        """Per link: usable bit/s, the alarm level, and the booked steps from now on (Tegu's
+        ``graph`` shows them as time slices)."""
+        with self.lock:
+            policy = self.engine.policy
+            return [
+                (
+                    link,
+                    policy.usable(link.capacity_bps),
+                    policy.alarm_level(link.capacity_bps),
+                    [
+                        step
+                        for step in self.engine.ledger.steps(link.id, Window(now, now + horizon))
+                        if step[2] > 0
+                    ],
+                )
+                for link in self.engine.topology.links()
+            ]
+
     def links(self, now: float, horizon: float = 86400) -> list[tuple[Link, int, Peak, Peak]]:
         """(link, usable bit/s, booked now, peak over the next ``horizon`` seconds)."""
         with self.lock:

@@ -81,3 +81,23 @@ def test_queues_and_caps_in_tegus_shapes(tegu: Tegu) -> None:
     caps = tegu.send("listulcap")["reqstate"][0]
     assert caps["status"] == "OK" and caps["details"][0]["name"] == "default"
     assert "max" in caps["details"][0]
+
+
+def test_graph_shows_allotments_as_time_slices_and_honours_project(tegu: Tegu) -> None:
+    tegu.send("reserve 2M +60 h1,h3 c voice")
+    graph = tegu.send("graph")["reqstate"][0]["details"]["netele"]
+    links = [link for element in graph for link in element["links"]]
+    booked = [link for link in links if link["allotment"]["timeslices"]]
+    assert booked, "the reservation's links carry time slices"
+    for link in booked:
+        allotment = link["allotment"]
+        assert set(allotment) == {"max_capacity", "alarm", "timeslices"}
+        (slice_,) = allotment["timeslices"]
+        assert slice_["amt"] == 2 * 10**6 and slice_["conclude"] - slice_["commence"] in (59, 60)
+        assert link["mlag"] == ""
+    hosts = [h for element in graph for h in element.get("conn_hosts", [])]
+    assert {h["vmid"] for h in hosts} == {"h1", "h2", "h3", "h4"}
+    acme = tegu.send("graph project=acme")["reqstate"][0]["details"]["netele"]
+    assert {h["host"] for e in acme for h in e.get("conn_hosts", [])} == {"h1", "h2"}
+    listed = tegu.send("listhosts project=acme")["reqstate"][0]["details"]
+    assert sorted(h["name"] for h in listed) == ["h1", "h2"]
