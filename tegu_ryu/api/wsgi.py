@@ -151,7 +151,7 @@ class Api:
         r.add("GET", "/v1/alarms", self.alarms)
         # Tegu's text protocol authenticates per command (auth=, X-Auth-Tegu), inside.
         for path in ("/tegu/api", "/tegu/bandwidth"):
-            for method in ("POST", "PUT", "DELETE"):
+            for method in ("POST", "PUT", "DELETE", "GET"):
                 r.add(method, path, self.tegu_api, public=True)
         for path in ("/tegu/mirrors/", "/tegu/mirrors/{name}/"):
             for method in ("GET", "POST", "PUT", "DELETE"):

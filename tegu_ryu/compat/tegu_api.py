@@ -115,7 +115,13 @@ class TeguApi:
         }
 
     def handle(self, method: str, body: str, header_token: str | None) -> dict[str, Any]:
-        """The envelope for a POST/PUT (commands) or DELETE (``reservation <id|all> [cookie]``)."""
+        """The envelope for a POST/PUT (commands) or DELETE (``reservation <id|all> [cookie]``);
+        a GET gets Tegu's "GET requests are unsupported"."""
+        if method == "GET":
+            return {
+                "reqstate": [],
+                "endstate": {"status": "ERROR", "comment": "GET requests are unsupported"},
+            }
         try:
             commands = split_commands(body)
         except SyntaxProblem as problem:
@@ -134,10 +140,10 @@ class TeguApi:
                 outcomes.append(Outcome("ERROR", str(refused)))
                 continue
             outcomes.append(self._run(words, who))
-        if method == "DELETE":
+        if method == "DELETE":  # Tegu numbered these as strings, and counted them
             return _envelope(
                 outcomes,
-                requests=[c.text for c in commands],
+                requests=[str(n) for n in range(1, len(commands) + 1)],
                 suffix=f" in {len(commands)} requests",
             )
         return _envelope(outcomes, requests=list(range(1, len(commands) + 1)))

@@ -101,3 +101,12 @@ def test_graph_shows_allotments_as_time_slices_and_honours_project(tegu: Tegu) -
     assert {h["host"] for e in acme for h in e.get("conn_hosts", [])} == {"h1", "h2"}
     listed = tegu.send("listhosts project=acme")["reqstate"][0]["details"]
     assert sorted(h["name"] for h in listed) == ["h1", "h2"]
+
+
+def test_get_on_the_api_answers_as_tegu_did(tegu: Tegu) -> None:
+    response = Request.blank("/tegu/api").get_response(tegu.api)
+    assert response.status_int == 200
+    assert json.loads(response.body) == {
+        "reqstate": [],
+        "endstate": {"status": "ERROR", "comment": "GET requests are unsupported"},
+    }
