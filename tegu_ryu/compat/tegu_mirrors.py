@@ -89,19 +89,18 @@ class TeguMirrors:
 
     def handle(self, request: MirrorCall) -> Reply:
         """Tegu's reply to one request (its status, and JSON or no content)."""
-        method, name, query = request.method, request.name, request.query
-        header, base_url = request.header, request.base_url
-        body = request.body
+        method, name = request.method, request.name
+        cookie = request.query.get("cookie", "")
         try:
-            who = self._principal(header)
+            who = self._principal(request.header)
             if method == "POST" and name is None:
-                return self._post(who, body, base_url)
+                return self._post(who, request.body, request.base_url)
             if method == "GET" and name is None:
-                return self._list(who, query.get("cookie", ""), base_url)
-            if method == "GET":
-                return self._show(who, name or "", query.get("cookie", ""), base_url)
+                return self._list(who, cookie, request.base_url)
+            if method == "GET" and name is not None:
+                return self._show(who, name, cookie, request.base_url)
             if method == "DELETE" and name is not None:
-                return self._delete(who, name, query.get("cookie", ""))
+                return self._delete(who, name, cookie)
             if method == "PUT":
                 return _error(405, "PUT /tegu/mirrors/ requests are unsupported")
             return _error(405, f"unrecognised method: {method}")

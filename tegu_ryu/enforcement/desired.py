@@ -31,6 +31,7 @@ from tegu_ryu.enforcement.planner import (
     best_effort_meter_id,
     plan_reservation,
     plan_switches,
+    reservation_cookie,
     through_meter,
 )
 from tegu_ryu.forwarding.base import plan_base_flows
@@ -105,7 +106,9 @@ class DesiredState:
         enforced = list(self._mirrors.values())
         return {
             dpid: {flow.key: flow for flow in guards}
-            for dpid, guards in guard_flows(topology.switch_ids(), enforced).items()
+            for dpid, guards in guard_flows(
+                topology.switch_ids(), enforced, reservation_cookie
+            ).items()
         }
 
     def _guard(self, topology: Topology) -> None:

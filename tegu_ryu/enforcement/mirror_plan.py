@@ -20,28 +20,26 @@ left.
 from __future__ import annotations
 
 import ipaddress
-import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from tegu_ryu.openflow.flows import (
+    ICMPV6,
+    IP_PROTOCOLS,
     Action,
     Flow,
-    Layer,
     Output,
     PopVlan,
     PushVlan,
     SetField,
     Table,
-    cookie,
     match,
 )
-from tegu_ryu.reservations.model import Direction, MirrorReservation
+from tegu_ryu.reservations.model import MirrorReservation
 
 MIRROR_PRIORITY = 1000  # + number of match fields, in the mirror table
 COPY_PRIORITY = 60000  # copies in transit, in table 0: above every reservation and base flow
-IP_PROTOCOLS = {"tcp": 6, "udp": 17, "icmp": 1}
 VLAN_PRESENT = 0x1000
 
 
@@ -157,13 +155,16 @@ def mirror_flows(
 
 
 def guard_flows(
-    switch_ids: Iterable[int], mirrors: Iterable[MirrorReservation]
+    switch_ids: Iterable[int],
+    mirrors: Iterable[MirrorReservation],
+    cookie_of: Callable[[MirrorReservation], int],
 ) -> dict[int, list[Flow]]:
     """On every switch, drop frames carrying a live mirror's tag that are not its copies.
 
     A host could send frames with that tag; once past its own switch they
     would look like copies and reach the collector. The copies' own entries
-    are one priority higher, on the ports they arrive at.
+    are one priority higher, on the ports they arrive at. The guards carry
+    the mirror's cookie (``cookie_of``): they come and go with it.
     """
     switches = list(switch_ids)
     guards: dict[int, list[Flow]] = {dpid: [] for dpid in switches}
@@ -174,7 +175,7 @@ def guard_flows(
             priority=COPY_PRIORITY - 1,
             match=match(vlan_vid=VLAN_PRESENT | mirror.tag),
             actions=(),
-            cookie=guard_cookie(mirror),
+            cookie=cookie_of(mirror),
             table=Table.RESERVATIONS,
             until=mirror.window.end,
             description=f"mirror {mirror.id}: frames with its tag that are not its copies",
@@ -182,19 +183,6 @@ def guard_flows(
         for dpid in switches:
             guards[dpid].append(guard)
     return {dpid: flows for dpid, flows in guards.items() if flows}
-
-
-def guard_cookie(mirror: MirrorReservation) -> int:
-    """The guards carry the mirror's cookie: they come and go with it."""
-    return cookie(Layer.RESERVATION, mirror.serial)
-
-
-def copy_rate_kbps(mirror: MirrorReservation, overhead_percent: float) -> int | None:
-    """The copy's meter rate (kbit/s), or None for a best-effort copy."""
-    bps = mirror.rate(Direction.OUT)
-    if not bps:
-        return None
-    return max(1, math.ceil(bps * (100 + overhead_percent) / 100 / 1000))
 
 
 def _selected(mirror: MirrorReservation) -> list[dict[str, int | str]]:
@@ -229,11 +217,8 @@ def _filters(mirror: MirrorReservation) -> list[dict[str, int | str]]:
         fields = dict(base)
         if protocol is not None:
             fields.setdefault("eth_type", 0x0800)
-            fields["ip_proto"] = (
-                58
-                if protocol == "icmp" and fields["eth_type"] == 0x86DD
-                else IP_PROTOCOLS[protocol]
-            )
+            number = IP_PROTOCOLS[protocol]
+            fields["ip_proto"] = ICMPV6 if number == 1 and fields["eth_type"] == 0x86DD else number
             if traffic.src_port is not None:
                 fields[f"{protocol}_src"] = traffic.src_port
             if traffic.dst_port is not None:

@@ -35,7 +35,6 @@ from typing import Any
 
 from tegu_ryu.enforcement.mirror_plan import (
     Selection,
-    copy_rate_kbps,
     guard_flows,
     mirror_flows,
     selecting,
@@ -44,6 +43,8 @@ from tegu_ryu.enforcement.mirror_plan import (
 from tegu_ryu.forwarding.base import plan_base_flows
 from tegu_ryu.openflow.flows import (
     BEST_EFFORT_METERS,
+    ICMPV6,
+    IP_PROTOCOLS,
     METER_FIRST,
     Action,
     Flow,
@@ -72,8 +73,6 @@ from tegu_ryu.topology.refs import HOST_SIDE, LinkId
 
 RESERVATION_PRIORITY = 1000  # + number of match fields: the more specific wins
 MIN_BEST_EFFORT_KBPS = 64  # a link fully reserved still lets a trickle of best effort through
-IP_PROTOCOLS = {"tcp": 6, "udp": 17, "icmp": 1}
-ICMPV6 = 58
 
 
 @dataclass(frozen=True)
@@ -142,7 +141,8 @@ def plan_reservation(reservation: Reservation, meters: MeterSettings) -> Reserva
 
 def _plan_mirror(mirror: MirrorReservation, meters: MeterSettings) -> ReservationPlan:
     """A mirror's table entries and copy path; its meter when the copy has a booked rate."""
-    rate = copy_rate_kbps(mirror, meters.overhead_percent)
+    bps = mirror.rate(Direction.OUT)
+    rate = meters.reserved_kbps(bps) if bps else None
     meter_id = None if rate is None else reservation_meter_id(mirror, Direction.OUT)
     flows = mirror_flows(mirror, reservation_cookie(mirror), meter_id)
     meter_list: dict[int, tuple[Meter, ...]] = {}
@@ -253,7 +253,9 @@ def plan_switches(
     enforced_mirrors = [
         r for r in active if isinstance(r, MirrorReservation) and r.id not in conflicts
     ]
-    for dpid, guards in guard_flows(topology.switch_ids(), enforced_mirrors).items():
+    for dpid, guards in guard_flows(
+        topology.switch_ids(), enforced_mirrors, reservation_cookie
+    ).items():
         flows[dpid].update((flow.key, flow) for flow in guards)
     reserved_now: Counter[LinkId] = Counter()  # kbit/s the reservation meters let through
     for reservation in active:

@@ -51,6 +51,9 @@ class Table(IntEnum):
     MIRROR = 2
 
 
+IP_PROTOCOLS = {"tcp": 6, "udp": 17, "icmp": 1}  # ip_proto of the protocols reservations name
+ICMPV6 = 58  # what "icmp" means in an IPv6 match
+
 # Meter ids tegu_ryu owns; meters outside this range are never touched.
 METER_FIRST = 0x1000_0000
 METER_LAST = 0x7FFF_FFFF

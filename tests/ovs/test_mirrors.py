@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 from controller_process import ControllerProcess
-from os_ken.lib.packet import ether_types, ethernet, ipv4, packet, udp, vlan
+from os_ken.lib.packet import ethernet, packet, vlan
 from privateovs import DumpedFlow, PrivateOvs, captured
 
 from tegu_ryu.openflow.flows import COOKIE_TAG, COOKIE_TAG_MASK
+
+from .test_switch_sync import udp_packet
 
 pytestmark = pytest.mark.ovs
 
@@ -45,16 +47,6 @@ class Fabric:
 
     def wait(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
         self.controller.wait_for(condition, timeout=timeout, what=what)
-
-
-def udp_packet(src: tuple[str, str], dst: tuple[str, str], payload: bytes) -> bytes:
-    pkt = packet.Packet()
-    pkt.add_protocol(ethernet.ethernet(dst=dst[0], src=src[0], ethertype=ether_types.ETH_TYPE_IP))
-    pkt.add_protocol(ipv4.ipv4(src=src[1], dst=dst[1], proto=17))
-    pkt.add_protocol(udp.udp(src_port=4000, dst_port=5000))
-    pkt.add_protocol(payload)
-    pkt.serialize()
-    return bytes(pkt.data)
 
 
 def carrying(pcap: Path, payload: bytes) -> list[packet.Packet]:

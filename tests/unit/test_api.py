@@ -64,13 +64,27 @@ class Client:
         return response.status_int, parsed
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[Client]:
+def sample_api(tmp_path: Path, now: float = NOW, super_cookie: str | None = None) -> Api:
+    """The API on the sample static topology, with TOKENS, a fresh state and a fixed clock."""
     settings = ControllerSettings(
         capacity=CapacityPolicy(), state_dir=str(tmp_path / "state"), static_topology=STATIC
     )
-    controller = assemble_controller(settings, now=NOW)
-    yield Client(Api(controller, Authenticator(TOKENS), clock=lambda: NOW))
+    controller = assemble_controller(settings, now=now)
+    return Api(controller, Authenticator(TOKENS), clock=lambda: now, super_cookie=super_cookie)
+
+
+def tegu_post(api: Api, body: str, header: str | None) -> dict[str, Any]:
+    """A ``/tegu/api`` request (``header``: X-Auth-Tegu) and its envelope."""
+    request = Request.blank("/tegu/api", method="POST", body=body.encode())
+    if header is not None:
+        request.headers["X-Auth-Tegu"] = header
+    reply: dict[str, Any] = json.loads(request.get_response(api).body)
+    return reply
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[Client]:
+    yield Client(sample_api(tmp_path))
 
 
 def reserve(

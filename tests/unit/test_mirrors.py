@@ -60,6 +60,11 @@ class Line:
         fields.update(body)
         return self.service.create(who, fields, now=now, reply=lambda r: r)
 
+    def bandwidth(self, src: Host, dst: Host, rate: str, **body: Any) -> Reservation:
+        """An admin's bandwidth reservation from ``src`` to ``dst``, from 0 to 900."""
+        fields = {"src": src.ips[0], "dst": dst.ips[0], "bandwidth": rate, "start": 0, "end": 900}
+        return self.service.create(ADMIN, {**fields, **body}, now=0, reply=lambda r: r)
+
     def network(self) -> FakeNetwork:
         engine = self.service.engine
         plan = plan_switches(engine.topology, engine.reservations.values(), engine.policy, SETTINGS)
@@ -152,12 +157,7 @@ def test_a_collector_on_the_same_switch_gets_the_copy_straight() -> None:
 
 def test_mirrored_reserved_traffic_keeps_its_path_and_meter_and_the_copy_is_metered() -> None:
     line = Line()
-    reservation = line.service.create(
-        ADMIN,
-        {"src": line.h1.ips[0], "dst": line.h4.ips[0], "bandwidth": "20M", "start": 0, "end": 900},
-        now=0,
-        reply=lambda r: r,
-    )
+    reservation = line.bandwidth(line.h1, line.h4, "20M")
     mirror = line.reserve(direction="ingress", bandwidth="5M")
     traces = line.network().deliveries(line.h1.mac, ip(line.h1, line.h4))
     forwarded = next(t for t in traces if t.outcome == line.h4.mac)
@@ -173,12 +173,7 @@ def test_mirrored_reserved_traffic_keeps_its_path_and_meter_and_the_copy_is_mete
 
 def test_a_best_effort_copy_goes_through_the_best_effort_meter_of_a_booked_link() -> None:
     line = Line()
-    line.service.create(
-        ADMIN,
-        {"src": line.h2.ips[0], "dst": line.h4.ips[0], "bandwidth": "20M", "start": 0, "end": 900},
-        now=0,
-        reply=lambda r: r,
-    )
+    line.bandwidth(line.h2, line.h4, "20M")
     line.reserve(direction="ingress")
     copy = next(
         t
@@ -202,12 +197,7 @@ def test_no_copies_before_the_start_or_after_the_end() -> None:
 
 def test_a_booked_copy_that_would_overfill_a_link_is_refused_naming_it() -> None:
     line = Line()
-    line.service.create(
-        ADMIN,
-        {"src": line.h2.ips[0], "dst": line.h4.ips[0], "bandwidth": "90M", "start": 0, "end": 900},
-        now=0,
-        reply=lambda r: r,
-    )
+    line.bandwidth(line.h2, line.h4, "90M")
     with pytest.raises(Conflict) as refused:
         line.reserve(bandwidth="20M")
     assert refused.value.code == "no_capacity"
@@ -361,13 +351,7 @@ def test_a_frame_faking_a_copy_never_reaches_the_collector() -> None:
         [line.h2.mac, line.c.mac]
     )
     with pytest.raises(InvalidField, match="mirror copies"):
-        line.service.create(
-            ADMIN,
-            {"src": line.h2.ips[0], "dst": line.h4.ips[0], "bandwidth": "1M", "vlan": 3001,
-             "duration": 100},
-            now=0,
-            reply=lambda r: r,
-        )  # fmt: skip
+        line.bandwidth(line.h2, line.h4, "1M", vlan=3001)
 
 
 def test_address_filters_of_two_families_are_refused() -> None:
@@ -379,12 +363,7 @@ def test_address_filters_of_two_families_are_refused() -> None:
 
 def test_a_best_effort_copy_needs_no_free_capacity() -> None:
     line = Line()
-    line.service.create(
-        ADMIN,
-        {"src": line.h2.ips[0], "dst": line.h4.ips[0], "bandwidth": "90M", "start": 0, "end": 900},
-        now=0,
-        reply=lambda r: r,
-    )
+    line.bandwidth(line.h2, line.h4, "90M")
     line.service.set_policy(ADMIN, {"headroom_percent": 50})  # the link is now overbooked
     assert line.reserve(direction="ingress").state is State.ACTIVE
 

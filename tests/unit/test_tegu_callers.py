@@ -3,21 +3,15 @@ token's tenant, and the command acts for that tenant (issue: two holes in the fi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from webob import Request
 
 from tegu_ryu.api.wsgi import Api
-from tegu_ryu.assembly import assemble_controller
-from tegu_ryu.auth import Authenticator
-from tegu_ryu.controller import ControllerSettings
-from tegu_ryu.topology.capacity import CapacityPolicy
 
-from .test_api import NOW, STATIC, TOKENS
+from .test_api import sample_api, tegu_post
 
 
 class Tegu:
@@ -25,10 +19,7 @@ class Tegu:
         self.api = api
 
     def one(self, body: str, header: str | None = None) -> dict[str, Any]:
-        request = Request.blank("/tegu/api", method="POST", body=body.encode())
-        if header is not None:
-            request.headers["X-Auth-Tegu"] = header
-        reply = json.loads(request.get_response(self.api).body)
+        reply = tegu_post(self.api, body, header)
         assert len(reply["reqstate"]) == 1
         state: dict[str, Any] = reply["reqstate"][0]
         return state
@@ -39,11 +30,7 @@ class Tegu:
 
 @pytest.fixture
 def tegu(tmp_path: Path) -> Iterator[Tegu]:
-    settings = ControllerSettings(
-        capacity=CapacityPolicy(), state_dir=str(tmp_path / "state"), static_topology=STATIC
-    )
-    controller = assemble_controller(settings, now=NOW)
-    yield Tegu(Api(controller, Authenticator(TOKENS), clock=lambda: NOW))
+    yield Tegu(sample_api(tmp_path))
 
 
 def reserve(hosts: str) -> str:

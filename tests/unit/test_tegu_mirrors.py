@@ -11,12 +11,8 @@ import pytest
 from webob import Request
 
 from tegu_ryu.api.wsgi import Api
-from tegu_ryu.assembly import assemble_controller
-from tegu_ryu.auth import Authenticator
-from tegu_ryu.controller import ControllerSettings
-from tegu_ryu.topology.capacity import CapacityPolicy
 
-from .test_api import NOW, STATIC, TOKENS
+from .test_api import NOW, sample_api
 
 
 class Tegu:
@@ -37,11 +33,7 @@ class Tegu:
 
 @pytest.fixture
 def tegu(tmp_path: Path) -> Iterator[Tegu]:
-    settings = ControllerSettings(
-        capacity=CapacityPolicy(), state_dir=str(tmp_path / "state"), static_topology=STATIC
-    )
-    controller = assemble_controller(settings, now=NOW)
-    yield Tegu(Api(controller, Authenticator(TOKENS), clock=lambda: NOW, super_cookie="super"))
+    yield Tegu(sample_api(tmp_path, super_cookie="super"))
 
 
 def add(tegu: Tegu, token: str = "acme-token", **fields: Any) -> tuple[int, Any]:

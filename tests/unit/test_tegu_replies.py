@@ -12,13 +12,9 @@ import pytest
 from webob import Request
 
 from tegu_ryu.api.wsgi import Api
-from tegu_ryu.assembly import assemble_controller
-from tegu_ryu.auth import Authenticator
-from tegu_ryu.controller import ControllerSettings
 from tegu_ryu.reservations.model import State
-from tegu_ryu.topology.capacity import CapacityPolicy
 
-from .test_api import NOW, STATIC, TOKENS
+from .test_api import sample_api, tegu_post
 
 
 class Tegu:
@@ -26,20 +22,12 @@ class Tegu:
         self.api = api
 
     def send(self, body: str, token: str = "admin-token") -> dict[str, Any]:
-        request = Request.blank("/tegu/api", method="POST", body=body.encode())
-        request.headers["X-Auth-Tegu"] = token
-        reply: dict[str, Any] = json.loads(request.get_response(self.api).body)
-        return reply
+        return tegu_post(self.api, body, token)
 
 
 @pytest.fixture
 def tegu(tmp_path: Path) -> Iterator[Tegu]:
-    settings = ControllerSettings(
-        capacity=CapacityPolicy(), state_dir=str(tmp_path / "state"), static_topology=STATIC
-    )
-    yield Tegu(
-        Api(assemble_controller(settings, now=NOW), Authenticator(TOKENS), clock=lambda: NOW)
-    )
+    yield Tegu(sample_api(tmp_path))
 
 
 def test_requests_are_numbered_from_one(tegu: Tegu) -> None:
