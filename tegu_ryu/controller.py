@@ -38,6 +38,10 @@ from tegu_ryu.topology.refs import LinkId, PortRef, dpid_str
 LOG = logging.getLogger(__name__)
 
 
+# What ``Controller.enforcement`` can say, from before the start to after the end.
+ENFORCEMENT_STATUSES = ("scheduled", "pending", "installed", "error", "removed")
+
+
 @dataclass(frozen=True)
 class ControllerSettings:
     """What the controller needs from configuration, already validated."""

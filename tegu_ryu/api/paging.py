@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -32,16 +32,34 @@ class Page(Generic[ItemT]):
     next_cursor: str | None
 
 
-def page_of(ordered: Sequence[ItemT], query: Mapping[str, str]) -> Page[ItemT]:
-    """The page ``query`` asks for (``limit``, ``cursor``) of reservations sorted by created, id."""
+def page_of(
+    ordered: Sequence[ItemT],
+    query: Mapping[str, str],
+    keep: Callable[[ItemT], bool] | None = None,
+) -> Page[ItemT]:
+    """The page ``query`` asks for (``limit``, ``cursor``) of reservations sorted by created, id.
+
+    ``keep`` filters what can only be known item by item (what the switches
+    hold): items are tested in order only until the page is full, so asking
+    for the first few is cheap however many there are. The cursor then marks
+    the last item *tested*, and a following page may turn out empty.
+    """
     limit = _limit(query.get("limit"))
     start = 0
     if "cursor" in query:
         keys = [(r.created, r.id) for r in ordered]
         start = bisect.bisect_right(keys, _decode(query["cursor"]))
-    items = list(ordered[start : start + limit])
-    more = start + limit < len(ordered)
-    return Page(items, _encode(items[-1]) if more and items else None)
+    if keep is None:
+        items = list(ordered[start : start + limit])
+        more = start + limit < len(ordered)
+        return Page(items, _encode(items[-1]) if more and items else None)
+    items, position = [], start
+    while position < len(ordered) and len(items) < limit:
+        if keep(ordered[position]):
+            items.append(ordered[position])
+        position += 1
+    more = position < len(ordered)
+    return Page(items, _encode(ordered[position - 1]) if more else None)
 
 
 def _limit(text: str | None) -> int:

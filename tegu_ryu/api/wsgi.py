@@ -26,8 +26,8 @@ from tegu_ryu.api.paging import page_of
 from tegu_ryu.auth import Authenticator
 from tegu_ryu.compat.tegu_api import TeguApi
 from tegu_ryu.compat.tegu_mirrors import MirrorCall, TeguMirrors
-from tegu_ryu.controller import Controller
-from tegu_ryu.errors import MethodNotAllowed, NotFound, RequestError, clipped
+from tegu_ryu.controller import ENFORCEMENT_STATUSES, Controller
+from tegu_ryu.errors import InvalidField, MethodNotAllowed, NotFound, RequestError, clipped
 from tegu_ryu.reservations.model import Reservation
 from tegu_ryu.tenancy import Principal
 
@@ -197,8 +197,13 @@ class Api:
         result: Iterable[bytes] = response(environ, start_response)
         return result
 
-    def _reservation(self, reservation: Reservation) -> dict[str, Any]:
-        return views.reservation_json(reservation, self.controller.enforcement(reservation))
+    def _reservation(
+        self, reservation: Reservation, enforcement: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The v1 view; ``enforcement`` when the caller has just asked the switches' state."""
+        return views.reservation_json(
+            reservation, enforcement or self.controller.enforcement(reservation)
+        )
 
     # ------------------------------------------------------------ handlers
 
@@ -215,19 +220,29 @@ class Api:
         self, request: Request, params: dict[str, str], who: Principal
     ) -> Response:
         query = dict(request.GET)
-        unknown = set(query) - {"state", "owner", "type", "limit", "cursor"}
+        unknown = set(query) - {"state", "owner", "type", "enforcement", "limit", "cursor"}
         if unknown:
             raise RequestError(
-                f"unknown parameter {sorted(unknown)[0]}; use state, owner, type, limit or cursor",
+                f"unknown parameter {sorted(unknown)[0]}; use state, owner, type, enforcement, "
+                "limit or cursor",
                 code="invalid_field",
                 details={"field": sorted(unknown)[0]},
             )
+        wanted = query.get("enforcement")
+        if wanted is not None and wanted not in ENFORCEMENT_STATUSES:
+            raise InvalidField("enforcement", f"expected one of {', '.join(ENFORCEMENT_STATUSES)}")
         found = self.service.visible(who, query.get("state"), query.get("type"), query.get("owner"))
-        page = page_of(found, query)
+        enforcement: dict[str, dict[str, Any]] = {}
+
+        def enforced_as_wanted(reservation: Reservation) -> bool:
+            enforcement[reservation.id] = self.controller.enforcement(reservation)
+            return bool(enforcement[reservation.id]["status"] == wanted)
+
+        page = page_of(found, query, None if wanted is None else enforced_as_wanted)
         shown, damaged = [], [views.damaged_json(d) for d in self.service.damaged_records(who)]
         for reservation in page.items:
             try:
-                shown.append(self._reservation(reservation))
+                shown.append(self._reservation(reservation, enforcement.get(reservation.id)))
             except Exception as exc:
                 LOG.exception("reservation %s cannot be shown; left out", reservation.id)
                 if who.admin:

@@ -262,14 +262,34 @@ def wait_installed(ctx: Context, made: dict[str, Any], timeout: float = 30.0) ->
 @click.option("--type", "kind", type=click.Choice(["bandwidth", "oneway", "mirror"]))
 @click.option("--owner", help="Another tenant's (admins only).")
 @click.option(
+    "--enforcement",
+    type=click.Choice(["scheduled", "pending", "installed", "error", "removed"]),
+    help="Only those the switches hold so (pending: not yet installed).",
+)
+@click.option(
     "--limit", type=click.IntRange(1, 10000), help="At most this many (default: all of them)."
 )
 @click.pass_obj
 def list_(
-    ctx: Context, state: str | None, kind: str | None, owner: str | None, limit: int | None
+    ctx: Context,
+    *,
+    state: str | None,
+    kind: str | None,
+    owner: str | None,
+    enforcement: str | None,
+    limit: int | None,
 ) -> None:
     """Your reservations (all, for admins), fetched page by page."""
-    query = {k: v for k, v in (("state", state), ("type", kind), ("owner", owner)) if v}
+    query = {
+        k: v
+        for k, v in (
+            ("state", state),
+            ("type", kind),
+            ("owner", owner),
+            ("enforcement", enforcement),
+        )
+        if v
+    }
     found: list[Any] = []
     damaged: list[Any] = []
     while True:

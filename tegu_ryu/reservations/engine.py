@@ -567,14 +567,17 @@ class Engine:
         """Book what ``reservation`` claims (over ``window``, default its own); raise alarms."""
         bookings = self._bookings(reservation, window)
         before = {b.link: self.ledger.peak_amount(b.link, b.window) for b in bookings}
+        added: defaultdict[LinkId, int] = defaultdict(int)
+        for booking in bookings:
+            added[booking.link] += booking.amount
         self.ledger.book(bookings)
         view = self.topology.view()
         for booking in bookings:
             threshold = self.policy.alarm_level(view.capacity_of(booking.link))
+            was = before[booking.link]
             if (
-                before[booking.link]
-                < threshold
-                <= self.ledger.peak_amount(booking.link, booking.window)
+                was < threshold <= was + added[booking.link]  # else it cannot cross: no re-read
+                and threshold <= self.ledger.peak_amount(booking.link, booking.window)
             ):
                 peak = self.ledger.peak(booking.link, booking.window)
                 alarm = Alarm(

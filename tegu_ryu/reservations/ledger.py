@@ -4,7 +4,7 @@ Each link's bookings are a step function of time: sorted breakpoints and the
 level (bit/s booked) from each breakpoint to the next. Booking an interval
 splits at most two steps and adds to the steps in between; the peak over a
 window is two binary searches and a max over the steps the window touches.
-That is the fastest there is while a calendar is a few thousand steps, which
+That is the fastest there is while a calendar is a few hundred steps, which
 is what lets path search consult it for every link it considers.
 
 A link that thousands of reservations cross at the same time (a burst of
@@ -36,7 +36,7 @@ from tegu_ryu.reservations.window import Window
 from tegu_ryu.topology.refs import LinkId
 
 KeyT = TypeVar("KeyT")
-FLAT = 4096  # steps a calendar keeps in one plain block before it is cut into blocks
+FLAT = 512  # steps a calendar keeps in one plain block before it is cut into blocks
 BLOCK = 64  # steps per block after that: a block splits above twice this, joins below half
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from tegu_ryu.errors import Forbidden, InvalidField, NotFound, RequestError, StorageUnavailable
+from tegu_ryu.reservations.batching import BatchedAdmissions
 from tegu_ryu.reservations.engine import Alarm, Engine
 from tegu_ryu.reservations.kinds import KINDS
 from tegu_ryu.reservations.ledger import Peak
@@ -97,6 +98,7 @@ class ReservationService:
         self.engine.restore(stored.reservations)
         self.lifecycle = Lifecycle(self.engine)
         self.damaged = {record.id: record for record in stored.damaged}
+        self._admissions = BatchedAdmissions(lock, store.save_reservations, self.engine.forget)
         self._unsaved: set[str] = set()  # changed by ticks, not yet written (disk full, ...)
         self._unforgotten: set[str] = set()
         self.paused = stored.paused
@@ -156,14 +158,7 @@ class ReservationService:
 
     def _admitted(self, admission: Callable[[], KindT], reply: Callable[[KindT], ReplyT]) -> ReplyT:
         """Run ``admission`` under the lock, build the reply, then commit (or undo it all)."""
-        with self.lock:
-            reservation = admission()
-            try:
-                answer = reply(reservation)
-                self.store.save_reservations([reservation])
-            except Exception:
-                self.engine.forget(reservation.id)
-                raise
+        answer = self._admissions.admit(admission, reply)
         self.on_change()
         return answer
 

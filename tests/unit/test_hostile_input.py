@@ -309,6 +309,34 @@ def test_pages_follow_a_cursor_without_repeats_or_gaps(client: Client) -> None:
         assert status == 400 and error["error"]["details"]["field"] in {"limit", "cursor"}
 
 
+def test_listing_by_enforcement_tests_only_until_the_page_is_full(client: Client) -> None:
+    """No switch is connected here: live reservations are pending, later ones scheduled."""
+    later = [
+        reserve(client, "1M", dst_port=port, protocol="tcp", start=NOW + 600)[1]["id"]
+        for port in (1, 2)
+    ]
+    live = [reserve(client, "1M", dst_port=port, protocol="tcp")[1]["id"] for port in (3, 4, 5)]
+    listed = [r["id"] for r in client.call("GET", "/v1/reservations")[1]["reservations"]]
+    status, page = client.call("GET", "/v1/reservations?enforcement=pending&limit=1")
+    assert status == 200
+    assert [r["id"] for r in page["reservations"]] == [i for i in listed if i in live][:1]
+    assert page["next"] is not None  # stopped at the first found; more are left to test
+    seen, cursor = [], ""
+    while True:
+        status, page = client.call("GET", f"/v1/reservations?enforcement=scheduled&limit=1{cursor}")
+        assert status == 200
+        seen += [r["id"] for r in page["reservations"]]
+        if page["next"] is None:
+            break
+        cursor = f"&cursor={page['next']}"
+    assert seen == [i for i in listed if i in later]
+    status, page = client.call("GET", "/v1/reservations?enforcement=installed")
+    assert status == 200 and page == {"reservations": [], "next": None}
+    status, error = client.call("GET", "/v1/reservations?enforcement=done")
+    assert status == 400 and error["error"]["details"]["field"] == "enforcement"
+    assert "scheduled, pending, installed" in error["error"]["message"]
+
+
 def test_a_reservation_that_cannot_be_shown_does_not_take_the_listing_down(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -321,10 +349,10 @@ def test_a_reservation_that_cannot_be_shown_does_not_take_the_listing_down(
     second = reserve(client, "1M", protocol="udp")[1]
     shown = api._reservation
 
-    def flaky(reservation: Any) -> dict[str, Any]:
+    def flaky(reservation: Any, *known: Any) -> dict[str, Any]:
         if reservation.id == first["id"]:
             raise ValueError("cannot render")
-        return shown(reservation)
+        return shown(reservation, *known)
 
     monkeypatch.setattr(api, "_reservation", flaky)
     status, tenant_view = client.call("GET", "/v1/reservations")
