@@ -166,6 +166,7 @@ class TeguApp(app_manager.OSKenApp):
             authenticator,
             super_cookie=cfg.CONF.super_cookie,
             max_body=limits.max_body_bytes,
+            max_waiting=max(1, limits.threads // 2),
         )
         self.api = ApiServer(cfg.CONF.api_host, cfg.CONF.api_port, api, limits)
         self._wake = threading.Event()  # a change may have brought the next edge closer

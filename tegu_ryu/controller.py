@@ -14,6 +14,8 @@ pass waits until every switch has confirmed the last one with a barrier.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +83,9 @@ class Controller:
         self.reconciler = Reconciler(self.desired, settle=settings.discovery_settle)
         self._paths_trusted_from = now + settings.discovery_settle
         self._errors: dict[str, str] = {}
+        # Notified whenever what the switches hold may have moved on: clients waiting to
+        # hear that their reservation is installed wake up instead of polling.
+        self._enforcement_moved = threading.Condition(self.lock)
 
     @property
     def switches(self) -> dict[int, SwitchState]:
@@ -192,6 +197,7 @@ class Controller:
             self._errors = {
                 rid: why for rid, why in self._errors.items() if not self._touches(rid, dpid)
             }
+            self._enforcement_moved.notify_all()
         return done
 
     def resync_due(self, now: float) -> list[int]:
@@ -210,6 +216,7 @@ class Controller:
             self.desired.update(
                 self.topology, engine.reservations, engine.policy, self.reservations.paused
             )
+            self._enforcement_moved.notify_all()  # a conflict may have been found
             return self.reconciler.next_pass(now)
 
     def pass_sent(
@@ -222,7 +229,9 @@ class Controller:
     def barrier_replied(self, dpid: int, xid: int) -> bool:
         """True when this reply confirms the last outstanding barrier (a new pass may start)."""
         with self.lock:
-            return self.reconciler.barrier_replied(dpid, xid)
+            last = self.reconciler.barrier_replied(dpid, xid)
+            self._enforcement_moved.notify_all()
+            return last
 
     def switch_error(self, dpid: int, serial: int | None, detail: str) -> None:
         """A switch refused something we sent; the reservation it was for says so."""
@@ -232,8 +241,32 @@ class Controller:
                 for reservation in self.reservations.engine.reservations.values():
                     if reservation.serial == serial:
                         self._errors[reservation.id] = f"switch {dpid_str(dpid)}: {detail}"
+            self._enforcement_moved.notify_all()
 
     # ------------------------------------------------------------------ views
+
+    def await_enforcement(self, reservation_id: str, timeout: float) -> None:
+        """Return once the reservation is no longer being installed, or after ``timeout`` s.
+
+        Nothing to wait for (returns at once): a reservation that is gone,
+        degraded (it waits for the network, not the switches) or while
+        enforcement is paused.
+        """
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                reservation = self.reservations.engine.reservations.get(reservation_id)
+                if (
+                    reservation is None
+                    or reservation.state is State.DEGRADED
+                    or self.reservations.paused
+                    or self.enforcement(reservation)["status"] != "pending"
+                ):
+                    return
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._enforcement_moved.wait(remaining)
 
     def enforcement(self, reservation: Reservation) -> dict[str, Any]:
         """``{"status", "detail"}``: whether the switches hold what this reservation needs."""

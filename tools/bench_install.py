@@ -8,10 +8,10 @@ A private ovs-vswitchd (dummy datapath) runs six bridges in a line, b1..b6,
 joined by patch ports, with h1 on b1, h3 on b3 and h6 on b6; a real
 tegu-manager controls them. It measures:
 
-* latency, one reservation at a time, from the POST to the API reporting
-  ``enforcement.status == "installed"`` (every switch of the path has
-  answered the barrier after its flows and meters): h1-h3 (3 switches) and
-  h1-h6 (6 switches), p50 and p99;
+* latency, one reservation at a time, from the POST to its answer saying
+  ``enforcement.status == "installed"`` (``POST ...?wait=5``: every switch of
+  the path has answered the barrier after its flows and meters): h1-h3
+  (3 switches) and h1-h6 (6 switches), p50 and p99;
 * a burst: N reservations posted by 8 concurrent clients, and the time until
   all are installed, as reservations/s and flows/s;
 * beside it, on the same bridges, how fast ``ovs-ofctl add-flows`` installs
@@ -29,6 +29,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -82,8 +83,9 @@ def ready(controller: ControllerProcess) -> bool:
 _SESSIONS = threading.local()
 
 
-def post(controller: ControllerProcess, dst: str, port: int) -> str:
-    """One reservation, on this thread's own keep-alive connection (as a real client would)."""
+def post(controller: ControllerProcess, dst: str, port: int, wait: float = 0) -> dict[str, Any]:
+    """One reservation, on this thread's own keep-alive connection (as a real client would);
+    with ``wait``, answered once its switches hold it."""
     if not hasattr(_SESSIONS, "session"):
         _SESSIONS.session = requests.Session()
     body = {
@@ -94,10 +96,12 @@ def post(controller: ControllerProcess, dst: str, port: int) -> str:
         "protocol": "tcp",
         "dst_port": port,
     }
-    reply = _SESSIONS.session.post(f"{controller.url}/v1/reservations", json=body, timeout=60)
+    url = f"{controller.url}/v1/reservations" + (f"?wait={wait}" if wait else "")
+    reply = _SESSIONS.session.post(url, json=body, timeout=60)
     if reply.status_code != 201:
         raise RuntimeError(f"reservation refused: {reply.text}")
-    return str(reply.json()["id"])
+    made: dict[str, Any] = reply.json()
+    return made
 
 
 def installed(controller: ControllerProcess, rid: str) -> bool:
@@ -111,9 +115,9 @@ def latencies(controller: ControllerProcess, dst: str, count: int, first_port: i
     result = []
     for n in range(count):
         began = time.perf_counter()
-        rid = post(controller, dst, first_port + n)
-        while not installed(controller, rid):
-            time.sleep(0.001)
+        made = post(controller, dst, first_port + n, wait=5)
+        while made["enforcement"]["status"] != "installed":
+            made = controller.request("GET", f"/v1/reservations/{made['id']}?wait=5")[1]
         result.append(time.perf_counter() - began)
     return result
 
@@ -123,7 +127,10 @@ def burst(controller: ControllerProcess, count: int, first_port: int) -> tuple[f
     seconds until the last was answered, and how many there were."""
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
-        ids = set(pool.map(lambda n: post(controller, "h6", first_port + n), range(count)))
+        ids = {
+            made["id"]
+            for made in pool.map(lambda n: post(controller, "h6", first_port + n), range(count))
+        }
     answered = time.perf_counter() - began
     while (waiting := _first_pending(controller)) is not None:
         while not installed(controller, waiting):

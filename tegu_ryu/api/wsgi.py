@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable
 from importlib import resources
@@ -34,6 +35,7 @@ from tegu_ryu.tenancy import Principal
 LOG = logging.getLogger(__name__)
 
 Handler = Callable[[Request, dict[str, str], Principal], Response]
+MAX_WAIT = 30.0  # seconds a request may ask to wait for the switches (``?wait=``)
 NOBODY = Principal(tenant="", admin=False)  # who public endpoints (health, openapi) serve
 
 
@@ -53,6 +55,20 @@ def json_response(body: Any, status: int = 200) -> Response:
         content_type="application/json",
         charset="utf-8",
     )
+
+
+def wait_seconds(request: Request) -> float:
+    """``?wait=SECONDS`` (up to 30): answer once the switches are settled; 0 when absent."""
+    text = request.GET.get("wait")
+    if text is None:
+        return 0.0
+    try:
+        seconds = float(text) if len(text) <= 20 else math.nan
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= MAX_WAIT:
+        raise InvalidField("wait", f"expected a number of seconds from 0 to {MAX_WAIT:.0f}")
+    return seconds
 
 
 def json_body(request: Request) -> Any:
@@ -120,10 +136,15 @@ class Api:
         authenticator: Authenticator | None = None,
         clock: Callable[[], float] = time.time,
         super_cookie: str | None = None,
+        *,
         max_body: int = 1024 * 1024,
+        max_waiting: int = 4,
     ) -> None:
+        """``max_waiting``: requests that may wait (``?wait=``) at once; the others answer
+        at once, so that waiting clients can never take every server thread."""
         self.controller = controller
         self.max_body = max_body
+        self._waiting = threading.BoundedSemaphore(max_waiting)
         self.service = controller.reservations
         self.authenticator = authenticator or Authenticator(None)
         self.clock = clock
@@ -255,13 +276,30 @@ class Api:
     def create_reservation(
         self, request: Request, params: dict[str, str], who: Principal
     ) -> Response:
+        wait = wait_seconds(request)
         view = self.service.create(who, json_body(request), self.clock(), self._reservation)
+        if wait:
+            view = self._reservation(self._settled(who, view["id"], wait))
         response = json_response(view, status=201)
         response.headers["Location"] = f"/v1/reservations/{view['id']}"
         return response
 
     def get_reservation(self, request: Request, params: dict[str, str], who: Principal) -> Response:
-        return json_response(self._reservation(self.service.get(who, params["rid"])))
+        wait = wait_seconds(request)
+        reservation = self.service.get(who, params["rid"])
+        if wait:
+            reservation = self._settled(who, reservation.id, wait)
+        return json_response(self._reservation(reservation))
+
+    def _settled(self, who: Principal, reservation_id: str, wait: float) -> Reservation:
+        """The reservation once its switches are settled (or ``wait`` s have passed); at once
+        when too many requests are waiting already."""
+        if self._waiting.acquire(blocking=False):
+            try:
+                self.controller.await_enforcement(reservation_id, wait)
+            finally:
+                self._waiting.release()
+        return self.service.get(who, reservation_id)
 
     def modify_reservation(
         self, request: Request, params: dict[str, str], who: Principal

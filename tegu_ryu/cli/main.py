@@ -244,12 +244,18 @@ def wait_installed(ctx: Context, made: dict[str, Any], timeout: float = 30.0) ->
     deadline = time.monotonic() + timeout
     with render.console(stderr=True).status("installing on the switches..."):
         while made["enforcement"]["status"] not in ("installed", "error"):
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 fail(
                     f"not installed after {timeout:.0f} s: {made['enforcement']['detail']}", REFUSED
                 )
-            time.sleep(0.2)
-            made = ctx.call("GET", f"/v1/reservations/{made['id']}")
+            # The controller answers as soon as the switches hold it (or at once when many
+            # clients are waiting already): the pause is only for that case.
+            made = ctx.call(
+                "GET", f"/v1/reservations/{made['id']}", query={"wait": f"{min(left, 5):.1f}"}
+            )
+            if made["enforcement"]["status"] == "pending":
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
     if made["enforcement"]["status"] == "error":
         fail(f"the switches refused it: {made['enforcement']['detail']}", REFUSED)
     return made

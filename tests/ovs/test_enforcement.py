@@ -161,6 +161,16 @@ def test_an_active_reservation_is_on_every_switch_of_its_path(clean: Line) -> No
     assert all(f"meter:{0x7000_0002}" in t for t in base_to_e2)
 
 
+def test_a_post_that_waits_answers_once_every_switch_holds_the_reservation(clean: Line) -> None:
+    body = {"src": "h1", "dst": "h3", "bandwidth": "5M", "duration": 60, "protocol": "udp"}
+    status, made = clean.controller.request("POST", "/v1/reservations?wait=10", body)
+    assert status == 201 and made["enforcement"]["status"] == "installed", made
+    for bridge in BRIDGES:  # already there when the answer came: no polling needed
+        assert any("udp" in f.text for f in clean.flows(bridge, Layer.RESERVATION)), bridge
+    status, again = clean.controller.request("GET", f"/v1/reservations/{made['id']}?wait=10")
+    assert status == 200 and again["enforcement"]["status"] == "installed"
+
+
 def test_a_port_without_a_protocol_is_reserved_for_tcp_and_udp_on_one_meter(
     clean: Line,
 ) -> None:

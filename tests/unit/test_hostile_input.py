@@ -7,6 +7,8 @@ hardening issue; each request goes through the real WSGI application.
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -335,6 +337,47 @@ def test_listing_by_enforcement_tests_only_until_the_page_is_full(client: Client
     status, error = client.call("GET", "/v1/reservations?enforcement=done")
     assert status == 400 and error["error"]["details"]["field"] == "enforcement"
     assert "scheduled, pending, installed" in error["error"]["message"]
+
+
+def test_wait_is_bounded_and_answers_at_once_when_there_is_nothing_to_wait_for(
+    client: Client,
+) -> None:
+    """No switch is connected here: a live reservation stays pending for the whole wait."""
+    for bad in ("-1", "31", "x", "nan", "inf", "1" * 30):
+        status, error = client.call("POST", f"/v1/reservations?wait={bad}", {})
+        assert status == 400 and error["error"]["details"]["field"] == "wait", bad
+    nothing_stored(client)
+    began = time.monotonic()
+    status, later = reserve(client, "1M", start=NOW + 600)
+    status, later = client.call(
+        "GET", f"/v1/reservations/{later['id']}?wait=5", template="/v1/reservations/{rid}"
+    )
+    assert status == 200 and later["enforcement"]["status"] == "scheduled"
+    assert time.monotonic() - began < 2  # scheduled: nothing to wait for
+    body = {"src": "h1", "dst": "h3", "bandwidth": "1M", "duration": 60, "protocol": "udp"}
+    began = time.monotonic()
+    status, live = client.call("POST", "/v1/reservations?wait=0.3", body)
+    assert status == 201 and live["enforcement"]["status"] == "pending"
+    assert time.monotonic() - began >= 0.3
+
+
+def test_waiting_clients_never_take_every_server_thread(tmp_path: Path) -> None:
+    settings = ControllerSettings(
+        capacity=CapacityPolicy(), state_dir=str(tmp_path / "state"), static_topology=STATIC
+    )
+    controller = assemble_controller(settings, now=NOW)
+    client = Client(Api(controller, Authenticator(TOKENS), clock=lambda: NOW, max_waiting=1))
+    made = reserve(client, "1M", protocol="udp")[1]
+    path = f"/v1/reservations/{made['id']}?wait=2"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(client.call, "GET", path, None, "acme-token", "/v1/reservations/{rid}")
+        while not first.done() and client.api._waiting._value:  # the first one is waiting
+            time.sleep(0.001)
+        began = time.monotonic()
+        status, answer = client.call("GET", path, template="/v1/reservations/{rid}")
+        assert status == 200 and answer["enforcement"]["status"] == "pending"
+        assert time.monotonic() - began < 1  # answered at once: the one waiting slot is taken
+        assert first.result(10)[0] == 200
 
 
 def test_a_reservation_that_cannot_be_shown_does_not_take_the_listing_down(
