@@ -20,7 +20,7 @@ confirmed the one before (barriers), so traffic always has somewhere to go:
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 from tegu_ryu.openflow.flows import Flow, FlowKey, Meter, by_key
@@ -67,20 +67,17 @@ class Changes:
 
     def without(self, phase: int) -> Changes:
         """These changes but those of ``phase``: what is left once it is sent."""
-        kept = [self.only(p) for p in (1, 2, 3) if p != phase]
-        return Changes(
-            *(
-                tuple(item for part in kept for item in getattr(part, name))
-                for name in (
-                    "meter_add",
-                    "meter_modify",
-                    "flow_add",
-                    "flow_modify",
-                    "flow_delete",
-                    "meter_delete",
-                )
+        if phase == 1:
+            return Changes(
+                flow_modify=self.flow_modify,
+                flow_delete=self.flow_delete,
+                meter_delete=self.meter_delete,
             )
-        )
+        if phase == 2:
+            return replace(self, flow_modify=())
+        if phase == 3:
+            return replace(self, flow_delete=(), meter_delete=())
+        return self
 
     def flow_keys(self) -> set[FlowKey]:
         return {f.key for f in (*self.flow_add, *self.flow_modify, *self.flow_delete)}

@@ -150,7 +150,9 @@ class Engine:
         """The first start or end of a live reservation after ``after``: when states change next.
 
         A heap of every edge ever put; edges in the past, and those of
-        reservations since cancelled, moved or changed, are dropped as they surface.
+        reservations since cancelled, moved or changed, are dropped as they surface,
+        and so is the start of one already active (admitted at its start: a tick
+        there would change nothing, and a tick reads every reservation).
         ``after`` is the clock: it must not go backwards between calls.
         """
         edges = self._edges
@@ -161,7 +163,10 @@ class Engine:
                 instant > after
                 and current is not None
                 and not current.state.final
-                and instant in (current.window.start, current.window.end)
+                and (
+                    instant == current.window.end
+                    or (instant == current.window.start and current.state is not State.ACTIVE)
+                )
             ):
                 return instant
             heapq.heappop(edges)

@@ -548,6 +548,18 @@ def test_the_next_edge_is_the_nearest_start_or_end_of_a_live_reservation() -> No
     assert engine.next_edge(40) is None
 
 
+def test_a_reservation_admitted_at_its_start_has_no_start_edge_to_tick_for() -> None:
+    """Every tick reads every reservation: one made active at once must not cause one."""
+    engine, _ = diamond()
+    made = engine.create(5, "acme", request(H1, H4, M, window=Window(5, 30)))
+    assert made.state is State.ACTIVE
+    assert engine.next_edge(4) == 30  # its end only
+    later = engine.create(
+        5, "acme", request(H1, H4, M, window=Window(8, 20), match=Match(protocol="udp"))
+    )
+    assert later.state is State.PENDING and engine.next_edge(4) == 8
+
+
 def test_the_edge_heap_does_not_grow_with_state_changes() -> None:
     engine, links = diamond()
     lifecycle = Lifecycle(engine)
