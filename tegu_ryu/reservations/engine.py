@@ -571,19 +571,23 @@ class Engine:
     def book(self, now: float, reservation: Reservation, window: Window | None = None) -> None:
         """Book what ``reservation`` claims (over ``window``, default its own); raise alarms."""
         bookings = self._bookings(reservation, window)
-        before = {b.link: self.ledger.peak_amount(b.link, b.window) for b in bookings}
         added: defaultdict[LinkId, int] = defaultdict(int)
         for booking in bookings:
             added[booking.link] += booking.amount
-        self.ledger.book(bookings)
         view = self.topology.view()
+        thresholds = {link: self.policy.alarm_level(view.capacity_of(link)) for link in added}
+        # Only a link whose bookings could reach its alarm level with these is read twice.
+        watched = {
+            link: self.ledger.peak_amount(link, booking.window)
+            for booking in bookings
+            if self.ledger.could_reach(link := booking.link, thresholds[link] - added[link])
+        }
+        self.ledger.book(bookings)
         for booking in bookings:
-            threshold = self.policy.alarm_level(view.capacity_of(booking.link))
-            was = before[booking.link]
-            if (
-                was < threshold <= was + added[booking.link]  # else it cannot cross: no re-read
-                and threshold <= self.ledger.peak_amount(booking.link, booking.window)
-            ):
+            if booking.link not in watched:
+                continue
+            threshold, was = thresholds[booking.link], watched[booking.link]
+            if was < threshold <= self.ledger.peak_amount(booking.link, booking.window):
                 peak = self.ledger.peak(booking.link, booking.window)
                 alarm = Alarm(
                     now, booking.link, reservation.id, peak.start, peak.end, peak.amount, threshold

@@ -69,6 +69,7 @@ class StepFunction:
         self._flat = flat
         self._blocks = [_Block([-math.inf], [0], 0)]
         self._firsts: list[float] = [-math.inf]  # each block's first breakpoint, for bisect
+        self._ceiling = 0  # no level is higher; exact after a recount, else grown by each add
 
     @classmethod
     def of(
@@ -90,10 +91,13 @@ class StepFunction:
                 levels.append(level)
         if len(times) > flat:
             function._cut_into_blocks()
+        function._ceiling = max(levels)
         return function
 
     def add(self, window: Window, amount: int) -> None:
         """Add ``amount`` (negative to remove) over ``window``."""
+        if amount > 0:
+            self._ceiling += amount
         if len(self._blocks) == 1:
             self._add_one_block(window, amount)
             return
@@ -132,6 +136,19 @@ class StepFunction:
             best = max(best, middle.top + middle.pending)
         block = blocks[last]
         return max(best, max(block.levels[: bisect.bisect_left(block.times, end)]) + block.pending)
+
+    def could_reach(self, level: int) -> bool:
+        """Whether any instant is booked ``level`` or more: the question every booking asks
+        (may it raise an alarm?), answered from a bound that adding keeps, recounted only
+        when the bound says yes. On links far below their alarm level it costs nothing."""
+        if self._ceiling < level:
+            return False
+        if len(self._blocks) == 1:
+            block = self._blocks[0]
+            self._ceiling = max(block.levels) + block.pending
+        else:
+            self._ceiling = max(block.top + block.pending for block in self._blocks)
+        return self._ceiling >= level
 
     def peak(self, window: Window) -> Peak:
         """The peak and the first step where it occurs, clipped to ``window``.
@@ -389,6 +406,11 @@ class Ledger:
     def steps(self, link: LinkId, window: Window) -> list[tuple[float, float, int]]:
         function = self._links.get(link)
         return function.steps(window) if function else [(window.start, window.end, 0)]
+
+    def could_reach(self, link: LinkId, level: int) -> bool:
+        """Whether ``link`` is booked ``level`` or more at any instant (cheap when it is not)."""
+        function = self._links.get(link)
+        return function.could_reach(level) if function else level <= 0
 
     def booked_links(self) -> list[LinkId]:
         return sorted(self._links)

@@ -63,6 +63,26 @@ def test_peak_matches_the_oracle(
 
 @BLOCK_SIZES
 @settings(max_examples=200, deadline=None)
+@given(bookings, st.lists(st.integers(0, 60), min_size=1, max_size=8), st.data())
+def test_could_reach_says_whether_any_instant_is_booked_that_high(
+    block: int, flat: int, booked: list[tuple[Window, int]], levels: list[int], data: st.DataObject
+) -> None:
+    """Asked between bookings and releases, as admission does: the bound it keeps never lies."""
+    function = StepFunction(block, flat)
+    kept: list[tuple[Window, int]] = []
+    everything = Window(-1.0, 14.0)
+    for window, amount in booked:
+        function.add(window, amount)
+        kept.append((window, amount))
+        if kept and data.draw(st.booleans()):
+            gone = kept.pop(data.draw(st.integers(0, len(kept) - 1)))
+            function.add(gone[0], -gone[1])
+        for level in levels:
+            assert function.could_reach(level) == (oracle_peak(kept, everything) >= level)
+
+
+@BLOCK_SIZES
+@settings(max_examples=200, deadline=None)
 @given(bookings, windows())
 def test_steps_cover_the_window_with_the_right_levels(
     block: int, flat: int, booked: list[tuple[Window, int]], query: Window
