@@ -83,6 +83,7 @@ class Controller:
         self.reconciler = Reconciler(self.desired, settle=settings.discovery_settle)
         self._paths_trusted_from = now + settings.discovery_settle
         self._errors: dict[str, str] = {}
+        self._planned_version = -1  # the engine's version the desired state follows
         # Notified whenever what the switches hold may have moved on: clients waiting to
         # hear that their reservation is installed wake up instead of polling.
         self._enforcement_moved = threading.Condition(self.lock)
@@ -214,8 +215,13 @@ class Controller:
                 return {}
             engine = self.reservations.engine
             self.desired.update(
-                self.topology, engine.reservations, engine.policy, self.reservations.paused
+                self.topology,
+                engine.reservations,
+                engine.policy,
+                self.reservations.paused,
+                engine.changed_since(self._planned_version),
             )
+            self._planned_version = engine.version
             self._enforcement_moved.notify_all()  # a conflict may have been found
             return self.reconciler.next_pass(now)
 

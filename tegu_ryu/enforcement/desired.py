@@ -20,7 +20,7 @@ whose traffic collides with another's fall back to planning everything
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from tegu_ryu.enforcement.mirror_plan import Selection, guard_flows, selecting, selections
 from tegu_ryu.enforcement.planner import (
@@ -73,8 +73,13 @@ class DesiredState:
         reservations: Mapping[str, Reservation],
         policy: Policy,
         paused: bool,
+        changed: Collection[str] | None = None,
     ) -> None:
-        """Bring the desired state in line with the reservations (records are immutable)."""
+        """Bring the desired state in line with the reservations (records are immutable).
+
+        ``changed``: the ids that may differ since the last update, when the
+        caller knows (else every reservation is compared).
+        """
         key = (id(policy), paused)
         if self._key != key or self.conflicts:
             self._rebuild(topology, reservations, policy, paused)
@@ -89,7 +94,7 @@ class DesiredState:
             self._replan_base(topology)
             self._topology_version = topology.version
             touched |= {link for link, count in self._booked.items() if count > 0}
-        for rid in set(self._live) | set(reservations):
+        for rid in set(self._live) | set(reservations) if changed is None else changed:
             before, after = self._live.get(rid), reservations.get(rid)
             if before is after:
                 continue

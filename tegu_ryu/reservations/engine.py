@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
+import itertools
 import logging
 import uuid
 from collections import defaultdict, deque
@@ -49,6 +50,7 @@ from tegu_ryu.topology.refs import HOST_SIDE, LinkId, PortRef, to_host
 from tegu_ryu.units import format_bitrate
 
 LOG = logging.getLogger(__name__)
+JOURNAL = 100_000  # changes remembered by id (beyond that, enforcement compares everything)
 
 ALARM_MEMORY = 1000
 
@@ -123,6 +125,8 @@ class Engine:
         self._by_traffic: defaultdict[TrafficKey, set[str]] = defaultdict(set)
         self._next_serial = 1
         self.version = 0  # bumped on every change, so that plans derived from it can be cached
+        # Which reservation each change was about: the ids of changes version - len .. version.
+        self._journal: deque[str] = deque(maxlen=JOURNAL)
         self._edges: list[tuple[float, str]] = []  # heap of (start or end, reservation id)
 
     # ---------------------------------------------------------------- queries
@@ -171,6 +175,17 @@ class Engine:
                 return instant
             heapq.heappop(edges)
         return None
+
+    def changed_since(self, version: int) -> set[str] | None:
+        """Ids of the reservations put or removed since ``version``; None if too long ago.
+
+        What lets enforcement look at the one new reservation of a request
+        instead of comparing every record it knows.
+        """
+        missed = self.version - version
+        if missed > len(self._journal) or missed < 0:
+            return None
+        return set(itertools.islice(self._journal, len(self._journal) - missed, None))
 
     def fence_of(self, tenant: str) -> Fence:
         return self.fences.get(tenant, self.policy.default_fence)
@@ -624,6 +639,7 @@ class Engine:
         before = self.reservations.get(reservation.id)
         self.reservations[reservation.id] = reservation
         self.version += 1
+        self._journal.append(reservation.id)
         if not reservation.state.final and (before is None or before.window != reservation.window):
             heapq.heappush(self._edges, (reservation.window.start, reservation.id))
             heapq.heappush(self._edges, (reservation.window.end, reservation.id))
@@ -645,6 +661,7 @@ class Engine:
         """Drop a reservation from the records (its bookings are the caller's to release)."""
         reservation = self.reservations.pop(reservation_id, None)
         self.version += 1
+        self._journal.append(reservation_id)
         if isinstance(reservation, BandwidthReservation):
             for key in _traffic_keys(
                 reservation.owner,

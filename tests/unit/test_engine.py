@@ -560,6 +560,23 @@ def test_a_reservation_admitted_at_its_start_has_no_start_edge_to_tick_for() -> 
     assert later.state is State.PENDING and engine.next_edge(4) == 8
 
 
+def test_the_engine_says_which_reservations_changed_since_a_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("tegu_ryu.reservations.engine.JOURNAL", 2)
+    engine, _ = diamond()
+    start = engine.version
+    first = engine.create(0, "acme", request(H1, H4, M, window=Window(10, 20)))
+    assert engine.changed_since(start) == {first.id}
+    middle = engine.version
+    second = engine.create(0, "acme", request(H1, H4, M, window=Window(30, 40)))
+    engine.cancel(1, first.id)
+    assert engine.changed_since(middle) == {first.id, second.id}
+    assert engine.changed_since(engine.version) == set()
+    assert engine.changed_since(start) is None  # three changes ago: more than it remembers
+    assert engine.changed_since(engine.version + 1) is None
+
+
 def test_the_edge_heap_does_not_grow_with_state_changes() -> None:
     engine, links = diamond()
     lifecycle = Lifecycle(engine)
