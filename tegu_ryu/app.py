@@ -51,7 +51,6 @@ from tegu_ryu.topology.model import PortState
 from tegu_ryu.topology.refs import MAX_PORT, LinkId, PortRef, dpid_str
 
 LOG = logging.getLogger("tegu_ryu.app")
-BIG_PASS = 100  # changes in a pass worth an INFO line
 
 EVENT_QUEUE = 20_000  # events waiting for this app (at most ~1 GB of stats replies)
 TICK_INTERVAL = 0.5  # the longest the timer sleeps; it wakes at reservations' edges too
@@ -418,13 +417,9 @@ class TeguApp(app_manager.OSKenApp):
         LOG.debug("pass: %s", {dpid_str(d): len(c) for d, c in work.items()} or "nothing now")
         for dpid, changes in work.items():
             self._send_changes(dpid, changes, now)
-        sent = sum(len(c) for c in work.values())
-        if sent:  # one line per reservation would drown the log in a burst: big passes only
-            LOG.log(
-                logging.INFO if sent >= BIG_PASS else logging.DEBUG,
-                "sent %d changes to %d switches",
-                sent,
-                len(work),
+        if work:
+            LOG.info(
+                "sent %d changes to %d switches", sum(len(c) for c in work.values()), len(work)
             )
 
     def _send_changes(self, dpid: int, changes: Changes, now: float) -> None:
