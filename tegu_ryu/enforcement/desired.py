@@ -34,6 +34,7 @@ from tegu_ryu.enforcement.planner import (
     reservation_cookie,
     through_meter,
 )
+from tegu_ryu.enforcement.steering_plan import composed, is_steering, steering_key_of
 from tegu_ryu.forwarding.base import plan_base_flows
 from tegu_ryu.openflow.flows import Flow, FlowKey, Meter, Output
 from tegu_ryu.reservations.model import MirrorReservation, Reservation, State
@@ -104,8 +105,26 @@ class DesiredState:
                 touched |= self._contribute(after)
         for link in touched:
             self._set_best_effort(link, policy.usable(view.capacity_of(link)) // 1000)
+        self._compose()
         self._guard(topology)
         self._select()
+
+    def _compose(self) -> None:
+        """A chain's entries take the meter of a bandwidth reservation on exactly their
+        traffic (``steering_plan.composed``): where either changed, compose them again."""
+        for dpid, keys in self._changed_flows.items():
+            flows = self.flows.get(dpid, {})
+            ports: dict[int, int] | None = None
+            for key in list(keys):
+                chain_key = key if is_steering(key) else steering_key_of(key)
+                if chain_key not in flows or not is_steering(chain_key):
+                    continue
+                planned = self._copies[dpid].get(chain_key)
+                if planned is not None and ports is None:
+                    ports = self._metered_ports(dpid)
+                flow = flows[chain_key] if planned is None else through_meter(planned, ports or {})
+                flows[chain_key] = composed(flow, flows)
+                keys.add(chain_key)
 
     def _wanted_guards(self, topology: Topology) -> dict[int, dict[FlowKey, Flow]]:
         enforced = list(self._mirrors.values())

@@ -25,14 +25,13 @@ reservations on the switches.
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from tegu_ryu.enforcement.classify import RESERVATION_PRIORITY, classifiers
 from tegu_ryu.enforcement.mirror_plan import (
     Selection,
     guard_flows,
@@ -40,11 +39,10 @@ from tegu_ryu.enforcement.mirror_plan import (
     selecting,
     selections,
 )
+from tegu_ryu.enforcement.steering_plan import composed, is_steering, steering_flows
 from tegu_ryu.forwarding.base import plan_base_flows
 from tegu_ryu.openflow.flows import (
     BEST_EFFORT_METERS,
-    ICMPV6,
-    IP_PROTOCOLS,
     METER_FIRST,
     Action,
     Flow,
@@ -60,18 +58,16 @@ from tegu_ryu.openflow.flows import (
 from tegu_ryu.reservations.model import (
     BandwidthReservation,
     Direction,
-    Endpoint,
-    Match,
     MirrorReservation,
     Reservation,
     Route,
     State,
+    SteeringReservation,
 )
 from tegu_ryu.reservations.policy import Policy
 from tegu_ryu.topology.model import Topology
 from tegu_ryu.topology.refs import HOST_SIDE, LinkId
 
-RESERVATION_PRIORITY = 1000  # + number of match fields: the more specific wins
 MIN_BEST_EFFORT_KBPS = 64  # a link fully reserved still lets a trickle of best effort through
 
 
@@ -158,9 +154,32 @@ def _plan_mirror(mirror: MirrorReservation, meters: MeterSettings) -> Reservatio
     return ReservationPlan(flows={dpid: tuple(f) for dpid, f in flows.items()}, meters=meter_list)
 
 
+def _plan_steering(steering: SteeringReservation, meters: MeterSettings) -> ReservationPlan:
+    """A chain's entries, and its meter per direction where its traffic enters, with a rate."""
+    meter_ids: dict[Direction, int] = {}
+    meter_list: dict[int, list[Meter]] = defaultdict(list)
+    for direction, legs in steering.legs.items() if steering.bandwidth else ():
+        rate = meters.reserved_kbps(steering.bandwidth or 0)
+        meter_ids[direction] = reservation_meter_id(steering, direction)
+        for dpid in {leg.route.hops[0].dpid for leg in legs if leg.index == 0}:
+            meter_list[dpid].append(
+                Meter(
+                    meter_ids[direction],
+                    rate,
+                    max(1, math.ceil(rate * meters.reserved_burst_ms / 1000)),
+                    description=f"steering {steering.id} {direction.value}",
+                )
+            )
+    flows = steering_flows(steering, reservation_cookie(steering), meter_ids)
+    return ReservationPlan(flows=flows, meters={d: tuple(m) for d, m in meter_list.items()})
+
+
 def best_effort_copy(reservation: Reservation) -> bool:
-    """True for a mirror whose copy has no booked rate: it goes through best-effort meters."""
-    return isinstance(reservation, MirrorReservation) and not reservation.bandwidth
+    """True for traffic a reservation sends with no booked rate (a mirror's copy, a chain
+    without bandwidth): its entries go through the links' best-effort meters."""
+    return isinstance(reservation, MirrorReservation | SteeringReservation) and not (
+        reservation.bandwidth
+    )
 
 
 def _plan_bandwidth(reservation: BandwidthReservation, meters: MeterSettings) -> ReservationPlan:
@@ -187,6 +206,7 @@ def _plan_bandwidth(reservation: BandwidthReservation, meters: MeterSettings) ->
 PLANNERS: dict[type[Reservation], Callable[[Any, MeterSettings], ReservationPlan]] = {
     BandwidthReservation: _plan_bandwidth,
     MirrorReservation: _plan_mirror,
+    SteeringReservation: _plan_steering,
 }
 
 
@@ -277,6 +297,9 @@ def plan_switches(
     for dpid, keys in best_effort_copies.items():
         for key in keys:
             flows[dpid][key] = through_meter(flows[dpid][key], metered_ports.get(dpid, {}))
+    for switch_flows in flows.values():
+        for key in [key for key in switch_flows if is_steering(key)]:
+            switch_flows[key] = composed(switch_flows[key], switch_flows)
     chosen = selections(enforced_mirrors)
     switches = {}
     for dpid, forwarding in (base if base is not None else plan_base_flows(topology)).items():
@@ -342,53 +365,3 @@ def _path_flows(
             )
             result.append((hop.dpid, flow))
     return result
-
-
-def classifiers(a: Endpoint, b: Endpoint, traffic: Match) -> list[dict[str, int | str]]:
-    """The matches for traffic from ``a`` to ``b``: two when ports are given without a protocol.
-
-    A port with no protocol means TCP and UDP alike (Tegu's reading); both
-    flows go through the one reservation meter, so they share its rate.
-    """
-    if traffic.protocol is None and (traffic.src_port, traffic.dst_port) != (None, None):
-        return [classifier(a, b, replace(traffic, protocol=p)) for p in ("tcp", "udp")]
-    return [classifier(a, b, traffic)]
-
-
-def classifier(a: Endpoint, b: Endpoint, traffic: Match) -> dict[str, int | str]:
-    """OXM fields that pick out traffic from ``a`` to ``b`` (addresses if both have one)."""
-    fields: dict[str, int | str] = {}
-    family = _family(a.ip, b.ip)
-    if family == 4:
-        fields.update(eth_type=0x0800, ipv4_src=str(a.ip), ipv4_dst=str(b.ip))
-    elif family == 6:
-        fields.update(eth_type=0x86DD, ipv6_src=str(a.ip), ipv6_dst=str(b.ip))
-    else:
-        if a.mac is not None:
-            fields["eth_src"] = a.mac
-        if b.mac is not None:
-            fields["eth_dst"] = b.mac
-    if traffic.protocol is not None:
-        fields.setdefault("eth_type", 0x0800)
-        protocol = IP_PROTOCOLS[traffic.protocol]
-        fields["ip_proto"] = ICMPV6 if protocol == 1 and fields["eth_type"] == 0x86DD else protocol
-        if traffic.src_port is not None:
-            fields[f"{traffic.protocol}_src"] = traffic.src_port
-        if traffic.dst_port is not None:
-            fields[f"{traffic.protocol}_dst"] = traffic.dst_port
-    if traffic.vlan is not None:
-        fields["vlan_vid"] = 0x1000 | traffic.vlan
-    return fields
-
-
-def _family(a: str | None, b: str | None) -> int | None:
-    if a is None or b is None:
-        return None
-    first, second = _version(a), _version(b)
-    return first if first == second else None
-
-
-@functools.lru_cache(maxsize=4096)
-def _version(address: str) -> int:
-    """4 or 6; remembered, since the same few hosts' addresses are planned over and over."""
-    return ipaddress.ip_address(address).version

@@ -37,12 +37,14 @@ from tegu_ryu.reservations.model import (
     Reservation,
     Route,
     State,
+    SteeringReservation,
     access_links_between,
     cookie_digest,
 )
 from tegu_ryu.reservations.paths import Hop, PathMode, constrained_path, hops_along
 from tegu_ryu.reservations.policy import Fence, Policy
 from tegu_ryu.reservations.requests import Modification, ReservationRequest
+from tegu_ryu.reservations.steering_routes import route_chain
 from tegu_ryu.reservations.window import Window
 from tegu_ryu.timefmt import format_time
 from tegu_ryu.topology.model import Topology
@@ -533,6 +535,7 @@ class Engine:
         routing: dict[type[Reservation], Callable[[Any, Window], Reservation]] = {
             BandwidthReservation: self._bandwidth_routed_again,
             MirrorReservation: self._mirror_routed_again,
+            SteeringReservation: self._steering_routed_again,
         }
         return routing[type(reservation)](reservation, window)
 
@@ -547,6 +550,9 @@ class Engine:
             mirror.owner, window, mirror.switch, mirror.output.port, mirror.bandwidth or 0
         )
         return replace(mirror, route=route)
+
+    def _steering_routed_again(self, steering: SteeringReservation, window: Window) -> Reservation:
+        return replace(steering, legs=route_chain(self, steering, window))
 
     def copy_route(
         self, owner: str, window: Window, source: int, collector: PortRef, amount: int
@@ -726,6 +732,8 @@ def _without_paths(reservation: Reservation) -> Reservation:
     """``reservation`` holding no path (degraded: nothing is enforced or booked for it)."""
     if isinstance(reservation, MirrorReservation):
         return replace(reservation, route=None)
+    if isinstance(reservation, SteeringReservation):
+        return replace(reservation, legs={})
     assert isinstance(reservation, BandwidthReservation)
     return replace(reservation, routes={})
 

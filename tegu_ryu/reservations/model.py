@@ -273,6 +273,101 @@ class MirrorReservation(Reservation):
         return [*self.booked_links(), (Direction.OUT, to_host(self.output.port))]
 
 
+@dataclass(frozen=True, slots=True)
+class Middlebox:
+    """One stop of a steering chain, resolved.
+
+    Traffic is delivered to it on ``in_port`` and comes back out of
+    ``out_port`` (the same port for a one-armed middlebox, such as a router
+    that forwards by IP). ``in_mac``/``out_mac`` are the MACs of the hosts on
+    those ports, when they are hosts: traffic delivered to the middlebox is
+    addressed to them, so that a router accepts it.
+    """
+
+    given: str
+    in_port: PortRef
+    out_port: PortRef
+    in_mac: str | None
+    out_mac: str | None
+
+    def turned(self) -> Middlebox:
+        """The same middlebox as the reverse traffic of a symmetric chain crosses it."""
+        return Middlebox(self.given, self.out_port, self.in_port, self.out_mac, self.in_mac)
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One leg of a chain in one direction: from where the traffic enters (the source's
+    port, or the previous middlebox's out port) to where it is delivered.
+
+    ``index`` is the leg's place in the chain (0: to the first middlebox);
+    with an "any" source there is a leg 0 from every host. ``target`` is None
+    after the last middlebox towards an "any" destination: there the traffic
+    is handed back to base forwarding. ``deliver_mac`` is the destination MAC
+    it is delivered with.
+    """
+
+    index: int
+    source: PortRef
+    target: PortRef | None
+    deliver_mac: str | None
+    route: Route
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SteeringReservation(Reservation):
+    """Traffic from ``src`` to ``dst`` (None: any) sent through a chain of middleboxes.
+
+    ``legs`` holds, per direction carried (``in`` only when ``symmetric``),
+    every leg's path; it is empty while no path exists (degraded). With
+    ``bandwidth`` every leg's links and the ports on the way are booked.
+    """
+
+    src: Endpoint | None
+    dst: Endpoint | None
+    match: Match
+    chain: tuple[Middlebox, ...]
+    symmetric: bool = True
+    bandwidth: int | None = None
+    legs: dict[Direction, tuple[Leg, ...]] = field(default_factory=dict)
+
+    @property
+    def type(self) -> str:
+        return "steering"
+
+    def rate(self, direction: Direction) -> int:
+        return (self.bandwidth or 0) if direction in self.legs else 0
+
+    def switches(self) -> set[int]:
+        return {hop.dpid for legs in self.legs.values() for leg in legs for hop in leg.route.hops}
+
+    def path_links(self) -> list[LinkId]:
+        return [link for legs in self.legs.values() for leg in legs for link in leg.route.links]
+
+    def booked_links(self) -> list[tuple[Direction, LinkId]]:
+        """Every leg's fabric links (a link two legs cross is booked twice)."""
+        if not self.bandwidth:
+            return []
+        return [
+            (d, link) for d, legs in self.legs.items() for leg in legs for link in leg.route.links
+        ]
+
+    def bookings(self) -> list[tuple[Direction, LinkId]]:
+        """The legs' fabric links and the ports they enter and leave by."""
+        if not self.bandwidth:
+            return []
+        ports = [
+            (d, link)
+            for d, legs in self.legs.items()
+            for leg in legs
+            for link in (
+                from_host(leg.source),
+                *(() if leg.target is None else (to_host(leg.target),)),
+            )
+        ]
+        return [*self.booked_links(), *ports]
+
+
 def access_links_between(sender: Endpoint, receiver: Endpoint) -> list[LinkId]:
     """Access links traffic from ``sender`` to ``receiver`` uses (none at an outside end)."""
     links = []

@@ -34,6 +34,7 @@ from tegu_ryu.reservations.model import (
     Reservation,
     Route,
     State,
+    SteeringReservation,
 )
 from tegu_ryu.reservations.policy import Discount, Fence, Policy
 from tegu_ryu.reservations.requests import (
@@ -41,6 +42,8 @@ from tegu_ryu.reservations.requests import (
     parse_modification,
     parse_reservation,
 )
+from tegu_ryu.reservations.steering_admission import admit_steering, modify_steering
+from tegu_ryu.reservations.steering_requests import SteeringRequest, parse_steering
 from tegu_ryu.reservations.store import DamagedRecord, ReservationStore
 from tegu_ryu.reservations.window import (
     MAX_AHEAD,
@@ -122,6 +125,9 @@ class ReservationService:
             "mirror": lambda: self.admit_mirror(
                 principal, parse_mirror(body, now, self.mirrors.min_duration), now, reply
             ),
+            "steering": lambda: self.admit_steering(
+                principal, parse_steering(body, now), now, reply
+            ),
         }
         kind = body.get("type") if isinstance(body, dict) else None
         if isinstance(kind, str) and kind in kinds:
@@ -139,6 +145,18 @@ class ReservationService:
         return self._admitted(
             lambda: admit_mirror(self.engine, now, principal, request, self.mirrors), reply
         )
+
+    def admit_steering(
+        self,
+        principal: Principal,
+        request: SteeringRequest,
+        now: float,
+        reply: Callable[[SteeringReservation], ReplyT],
+    ) -> ReplyT:
+        """A steering chain from an already validated request (v1 body or Tegu's ``steer``)."""
+        if request.match.vlan in self.mirrors.tags:
+            raise InvalidField("vlan", reserved_vlan_words(self.mirrors.tags))
+        return self._admitted(lambda: admit_steering(self.engine, now, principal, request), reply)
 
     def admit(
         self,
@@ -235,6 +253,10 @@ class ReservationService:
                 change = parse_modification(body, now, Kind.ONEWAY)  # one rate: the copy's
                 rate = None if change.bandwidth is None else change.bandwidth.out
                 changed = modify_mirror(self.engine, now, before, (change.end, rate), self.mirrors)
+            elif isinstance(before, SteeringReservation):
+                change = parse_modification(body, now, Kind.ONEWAY)  # one rate, every leg's
+                rate = None if change.bandwidth is None else change.bandwidth.out
+                changed = modify_steering(self.engine, now, before, (change.end, rate))
             else:
                 assert isinstance(before, BandwidthReservation)
                 change = parse_modification(body, now, before.kind)

@@ -8,12 +8,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tegu_ryu.api.kinds import bandwidth, mirror
-from tegu_ryu.reservations.model import BandwidthReservation, MirrorReservation, Reservation
+from tegu_ryu.api.kinds import bandwidth, mirror, steering
+from tegu_ryu.reservations.model import (
+    BandwidthReservation,
+    MirrorReservation,
+    Reservation,
+    SteeringReservation,
+)
 
 VIEWS: dict[type[Reservation], Callable[[Any], dict[str, Any]]] = {
     BandwidthReservation: bandwidth.view,
     MirrorReservation: mirror.view,
+    SteeringReservation: steering.view,
 }
 
 

@@ -13,8 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tegu_ryu.reservations.kinds import bandwidth, mirror
-from tegu_ryu.reservations.model import BandwidthReservation, MirrorReservation, Reservation
+from tegu_ryu.reservations.kinds import bandwidth, mirror, steering
+from tegu_ryu.reservations.model import (
+    BandwidthReservation,
+    MirrorReservation,
+    Reservation,
+    SteeringReservation,
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,12 @@ KINDS: dict[str, KindCodec] = {
         encode=mirror.encode_spec,
         decode=mirror.decode,
         problems=mirror.problems,
+    ),
+    "steering": KindCodec(
+        record=SteeringReservation,
+        encode=steering.encode_spec,
+        decode=steering.decode,
+        problems=steering.problems,
     ),
 }
 
