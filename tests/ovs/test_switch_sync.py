@@ -53,11 +53,16 @@ def arp_packet(
     return bytes(pkt.data)
 
 
-def udp_packet(src: tuple[str, str], dst: tuple[str, str], payload: bytes) -> bytes:
+def udp_packet(
+    src: tuple[str, str],
+    dst: tuple[str, str],
+    payload: bytes,
+    ports: tuple[int, int] = (4000, 5000),
+) -> bytes:
     pkt = packet.Packet()
     pkt.add_protocol(ethernet.ethernet(dst=dst[0], src=src[0], ethertype=ether_types.ETH_TYPE_IP))
     pkt.add_protocol(ipv4.ipv4(src=src[1], dst=dst[1], proto=17))
-    pkt.add_protocol(udp.udp(src_port=4000, dst_port=5000))
+    pkt.add_protocol(udp.udp(src_port=ports[0], dst_port=ports[1]))
     pkt.add_protocol(payload)
     pkt.serialize()
     return bytes(pkt.data)
