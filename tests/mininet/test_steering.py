@@ -1,0 +1,148 @@
+"""Steering with real traffic: TCP from h1 to h2 through two Linux routers, and back to direct.
+
+s1 - s2 - s3: h1 on s1, the middlebox mb1 on s2 (neither endpoint's switch), h2 and mb2 on
+s3. The middleboxes are plain hosts with ``ip_forward=1`` and redirects off, as Tegu's
+were. Their kernels count what they forward (``Ip: ForwDatagrams``), which says whether
+traffic went through them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from controller_process import ControllerProcess, free_port
+from mininet.topo import Topo
+from testbed import Testbed
+
+IPERF_PORT = 5201
+
+
+class ChainTopo(Topo):
+    def build(self) -> None:  # type: ignore[override]
+        s1, s2, s3 = (self.addSwitch(f"s{n}") for n in (1, 2, 3))
+        self.addLink(self.addHost("h1"), s1)
+        self.addLink(self.addHost("mb1"), s2)
+        self.addLink(self.addHost("h2"), s3)
+        self.addLink(self.addHost("mb2"), s3)
+        self.addLink(s1, s2, bw=50)
+        self.addLink(s2, s3, bw=50)
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Testbed, ControllerProcess]]:
+    of_port = free_port()
+    testbed = Testbed.build(ChainTopo(), of_port=of_port)
+    controller = ControllerProcess(
+        tmp_path_factory.mktemp("steering"),
+        topology=testbed.static_topology(),
+        options={"capacity_override": testbed.capacity_overrides()},
+        of_port=of_port,
+    )
+    try:
+        controller.start()
+        testbed.start()
+        controller.wait_for(
+            lambda: sum(lk["up"] for lk in controller.get("/v1/topology")[1]["links"]) == 4,
+            timeout=30,
+            what="4 directed links",
+        )
+        for name in ("mb1", "mb2"):
+            router(testbed, name)
+        assert testbed.pingall() == 0
+        testbed.iperf_server("h2", IPERF_PORT)
+        yield testbed, controller
+    finally:
+        testbed.stop()
+        controller.stop()
+
+
+def router(testbed: Testbed, name: str) -> None:
+    """Make a host forward by IP, as a one-armed middlebox does, without telling the sender
+    of the shorter way (redirects would take the traffic off the chain)."""
+    host = testbed.net.get(name)
+    interface = host.defaultIntf()
+    for key in (
+        "net.ipv4.ip_forward=1",
+        "net.ipv4.conf.all.send_redirects=0",
+        f"net.ipv4.conf.{interface}.send_redirects=0",
+        "net.ipv4.conf.all.rp_filter=0",
+        f"net.ipv4.conf.{interface}.rp_filter=0",
+    ):
+        host.cmd(f"sysctl -qw {key}")
+
+
+def forwarded(testbed: Testbed, name: str) -> int:
+    """Packets the host's kernel has forwarded so far (Ip: ForwDatagrams)."""
+    lines = [ln.split() for ln in testbed.net.get(name).cmd("cat /proc/net/snmp").splitlines()]
+    header, values = (ln for ln in lines if ln and ln[0] == "Ip:")
+    return int(values[header.index("ForwDatagrams")])
+
+
+def steer(controller: ControllerProcess, **fields: object) -> str:
+    body = {"type": "steering", "src": "h1", "dst": "h2", "duration": 120, **fields}
+    status, made = controller.request("POST", "/v1/reservations?wait=10", body)
+    assert status == 201 and made["enforcement"]["status"] == "installed", made
+    return str(made["id"])
+
+
+def test_a_transfer_crosses_the_chain_ping_does_not_and_cancel_goes_direct(
+    chain: tuple[Testbed, ControllerProcess], tmp_path: Path
+) -> None:
+    testbed, controller = chain
+    h1, h2 = testbed.net.get("h1"), testbed.net.get("h2")
+    rid = steer(controller, protocol="tcp", dst_port=IPERF_PORT, chain=["mb1", "mb2"])
+    before = {name: forwarded(testbed, name) for name in ("mb1", "mb2")}
+    report = json.loads(h1.cmd(f"iperf3 -c {h2.IP()} -p {IPERF_PORT} -t 2 -J"))
+    assert "error" not in report, report.get("error")
+    sent = report["end"]["sum_sent"]["bytes"]
+    assert sent > 1_000_000
+    through = {name: forwarded(testbed, name) - before[name] for name in before}
+    # Both routers forwarded the data segments one way and the ACKs the other (symmetric).
+    assert all(count > sent / 1500 for count in through.values()), (through, sent)
+    before = {name: forwarded(testbed, name) for name in ("mb1", "mb2")}
+    assert "0% packet loss" in h1.cmd(f"ping -n -c 5 -i 0.1 {h2.IP()}")
+    assert {name: forwarded(testbed, name) for name in before} == before, "ping is not steered"
+
+    log = tmp_path / "iperf.json"
+    client = h1.popen(
+        ["iperf3", "-c", h2.IP(), "-p", str(IPERF_PORT), "-t", "4", "-J"], stdout=log.open("w")
+    )
+    time.sleep(1.5)
+    assert controller.request("DELETE", f"/v1/reservations/{rid}")[0] == 204
+    time.sleep(1.0)  # removed within a second of the cancel
+    after_cancel = {name: forwarded(testbed, name) for name in before}
+    assert client.wait(timeout=20) == 0
+    report = json.loads(log.read_text())
+    assert "error" not in report and report["end"]["sum_received"]["bytes"] > 1_000_000
+    assert {name: forwarded(testbed, name) for name in before} == after_cancel, (
+        "after the cancel the transfer went on directly, through neither middlebox"
+    )
+
+
+def test_a_chain_is_refused_when_a_leg_finds_its_link_full(
+    chain: tuple[Testbed, ControllerProcess],
+) -> None:
+    _, controller = chain
+    status, reserved = controller.request(
+        "POST",
+        "/v1/reservations",
+        {"src": "h1", "dst": "h2", "bandwidth": "40M", "duration": 60, "protocol": "udp"},
+    )
+    assert status == 201, reserved
+    body = {
+        "type": "steering",
+        "src": "h1",
+        "dst": "h2",
+        "protocol": "tcp",
+        "chain": ["mb1"],
+        "bandwidth": "20M",
+        "duration": 60,
+    }
+    status, refused = controller.request("POST", "/v1/reservations", body)
+    assert status == 409 and refused["error"]["code"] == "no_capacity", refused
+    assert "leg 0 (h1 to mb1)" in refused["error"]["message"]
+    assert controller.request("DELETE", f"/v1/reservations/{reserved['id']}")[0] == 204
