@@ -105,4 +105,14 @@ def _host_words(command: Command) -> list[tuple[str, str]]:
         return [("h1", first), ("h2", second)]
     if verb in HOST_LIST_COMMANDS:
         return [(f"h{n}", word) for n, word in enumerate(args, start=1)]
+    if verb == "steer":  # window [token/]project ep1 ep2 mb1,mb2: names within the project
+        _, positional = key_values(args)
+        if len(positional) < 5:
+            return []
+        space, first, second, boxes = positional[1:5]
+        names = [("h1", f"{space}/{first}"), ("h2", f"{space}/{second}")]
+        return names + [
+            (f"mb{n}", box if "/" in box else f"{space}/{box}")
+            for n, box in enumerate(boxes.split(","), start=1)
+        ]
     return []

@@ -21,6 +21,7 @@ from typing import Any
 from tegu_ryu import __version__
 from tegu_ryu.auth import Authenticator
 from tegu_ryu.compat.callers import CallerRefused, caller
+from tegu_ryu.compat.tegu_steer import SteerRefused, steer_pledge, steer_request
 from tegu_ryu.compat.syntax import (
     HostName,
     SyntaxProblem,
@@ -44,6 +45,7 @@ from tegu_ryu.reservations.model import (
     Kind,
     Match,
     State,
+    SteeringReservation,
 )
 from tegu_ryu.reservations.paths import PathMode
 from tegu_ryu.reservations.policy import Discount, Fence
@@ -112,6 +114,7 @@ class TeguApi:
             "resume": self._resume,
             "refresh": self._refresh,
             "verbose": self._verbose,
+            "steer": self._steer,
         }
 
     def handle(self, method: str, body: str, header_token: str | None) -> dict[str, Any]:
@@ -213,6 +216,22 @@ class TeguApi:
         comment = f"reservation accepted; reservation path has {hops} entries"
         return Outcome("OK", comment, self._pledge(reservation, now))
 
+    def _steer(self, who: Principal | None, args: list[str]) -> Outcome:
+        principal = _authorised(who, "steer")
+        now = self.clock()
+        try:
+            request = steer_request(args, now)
+        except SteerRefused as refused:
+            raise Refused(str(refused)) from refused
+
+        def accepted(steering: SteeringReservation) -> Outcome:
+            comment = (
+                f"steering reservation accepted; reservation has {len(steering.chain)} middleboxes"
+            )
+            return Outcome("OK", comment, steer_pledge(steering, now, steering.owner))
+
+        return self.service.admit_steering(principal, request, now, accepted)
+
     def _cancel(self, who: Principal | None, args: list[str]) -> Outcome:
         principal = _authorised(who, "cancelres")
         if not args:
@@ -224,7 +243,7 @@ class TeguApi:
             live = [
                 r
                 for r in self.service.visible(principal)
-                if isinstance(r, BandwidthReservation) and not r.state.final
+                if isinstance(r, BandwidthReservation | SteeringReservation) and not r.state.final
             ]  # mirrors are ended through Tegu's mirror API
             chosen = [
                 r
@@ -239,7 +258,7 @@ class TeguApi:
                 {"cancelled": [r.id for r in chosen]},
             )
         pledge = self.service.get(principal, target)
-        if not isinstance(pledge, BandwidthReservation):
+        if not isinstance(pledge, BandwidthReservation | SteeringReservation):
             raise Refused(f"{target} is a mirror: end it with DELETE /tegu/mirrors/NAME/")
         if not super_cookie and not pledge.cookie_matches(cookie):
             raise Refused(
@@ -256,12 +275,15 @@ class TeguApi:
     def _listres(self, who: Principal | None, args: list[str]) -> Outcome:
         principal = _authorised(who, "listres")
         now = self.clock()
-        live = [
-            r
-            for r in self.service.visible(principal)
-            if isinstance(r, BandwidthReservation) and not r.state.final
-        ]  # mirrors are listed by Tegu's mirror API, not here
-        return Outcome("OK", "", {"reservations": [self._pledge(r, now) for r in live]})
+        live = [r for r in self.service.visible(principal) if not r.state.final]
+        pledges = [  # mirrors are listed by Tegu's mirror API, not here
+            self._pledge(r, now)
+            if isinstance(r, BandwidthReservation)
+            else steer_pledge(r, now, r.owner)
+            for r in live
+            if isinstance(r, BandwidthReservation | SteeringReservation)
+        ]
+        return Outcome("OK", "", {"reservations": pledges})
 
     def _listhosts(self, who: Principal | None, args: list[str]) -> Outcome:
         _authorised(who, "listhosts", admin=True)
