@@ -238,6 +238,61 @@ def mirror(ctx: Context, /, ports: tuple[str, ...], output: str, **options: Any)
     ctx.show(made, render.reservation_table(made))
 
 
+@cli.command()
+@click.argument("src")
+@click.argument("dst")
+@click.option(
+    "--via",
+    required=True,
+    help="Middleboxes in order, comma-separated: hosts, or IN>OUT port pairs (two-armed).",
+)
+@click.option("--protocol", type=click.Choice(["tcp", "udp", "icmp"]))
+@click.option("--src-port", type=int)
+@click.option("--dst-port", type=int)
+@click.option("--vlan", type=int)
+@click.option("--one-way", "one_way", is_flag=True, help="Steer only SRC to DST, not the replies.")
+@click.option("--bandwidth", help="Book this rate on every leg and meter it (both ends named).")
+@click.option("--for", "duration", help="How long: 90s, 30m, 1h30m, 2d.")
+@click.option("--until", "until", help="End: RFC 3339, Unix seconds, or +DURATION.")
+@click.option("--from", "start", help="Start (default now): RFC 3339, Unix seconds, or +DURATION.")
+@click.option("--name")
+@click.option("--wait", is_flag=True, help="Wait until the switches hold the chain.")
+@click.pass_obj
+def steer(ctx: Context, /, src: str, dst: str, via: str, **options: Any) -> None:
+    """Send traffic from SRC to DST ("any" for one of them) through middleboxes, in order."""
+    duration = duration_option(options["duration"])
+    until = when_option(options["until"])
+    start = when_option(options["start"])
+    if (duration is None) == (until is None):
+        raise click.UsageError("give exactly one of --for or --until")
+    chain: list[Any] = []
+    for entry in (e.strip() for e in via.split(",")):
+        arms = entry.split(">")
+        if len(arms) == 2:
+            chain.append({"in": arms[0], "out": arms[1]})
+        else:
+            chain.append(entry)
+    body: dict[str, Any] = {
+        "type": "steering",
+        "src": src,
+        "dst": dst,
+        "chain": chain,
+        "symmetric": not options["one_way"],
+    }
+    if start is not None:
+        body["start"] = start
+    body["duration" if duration is not None else "end"] = (
+        duration if duration is not None else until
+    )
+    for key in ("protocol", "src_port", "dst_port", "vlan", "bandwidth", "name"):
+        if options[key] is not None:
+            body[key] = options[key]
+    made = ctx.call("POST", "/v1/reservations", body)
+    if options["wait"]:
+        made = wait_installed(ctx, made)
+    ctx.show(made, render.reservation_table(made))
+
+
 def wait_installed(ctx: Context, made: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
     if made["enforcement"]["status"] == "scheduled":
         return made  # nothing to wait for before its start
@@ -265,7 +320,7 @@ def wait_installed(ctx: Context, made: dict[str, Any], timeout: float = 30.0) ->
 @click.option(
     "--state", type=click.Choice(["pending", "active", "degraded", "expired", "cancelled"])
 )
-@click.option("--type", "kind", type=click.Choice(["bandwidth", "oneway", "mirror"]))
+@click.option("--type", "kind", type=click.Choice(["bandwidth", "oneway", "mirror", "steering"]))
 @click.option("--owner", help="Another tenant's (admins only).")
 @click.option(
     "--enforcement",

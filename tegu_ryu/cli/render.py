@@ -51,6 +51,11 @@ def reservations_table(reservations: list[dict[str, Any]]) -> Table:
         if r["type"] == "mirror":
             ends = (f"{ports(r)} ({r['direction']})", f"copy to {r['output']['given']}")
             rates = (rate(r["bandwidth"]) if r["bandwidth"] else "best effort", "-")
+        elif r["type"] == "steering":
+            via = " via " + ",".join(box["given"] for box in r["chain"])
+            ends = (chain_end(r["src"]), chain_end(r["dst"]) + via)
+            booked = rate(r["bandwidth"]) if r["bandwidth"] else "best effort"
+            rates = (booked, booked if r["bandwidth"] and r["symmetric"] else "-")
         else:
             ends = (endpoint(r["src"]), endpoint(r["dst"]))
             rates = (
@@ -87,6 +92,8 @@ def damaged_note(damaged: list[dict[str, Any]]) -> Text:
 def reservation_table(r: dict[str, Any]) -> Table:
     if r["type"] == "mirror":
         return mirror_table(r)
+    if r["type"] == "steering":
+        return steering_table(r)
     table = Table(show_header=False, title=f"reservation {r['id']}")
     table.add_column("field", style="bold")
     table.add_column("value")
@@ -108,6 +115,36 @@ def reservation_table(r: dict[str, Any]) -> Table:
     for name, value in rows:
         table.add_row(name, value)
     return table
+
+
+def steering_table(s: dict[str, Any]) -> Table:
+    table = Table(show_header=False, title=f"steering {s['id']}")
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    fields = ("protocol", "src_port", "dst_port", "vlan")
+    match = ", ".join(f"{k}={s['match'][k]}" for k in fields if s["match"][k] is not None)
+    rows = [
+        ("state", s["state"] + (f" ({s['reason']})" if s["reason"] else "")),
+        ("owner", s["owner"]),
+        ("from", chain_end(s["src"])),
+        ("to", chain_end(s["dst"])),
+        ("through", " -> ".join(box["given"] for box in s["chain"])),
+        ("reverse", "through the chain backwards" if s["symmetric"] else "not steered"),
+        ("bandwidth", rate(s["bandwidth"]) + " on every leg" if s["bandwidth"] else "best effort"),
+        ("window (UTC)", f"{when(s['start'])} to {when(s['end'])}"),
+        ("traffic", match or "all traffic"),
+        ("switches", f"{s['enforcement']['status']}: {s['enforcement']['detail']}"),
+    ]
+    for direction, legs in s["legs"].items():
+        for leg in legs:
+            rows.append((f"{direction} leg {leg['leg']}", hops_text(leg["path"])))
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def chain_end(end: Any) -> str:
+    return "any" if end == "any" else f"{endpoint(end)} ({end['given']})"
 
 
 def mirror_table(m: dict[str, Any]) -> Table:

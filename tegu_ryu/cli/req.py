@@ -7,9 +7,11 @@ Commands as tegu_req had them: ``reserve BW WINDOW HOST1,HOST2 [COOKIE [DSCP]]``
 ``listhosts``, ``listconns NAME...``, ``graph``, ``listulcaps``,
 ``setulcap PROJECT VALUE``, ``setdiscount VALUE``, ``listqueue``, ``chkpt``,
 ``pause``, ``resume``, ``refresh HOST...``, ``verbose LEVEL [SUBSYSTEM]``,
-``ping``. They are sent to ``/tegu/api``. The mirror commands go to Tegu's
-mirror API (``/tegu/mirrors/``): ``add-mirror [START-]END PORT1[,PORT2...]
-OUTPUT [COOKIE [VLAN]]`` (``-o OPTIONS``; END may be ``+SECONDS`` or
+``ping``, ``steer [START-]END PROJECT EP1 EP2 MB1[,MB2...] [COOKIE]`` (``-k
+proto=tcp:80``; an endpoint may be ``L*``, any host). They are sent to
+``/tegu/api``. The mirror commands go to Tegu's mirror API
+(``/tegu/mirrors/``): ``add-mirror [START-]END PORT1[,PORT2...] OUTPUT
+[COOKIE [VLAN]]`` (``-o OPTIONS``; END may be ``+SECONDS`` or
 ``unbounded``), ``del-mirror NAME [COOKIE]``, ``list-mirrors``,
 ``show-mirror NAME [COOKIE]``.
 
@@ -83,6 +85,8 @@ def request_lines(command: str, args: list[str], options: list[str]) -> list[str
         return [shlex.join(words)]
     if command == "listconns":
         return [shlex.join(["listconns", name]) for name in args]
+    if command == "steer":
+        return [shlex.join(["steer", *options, *args])]
     return [shlex.join([RENAMED.get(command, command), *args])]
 
 
@@ -96,7 +100,9 @@ def request_lines(command: str, args: list[str], options: list[str]) -> list[str
 )
 @click.option("-s", "secure", is_flag=True, help="Use https.")
 @click.option("-t", "token", default=None, help="Token, sent as X-Auth-Tegu.")
-@click.option("-k", "keys", multiple=True, help="KEY=VALUE passed to reserve (e.g. proto=udp).")
+@click.option(
+    "-k", "keys", multiple=True, help="KEY=VALUE passed to reserve or steer (e.g. proto=udp)."
+)
 @click.version_option(__version__, prog_name="tegu_req")
 @click.option("-j", "raw", is_flag=True, help="Print the reply as one line of JSON.")
 @click.option("-d", "dotted", is_flag=True, help="Print dotted names (rjprt -d).")

@@ -21,7 +21,6 @@ from typing import Any
 from tegu_ryu import __version__
 from tegu_ryu.auth import Authenticator
 from tegu_ryu.compat.callers import CallerRefused, caller
-from tegu_ryu.compat.tegu_steer import SteerRefused, steer_pledge, steer_request
 from tegu_ryu.compat.syntax import (
     HostName,
     SyntaxProblem,
@@ -33,6 +32,7 @@ from tegu_ryu.compat.syntax import (
     split_commands,
     split_pair,
 )
+from tegu_ryu.compat.tegu_steer import SteerRefused, steer_pledge, steer_request
 from tegu_ryu.controller import Controller
 from tegu_ryu.enforcement.planner import reservation_meter_id
 from tegu_ryu.errors import Conflict, RequestError

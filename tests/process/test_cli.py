@@ -221,6 +221,33 @@ def test_mirrors_from_both_command_lines(controller: ControllerProcess) -> None:
     assert bad.returncode == 1 and "minimum interval" in bad.stdout
 
 
+def test_steering_from_both_command_lines(controller: ControllerProcess) -> None:
+    made = run(
+        controller, "--json", "steer", "h1", "h3", "--via", "h2", "--protocol", "tcp",
+        "--dst-port", "80", "--for", "10m",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    chain = json.loads(made.stdout)
+    assert (chain["type"], chain["state"]) == ("steering", "active")
+    table = run(controller, "list", "--type", "steering")
+    assert table.returncode == 0 and chain["id"] in table.stdout and "via h2" in table.stdout
+    shown = run(controller, "show", chain["id"])
+    assert shown.returncode == 0 and "through" in shown.stdout and "out leg 1" in shown.stdout
+    overlapping = run(controller, "steer", "h1", "h3", "--via", "h2", "--for", "10m")
+    assert overlapping.returncode != 0 and "same traffic" in overlapping.stderr
+    assert run(controller, "cancel", chain["id"]).returncode == 0
+    host = controller.url.removeprefix("http://")
+    steered = run(
+        None, "-h", host, "-j", "-k", "proto=udp:53", "steer", "+600", "acme", "h1", "h3", "h2",
+        "ck", script="tegu_req",
+    )  # fmt: skip
+    assert steered.returncode == 0, steered.stdout
+    (entry,) = json.loads(steered.stdout)["reqstate"]
+    assert entry["details"]["mbox_list"] == ["h2"] and entry["details"]["protocol"] == "udp:53"
+    cancel = run(None, "-h", host, "cancel", entry["details"]["id"], "ck", script="tegu_req")
+    assert cancel.returncode == 0, cancel.stdout
+
+
 @pytest.mark.parametrize("script", ["tegu-manager", "tegu", "tegu_req"])
 def test_every_console_script_answers_help_and_version(script: str) -> None:
     helped = run(None, "--help", script=script)
