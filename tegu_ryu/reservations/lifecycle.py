@@ -14,7 +14,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tegu_ryu.reservations.engine import Engine
-from tegu_ryu.reservations.model import BandwidthReservation, Endpoint, Reservation, State
+from tegu_ryu.reservations.model import (
+    BandwidthReservation,
+    Endpoint,
+    Middlebox,
+    Reservation,
+    State,
+    SteeringReservation,
+)
+from tegu_ryu.topology.refs import PortRef
 
 
 class Lifecycle:
@@ -64,18 +72,11 @@ class Lifecycle:
         host = engine.resolve(given, "host", external_ok=False)
         changed = []
         for reservation in list(engine.reservations.values()):
-            if not isinstance(reservation, BandwidthReservation):
-                continue  # mirrors name switch ports, which do not move with a host
-            if reservation.state.final or host.identity not in (
-                reservation.src.identity,
-                reservation.dst.identity,
-            ):
+            if reservation.state.final:
                 continue
-            moved = replace(
-                reservation,
-                src=_follow(reservation.src, host),
-                dst=_follow(reservation.dst, host),
-            )
+            moved = _followed(reservation, host)
+            if moved is reservation:
+                continue  # mirrors name switch ports, which do not move with a host
             engine.put(moved)
             changed.append(engine.readmit(now, moved))
         return changed
@@ -93,6 +94,38 @@ class Lifecycle:
                 if after is not reservation:
                     changed.append(after)
         return changed
+
+
+def _followed(reservation: Reservation, host: Endpoint) -> Reservation:
+    """``reservation`` with ``host`` where it is now: the same object when it does not name it."""
+    if isinstance(reservation, BandwidthReservation):
+        if host.identity not in (reservation.src.identity, reservation.dst.identity):
+            return reservation
+        return replace(
+            reservation, src=_follow(reservation.src, host), dst=_follow(reservation.dst, host)
+        )
+    if isinstance(reservation, SteeringReservation) and host.attach is not None:
+        ends = [end for end in (reservation.src, reservation.dst) if end is not None]
+        boxes = [_box_follow(box, host.mac, host.attach) for box in reservation.chain]
+        named = host.identity in {e.identity for e in ends} or boxes != list(reservation.chain)
+        if not named and len(ends) == 2:
+            return reservation  # an "any" end takes in every host: one that moved too
+        return replace(
+            reservation,
+            src=None if reservation.src is None else _follow(reservation.src, host),
+            dst=None if reservation.dst is None else _follow(reservation.dst, host),
+            chain=tuple(boxes),
+        )
+    return reservation
+
+
+def _box_follow(box: Middlebox, mac: str | None, attach: PortRef) -> Middlebox:
+    """A middlebox whose host moved, at its new port (ports named by DPID:PORT stay)."""
+    return replace(
+        box,
+        in_port=attach if mac is not None and box.in_mac == mac else box.in_port,
+        out_port=attach if mac is not None and box.out_mac == mac else box.out_port,
+    )
 
 
 def _follow(endpoint: Endpoint, host: Endpoint) -> Endpoint:

@@ -32,6 +32,7 @@ from tegu_ryu.reservations.store import decode_reservation, encode_reservation
 from tegu_ryu.tenancy import Principal
 from tegu_ryu.topology.capacity import CapacityPolicy
 from tegu_ryu.topology.model import Host, PortState
+from tegu_ryu.topology.refs import PortRef
 
 from .fakenet import FakeNetwork, Trace
 from .test_api import Client, client
@@ -263,6 +264,22 @@ def test_a_broken_leg_moves_to_another_path_or_degrades(line: Line) -> None:
     line.engine.topology.port_updated(2, PortState(s2_to_s3.src.port, up=True))
     lifecycle.tick(2)
     assert line.engine.reservations[steering.id].state is State.ACTIVE
+    visited, trace = line.send(line.network(), "h1", line.packet("h1", "h2", 80))
+    assert visited == ["mb3"] and trace.outcome == line.hosts["h2"].mac
+
+
+def test_a_middlebox_that_moves_takes_its_legs_with_it(line: Line) -> None:
+    steering = line.steer(protocol="tcp", dst_port=80, chain=["mb3"], symmetric=False)
+    old = line.hosts["mb3"]
+    topology = line.engine.topology
+    new_port = PortRef(1, 9)
+    topology.switch_connected(1, [PortState(port=p) for p in range(1, 10)])
+    topology.add_static_host(replace(old, attach=new_port))
+    line.hosts["mb3"] = replace(old, attach=new_port)
+    (moved,) = Lifecycle(line.engine).refresh(5, "mb3")
+    assert isinstance(moved, SteeringReservation) and moved.id == steering.id
+    assert moved.chain[0].in_port == new_port and moved.state is State.ACTIVE
+    assert all(leg.route.links == () for leg in moved.legs[Direction.OUT][:1])  # now on s1
     visited, trace = line.send(line.network(), "h1", line.packet("h1", "h2", 80))
     assert visited == ["mb3"] and trace.outcome == line.hosts["h2"].mac
 
