@@ -435,28 +435,22 @@ class TeguApp(app_manager.OSKenApp):
             return
         LOG.debug("switch %s: phase %d, %d changes", dpid_str(dpid), changes.phase(), len(changes))
         out = bytearray()
-
-        def message(msg: Any, what: str, serial: int | None = None) -> int:
-            msg.datapath = datapath
-            xid: int = datapath.set_xid(msg)
-            msg.serialize()
-            out.extend(msg.buf)
-            self.sent.remember(dpid, xid, what, serial)
-            return xid
-
         for verb, item in wire_order(changes):
+            xid = datapath.set_xid(_Xid())
             if isinstance(item, Meter):
                 command = verb.split()[0]
+                out.extend(lean_mods.meter_mod_bytes(item, command, xid))
                 serial = serial_of_meter(item.id) if command != "delete" else None
-                message(messages.meter_mod(item, command), f"{command} {item}", serial)
+                self.sent.remember(dpid, xid, f"{command} {item}", serial)
                 continue
-            xid = datapath.set_xid(_Xid())
             if verb == "add flow":
                 out.extend(lean_mods.flow_add_bytes(item, now, xid))
             else:
                 out.extend(lean_mods.flow_delete_bytes(item, xid))
             self.sent.remember(dpid, xid, (verb.split()[0], item), owner_serial(item.cookie))
-        barrier = message(messages.barrier_request(), "barrier")
+        barrier = datapath.set_xid(_Xid())
+        out.extend(lean_mods.barrier_bytes(barrier))
+        self.sent.remember(dpid, barrier, "barrier", None)
         if datapath.send(bytes(out)):
             self.controller.pass_sent(dpid, changes, barrier, now, time.time())
 

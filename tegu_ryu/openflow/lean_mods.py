@@ -1,4 +1,4 @@
-"""Flow-mods encoded straight from ``Flow`` values to bytes.
+"""Flow-mods (and the meter-mods and barriers sent with them) encoded straight to bytes.
 
 A burst of reservations is thousands of flow-mods. Built as os-ken objects
 (a match object, instruction and action objects) and serialised, each costs
@@ -16,7 +16,15 @@ import struct
 from os_ken.ofproto import ofproto_v1_3 as ofp
 
 from tegu_ryu.openflow import oxm
-from tegu_ryu.openflow.flows import Flow, Output, PopVlan, PushVlan, SetField, hard_timeout
+from tegu_ryu.openflow.flows import (
+    Flow,
+    Meter,
+    Output,
+    PopVlan,
+    PushVlan,
+    SetField,
+    hard_timeout,
+)
 from tegu_ryu.openflow.messages import FULL_METADATA, flow_add, flow_delete, serialized
 
 _FIXED = struct.Struct("!BBHIQQBBHHHIIIH2x")  # header and ofp_flow_mod up to the match
@@ -28,6 +36,10 @@ _OUTPUT = struct.Struct("!HHIH6x")
 _WRITE_METADATA = struct.Struct("!HH4xQQ")
 _PUSH = struct.Struct("!HHH2x")
 _POP = struct.Struct("!HH4x")
+_HEADER = struct.Struct("!BBHI")
+_METER_MOD = struct.Struct("!BBHIHHI")
+_BAND = struct.Struct("!HHII4x")
+_METER_COMMANDS = {"add": ofp.OFPMC_ADD, "modify": ofp.OFPMC_MODIFY, "delete": ofp.OFPMC_DELETE}
 
 
 def flow_add_bytes(flow: Flow, now: float, xid: int) -> bytes:
@@ -56,6 +68,25 @@ def flow_delete_bytes(flow: Flow, xid: int) -> bytes:
         ofp.OFP_NO_BUFFER, ofp.OFPP_ANY, ofp.OFPG_ANY, 0,
     )  # fmt: skip
     return fixed + body
+
+
+def meter_mod_bytes(meter: Meter, command: str, xid: int) -> bytes:
+    """An OFPT_METER_MOD: what ``messages.meter_mod`` serialises to (one drop band unless
+    deleting)."""
+    band = (
+        b""
+        if command == "delete"
+        else _BAND.pack(ofp.OFPMBT_DROP, _BAND.size, meter.rate_kbps, meter.burst_kbit)
+    )
+    return _METER_MOD.pack(
+        ofp.OFP_VERSION, ofp.OFPT_METER_MOD, _METER_MOD.size + len(band), xid,
+        _METER_COMMANDS[command], ofp.OFPMF_KBPS | ofp.OFPMF_BURST, meter.id,
+    ) + band  # fmt: skip
+
+
+def barrier_bytes(xid: int) -> bytes:
+    """An OFPT_BARRIER_REQUEST."""
+    return _HEADER.pack(ofp.OFP_VERSION, ofp.OFPT_BARRIER_REQUEST, _HEADER.size, xid)
 
 
 def _match(flow: Flow) -> bytes:

@@ -78,7 +78,8 @@ def flow_delete(flow: Flow) -> Any:
 
 
 def meter_mod(meter: Meter, command: str) -> Any:
-    """Add, modify or delete a meter (``command`` is "add", "modify" or "delete")."""
+    """Add, modify or delete a meter (``command`` is "add", "modify" or "delete"), as os-ken
+    builds it: the reference ``lean_mods.meter_mod_bytes`` is checked against."""
     commands = {"add": ofp.OFPMC_ADD, "modify": ofp.OFPMC_MODIFY, "delete": ofp.OFPMC_DELETE}
     bands = []
     if command != "delete":
@@ -110,6 +111,7 @@ def meter_config_request() -> Any:
 
 
 def barrier_request() -> Any:
+    """A barrier as os-ken builds it (what ``lean_mods.barrier_bytes`` is checked against)."""
     return parser.OFPBarrierRequest(datapath=None)
 
 

@@ -6,8 +6,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tegu_ryu.openflow import lean_mods
-from tegu_ryu.openflow.flows import Flow, Opaque, Output, match
-from tegu_ryu.openflow.messages import flow_add, flow_delete, serialized
+from tegu_ryu.openflow.flows import Flow, Meter, Opaque, Output, match
+from tegu_ryu.openflow.messages import (
+    barrier_request,
+    flow_add,
+    flow_delete,
+    meter_mod,
+    serialized,
+)
 
 from .test_lean_stats import NOW, flows
 
@@ -25,6 +31,26 @@ def test_flow_adds_are_byte_for_byte_os_kens(flow: Flow, until: float | None, xi
 @given(flow=flows, xid=st.integers(0, 2**32 - 1))
 def test_strict_deletes_are_byte_for_byte_os_kens(flow: Flow, xid: int) -> None:
     assert lean_mods.flow_delete_bytes(flow, xid) == serialized(flow_delete(flow), xid)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    meter=st.builds(
+        Meter,
+        id=st.integers(1, 0xFFFF0000),
+        rate_kbps=st.integers(1, 2**32 - 1),
+        burst_kbit=st.integers(0, 2**32 - 1),
+    ),
+    command=st.sampled_from(["add", "modify", "delete"]),
+    xid=st.integers(0, 2**32 - 1),
+)
+def test_meter_mods_and_barriers_are_byte_for_byte_os_kens(
+    meter: Meter, command: str, xid: int
+) -> None:
+    assert lean_mods.meter_mod_bytes(meter, command, xid) == serialized(
+        meter_mod(meter, command), xid
+    )
+    assert lean_mods.barrier_bytes(xid) == serialized(barrier_request(), xid)
 
 
 def test_what_it_does_not_encode_goes_through_os_ken() -> None:
