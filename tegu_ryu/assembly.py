@@ -34,5 +34,6 @@ def assemble_controller(
         settings.policy,
         settings.retention,
         mirrors=settings.mirrors,
+        reset_dscp=settings.reset_dscp,
     )
     return Controller(settings, topology, reservations, now)

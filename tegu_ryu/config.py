@@ -193,6 +193,16 @@ OPTIONS = [
         help="VLAN ids (FIRST-LAST) that mark mirror copies on links between switches, one "
         "per live mirror. Tenants' traffic must not use them.",
     ),
+    cfg.StrOpt(
+        "dscp-policy",
+        default="keep",
+        choices=["keep", "reset"],
+        help="What happens to the DSCP marking of IP traffic entering the network that no "
+        "reservation claims: keep it (the default: here meters, not markings, give "
+        "reservations their rate, so a marking buys nothing inside this network), or reset "
+        "it to 0 (when the switches' queues or the network beyond trust DSCP; passthru "
+        "reservations then let one host's marking through).",
+    ),
     cfg.FloatOpt(
         "resync-interval",
         default=10.0,
@@ -265,6 +275,7 @@ def controller_settings(conf: cfg.ConfigOpts) -> ControllerSettings:
         mirrors=MirrorSettings(
             min_duration=conf.mirror_min_duration, tags=_vlan_range(conf.mirror_vlans)
         ),
+        reset_dscp=conf.dscp_policy == "reset",
     )
 
 

@@ -57,6 +57,7 @@ class ControllerSettings:
     control_grace: float = 30.0
     meters: MeterSettings = field(default_factory=MeterSettings)
     mirrors: MirrorSettings = field(default_factory=MirrorSettings)
+    reset_dscp: bool = False  # dscp_policy = reset: markings reset where traffic enters
 
 
 class Controller:
@@ -79,7 +80,7 @@ class Controller:
                 for link in reservation.path_links():
                     self.topology.expect_link(link, now + settings.control_grace)
         self._flood_memory = FloodMemory()
-        self.desired = DesiredState(settings.meters)
+        self.desired = DesiredState(settings.meters, reset_dscp=settings.reset_dscp)
         self.reconciler = Reconciler(self.desired, settle=settings.discovery_settle)
         self._paths_trusted_from = now + settings.discovery_settle
         self._errors: dict[str, str] = {}

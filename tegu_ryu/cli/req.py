@@ -8,7 +8,8 @@ Commands as tegu_req had them: ``reserve BW WINDOW HOST1,HOST2 [COOKIE [DSCP]]``
 ``setulcap PROJECT VALUE``, ``setdiscount VALUE``, ``listqueue``, ``chkpt``,
 ``pause``, ``resume``, ``refresh HOST...``, ``verbose LEVEL [SUBSYSTEM]``,
 ``ping``, ``steer [START-]END PROJECT EP1 EP2 MB1[,MB2...] [COOKIE]`` (``-k
-proto=tcp:80``; an endpoint may be ``L*``, any host). They are sent to
+proto=tcp:80``; an endpoint may be ``L*``, any host), ``passthru [START-]END
+[TOKEN/]PROJECT/HOST [COOKIE]`` (``-k proto=udp:ADDRESS:PORT``). They are sent to
 ``/tegu/api``. The mirror commands go to Tegu's mirror API
 (``/tegu/mirrors/``): ``add-mirror [START-]END PORT1[,PORT2...] OUTPUT
 [COOKIE [VLAN]]`` (``-o OPTIONS``; END may be ``+SECONDS`` or
@@ -85,8 +86,8 @@ def request_lines(command: str, args: list[str], options: list[str]) -> list[str
         return [shlex.join(words)]
     if command == "listconns":
         return [shlex.join(["listconns", name]) for name in args]
-    if command == "steer":
-        return [shlex.join(["steer", *options, *args])]
+    if command in ("steer", "passthru"):
+        return [shlex.join([command, *options, *args])]
     return [shlex.join([RENAMED.get(command, command), *args])]
 
 
@@ -101,7 +102,10 @@ def request_lines(command: str, args: list[str], options: list[str]) -> list[str
 @click.option("-s", "secure", is_flag=True, help="Use https.")
 @click.option("-t", "token", default=None, help="Token, sent as X-Auth-Tegu.")
 @click.option(
-    "-k", "keys", multiple=True, help="KEY=VALUE passed to reserve or steer (e.g. proto=udp)."
+    "-k",
+    "keys",
+    multiple=True,
+    help="KEY=VALUE passed to reserve, steer or passthru (e.g. proto=udp).",
 )
 @click.version_option(__version__, prog_name="tegu_req")
 @click.option("-j", "raw", is_flag=True, help="Print the reply as one line of JSON.")

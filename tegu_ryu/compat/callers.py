@@ -105,6 +105,9 @@ def _host_words(command: Command) -> list[tuple[str, str]]:
         return [("h1", first), ("h2", second)]
     if verb in HOST_LIST_COMMANDS:
         return [(f"h{n}", word) for n, word in enumerate(args, start=1)]
+    if verb == "passthru":  # window [token/]project/host [cookie]
+        _, positional = key_values(args)
+        return [("h1", positional[1])] if len(positional) > 1 else []
     if verb == "steer":  # window [token/]project ep1 ep2 mb1,mb2: names within the project
         _, positional = key_values(args)
         if len(positional) < 5:

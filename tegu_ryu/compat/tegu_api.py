@@ -32,6 +32,7 @@ from tegu_ryu.compat.syntax import (
     split_commands,
     split_pair,
 )
+from tegu_ryu.compat.tegu_passthru import PassthruRefused, passthru_pledge, passthru_request
 from tegu_ryu.compat.tegu_steer import SteerRefused, steer_pledge, steer_request
 from tegu_ryu.controller import Controller
 from tegu_ryu.enforcement.planner import reservation_meter_id
@@ -44,6 +45,7 @@ from tegu_ryu.reservations.model import (
     Endpoint,
     Kind,
     Match,
+    PassthruReservation,
     State,
     SteeringReservation,
 )
@@ -115,6 +117,7 @@ class TeguApi:
             "refresh": self._refresh,
             "verbose": self._verbose,
             "steer": self._steer,
+            "passthru": self._passthru,
         }
 
     def handle(self, method: str, body: str, header_token: str | None) -> dict[str, Any]:
@@ -232,6 +235,25 @@ class TeguApi:
 
         return self.service.admit_steering(principal, request, now, accepted)
 
+    def _passthru(self, who: Principal | None, args: list[str]) -> Outcome:
+        principal = _authorised(who, "passthru")
+        now = self.clock()
+        try:
+            request, address = passthru_request(args, now)
+        except PassthruRefused as refused:
+            raise Refused(str(refused)) from refused
+        if address is not None:
+            host = self.service.engine.resolve(request.host, "host", external_ok=False)
+            known = self.controller.topology.host_by_mac(host.mac or "")
+            if known is None or address not in known.ips:
+                raise Refused(f"{address} is not an address of {request.host}")
+
+        def accepted(passthru: PassthruReservation) -> Outcome:
+            pledge = passthru_pledge(passthru, now, passthru.owner)
+            return Outcome("OK", "passthru reservation accepted", pledge)
+
+        return self.service.admit_passthru(principal, request, now, accepted)
+
     def _cancel(self, who: Principal | None, args: list[str]) -> Outcome:
         principal = _authorised(who, "cancelres")
         if not args:
@@ -243,7 +265,8 @@ class TeguApi:
             live = [
                 r
                 for r in self.service.visible(principal)
-                if isinstance(r, BandwidthReservation | SteeringReservation) and not r.state.final
+                if isinstance(r, BandwidthReservation | SteeringReservation | PassthruReservation)
+                and not r.state.final
             ]  # mirrors are ended through Tegu's mirror API
             chosen = [
                 r
@@ -258,7 +281,7 @@ class TeguApi:
                 {"cancelled": [r.id for r in chosen]},
             )
         pledge = self.service.get(principal, target)
-        if not isinstance(pledge, BandwidthReservation | SteeringReservation):
+        if not isinstance(pledge, BandwidthReservation | SteeringReservation | PassthruReservation):
             raise Refused(f"{target} is a mirror: end it with DELETE /tegu/mirrors/NAME/")
         if not super_cookie and not pledge.cookie_matches(cookie):
             raise Refused(
@@ -276,13 +299,14 @@ class TeguApi:
         principal = _authorised(who, "listres")
         now = self.clock()
         live = [r for r in self.service.visible(principal) if not r.state.final]
-        pledges = [  # mirrors are listed by Tegu's mirror API, not here
-            self._pledge(r, now)
-            if isinstance(r, BandwidthReservation)
-            else steer_pledge(r, now, r.owner)
-            for r in live
-            if isinstance(r, BandwidthReservation | SteeringReservation)
-        ]
+        pledges = []  # mirrors are listed by Tegu's mirror API, not here
+        for r in live:
+            if isinstance(r, BandwidthReservation):
+                pledges.append(self._pledge(r, now))
+            elif isinstance(r, SteeringReservation):
+                pledges.append(steer_pledge(r, now, r.owner))
+            elif isinstance(r, PassthruReservation):
+                pledges.append(passthru_pledge(r, now, r.owner))
         return Outcome("OK", "", {"reservations": pledges})
 
     def _listhosts(self, who: Principal | None, args: list[str]) -> Outcome:

@@ -46,8 +46,9 @@ from tegu_ryu.topology.refs import HOST_SIDE, LinkId
 class DesiredState:
     """Per-switch flows and meters, and which of them changed since each switch last looked."""
 
-    def __init__(self, meters: MeterSettings) -> None:
+    def __init__(self, meters: MeterSettings, *, reset_dscp: bool = False) -> None:
         self.settings = meters
+        self.reset_dscp = reset_dscp
         self.flows: dict[int, dict[FlowKey, Flow]] = {}
         self.meters: dict[int, dict[int, Meter]] = {}
         self.conflicts: dict[str, str] = {}
@@ -196,7 +197,7 @@ class DesiredState:
             fresh[reservation.id] = known
             return known[1]
 
-        self._base = plan_base_flows(topology)
+        self._base = plan_base_flows(topology, reset_dscp=self.reset_dscp)
         plan = plan_switches(
             topology,
             reservations.values(),
@@ -231,7 +232,7 @@ class DesiredState:
 
     def _replan_base(self, topology: Topology) -> None:
         """Base forwarding for a changed topology: only the flows that differ are marked."""
-        before, after = self._base, plan_base_flows(topology)
+        before, after = self._base, plan_base_flows(topology, reset_dscp=self.reset_dscp)
         for dpid in set(before) | set(after):
             old = {f.key: f for f in before.get(dpid, ())}
             new = {f.key: f for f in after.get(dpid, ())}

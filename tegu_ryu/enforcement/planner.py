@@ -39,6 +39,7 @@ from tegu_ryu.enforcement.mirror_plan import (
     selecting,
     selections,
 )
+from tegu_ryu.enforcement.passthru_plan import passthru_flows
 from tegu_ryu.enforcement.steering_plan import composed, is_steering, steering_flows
 from tegu_ryu.forwarding.base import plan_base_flows
 from tegu_ryu.openflow.flows import (
@@ -59,6 +60,7 @@ from tegu_ryu.reservations.model import (
     BandwidthReservation,
     Direction,
     MirrorReservation,
+    PassthruReservation,
     Reservation,
     Route,
     State,
@@ -174,6 +176,10 @@ def _plan_steering(steering: SteeringReservation, meters: MeterSettings) -> Rese
     return ReservationPlan(flows=flows, meters={d: tuple(m) for d, m in meter_list.items()})
 
 
+def _plan_passthru(passthru: PassthruReservation, meters: MeterSettings) -> ReservationPlan:
+    return ReservationPlan(flows=passthru_flows(passthru, reservation_cookie(passthru)), meters={})
+
+
 def best_effort_copy(reservation: Reservation) -> bool:
     """True for traffic a reservation sends with no booked rate (a mirror's copy, a chain
     without bandwidth): its entries go through the links' best-effort meters."""
@@ -207,6 +213,7 @@ PLANNERS: dict[type[Reservation], Callable[[Any, MeterSettings], ReservationPlan
     BandwidthReservation: _plan_bandwidth,
     MirrorReservation: _plan_mirror,
     SteeringReservation: _plan_steering,
+    PassthruReservation: _plan_passthru,
 }
 
 
@@ -219,6 +226,7 @@ def plan_switches(
     planned: Callable[[Reservation], ReservationPlan] | None = None,
     base: dict[int, list[Flow]] | None = None,
     paused: bool = False,
+    reset_dscp: bool = False,
 ) -> Plan:
     """The full desired state of every switch, given the reservations' current states.
 
@@ -302,7 +310,9 @@ def plan_switches(
             switch_flows[key] = composed(switch_flows[key], switch_flows)
     chosen = selections(enforced_mirrors)
     switches = {}
-    for dpid, forwarding in (base if base is not None else plan_base_flows(topology)).items():
+    if base is None:
+        base = plan_base_flows(topology, reset_dscp=reset_dscp)
+    for dpid, forwarding in base.items():
         ports = metered_ports.get(dpid, {})
         metered = [through_meter(flow, ports) for flow in forwarding]
         selection = chosen.get(dpid, Selection())

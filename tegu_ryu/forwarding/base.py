@@ -18,14 +18,26 @@ from collections.abc import Iterable
 
 import networkx as nx
 
-from tegu_ryu.openflow.flows import OFPP_CONTROLLER, Flow, Layer, Output, Table, cookie, match
+from tegu_ryu.openflow.flows import (
+    OFPP_CONTROLLER,
+    Flow,
+    Layer,
+    Output,
+    SetField,
+    Table,
+    cookie,
+    match,
+)
 from tegu_ryu.topology.model import Topology
 from tegu_ryu.topology.refs import LinkId, PortRef
 
 TABLE_MISS_PRIORITY = 0
+DSCP_RESET_PRIORITY = 10  # in table 0: below passthru (20+) and reservations (1000+)
 HOST_PRIORITY = 100
 ARP_PRIORITY = 300
 ETH_TYPE_ARP = 0x0806
+ETH_TYPE_IPV4 = 0x0800
+ETH_TYPE_IPV6 = 0x86DD
 
 BASE_COOKIE = cookie(Layer.BASE)
 
@@ -90,10 +102,14 @@ def switch_flows() -> list[Flow]:
     ]
 
 
-def plan_base_flows(topology: Topology) -> dict[int, list[Flow]]:
-    """The base-layer flows every switch of ``topology`` should hold."""
+def plan_base_flows(topology: Topology, *, reset_dscp: bool = False) -> dict[int, list[Flow]]:
+    """The base-layer flows every switch of ``topology`` should hold (with ``reset_dscp``,
+    also the DSCP reset on every edge port: ``dscp_reset_flows``)."""
     graph = topology.graph()
     plan: dict[int, list[Flow]] = {dpid: switch_flows() for dpid in topology.switch_ids()}
+    if reset_dscp:
+        for dpid, flows in dscp_reset_flows(topology).items():
+            plan.setdefault(dpid, []).extend(flows)
     trees: dict[int, dict[int, LinkId]] = {}
     for host in topology.hosts():
         home = host.attach.dpid
@@ -105,6 +121,31 @@ def plan_base_flows(topology: Topology) -> dict[int, list[Flow]]:
         for switch, link_id in trees[home].items():
             plan[switch].append(
                 _host_flow(host.mac, link_id.src.port, f"to {host.mac} via {link_id}")
+            )
+    return plan
+
+
+def dscp_reset_flows(topology: Topology) -> dict[int, list[Flow]]:
+    """The trust boundary (``dscp_policy = reset``): IP traffic entering the network on an edge
+    port has its DSCP set to 0, unless an entry above claims it first (a reservation, which
+    marks its own traffic or keeps it, or a passthru, which keeps it). A tenant cannot mark
+    itself into a class that switches or the network beyond would favour."""
+    ports = set(topology.edge_ports()) | {
+        h.attach for h in topology.hosts() if not topology.is_link_port(h.attach)
+    }
+    plan: dict[int, list[Flow]] = {}
+    for port in sorted(ports, key=lambda p: (p.dpid, p.port)):
+        for eth_type in (ETH_TYPE_IPV4, ETH_TYPE_IPV6):
+            plan.setdefault(port.dpid, []).append(
+                Flow(
+                    priority=DSCP_RESET_PRIORITY,
+                    match=match(in_port=port.port, eth_type=eth_type),
+                    actions=(SetField("ip_dscp", 0),),
+                    cookie=BASE_COOKIE,
+                    table=Table.RESERVATIONS,
+                    goto=Table.FORWARDING,
+                    description=f"DSCP reset for traffic entering at {port}",
+                )
             )
     return plan
 

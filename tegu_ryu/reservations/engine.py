@@ -34,6 +34,7 @@ from tegu_ryu.reservations.model import (
     Kind,
     Match,
     MirrorReservation,
+    PassthruReservation,
     Reservation,
     Route,
     State,
@@ -536,6 +537,7 @@ class Engine:
             BandwidthReservation: self._bandwidth_routed_again,
             MirrorReservation: self._mirror_routed_again,
             SteeringReservation: self._steering_routed_again,
+            PassthruReservation: lambda passthru, _: passthru,  # follows its host; no path
         }
         return routing[type(reservation)](reservation, window)
 

@@ -18,6 +18,7 @@ from tegu_ryu.reservations.model import (
     BandwidthReservation,
     Endpoint,
     Middlebox,
+    PassthruReservation,
     Reservation,
     State,
     SteeringReservation,
@@ -104,6 +105,10 @@ def _followed(reservation: Reservation, host: Endpoint) -> Reservation:
         return replace(
             reservation, src=_follow(reservation.src, host), dst=_follow(reservation.dst, host)
         )
+    if isinstance(reservation, PassthruReservation):
+        if host.identity != reservation.host.identity:
+            return reservation
+        return replace(reservation, host=_follow(reservation.host, host))
     if isinstance(reservation, SteeringReservation) and host.attach is not None:
         ends = [end for end in (reservation.src, reservation.dst) if end is not None]
         boxes = [_box_follow(box, host.mac, host.attach) for box in reservation.chain]

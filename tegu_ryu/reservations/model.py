@@ -368,6 +368,26 @@ class SteeringReservation(Reservation):
         return [*self.booked_links(), *ports]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PassthruReservation(Reservation):
+    """One host's traffic keeps its own DSCP marking over the window.
+
+    Only meaningful where the network resets the marking of traffic entering
+    it (``dscp_policy = reset``); ``match`` narrows it to a protocol and ports.
+    Nothing is booked.
+    """
+
+    host: Endpoint
+    match: Match = field(default_factory=Match)
+
+    @property
+    def type(self) -> str:
+        return "passthru"
+
+    def switches(self) -> set[int]:
+        return set() if self.host.attach is None else {self.host.attach.dpid}
+
+
 def access_links_between(sender: Endpoint, receiver: Endpoint) -> list[LinkId]:
     """Access links traffic from ``sender`` to ``receiver`` uses (none at an outside end)."""
     links = []

@@ -31,11 +31,14 @@ from tegu_ryu.reservations.model import (
     Direction,
     Kind,
     MirrorReservation,
+    PassthruReservation,
     Reservation,
     Route,
     State,
     SteeringReservation,
 )
+from tegu_ryu.reservations.passthru_admission import admit_passthru, modify_passthru
+from tegu_ryu.reservations.passthru_requests import PassthruRequest, parse_passthru
 from tegu_ryu.reservations.policy import Discount, Fence, Policy
 from tegu_ryu.reservations.requests import (
     ReservationRequest,
@@ -91,10 +94,12 @@ class ReservationService:
         retention: float,
         *,
         mirrors: MirrorSettings | None = None,
+        reset_dscp: bool = False,
     ) -> None:
         self.lock = lock
         self.store = store
         self.mirrors = mirrors or MirrorSettings()
+        self.reset_dscp = reset_dscp
         stored = store.load()
         self.engine = Engine(topology, stored.policy or policy, retention=retention)
         self.engine.fences.update(stored.fences)
@@ -128,6 +133,9 @@ class ReservationService:
             "steering": lambda: self.admit_steering(
                 principal, parse_steering(body, now), now, reply
             ),
+            "passthru": lambda: self.admit_passthru(
+                principal, parse_passthru(body, now), now, reply
+            ),
         }
         kind = body.get("type") if isinstance(body, dict) else None
         if isinstance(kind, str) and kind in kinds:
@@ -157,6 +165,18 @@ class ReservationService:
         if request.match.vlan in self.mirrors.tags:
             raise InvalidField("vlan", reserved_vlan_words(self.mirrors.tags))
         return self._admitted(lambda: admit_steering(self.engine, now, principal, request), reply)
+
+    def admit_passthru(
+        self,
+        principal: Principal,
+        request: PassthruRequest,
+        now: float,
+        reply: Callable[[PassthruReservation], ReplyT],
+    ) -> ReplyT:
+        """A passthru from an already validated request (v1 body or Tegu's ``passthru``)."""
+        return self._admitted(
+            lambda: admit_passthru(self.engine, now, principal, request, self.reset_dscp), reply
+        )
 
     def admit(
         self,
@@ -253,6 +273,11 @@ class ReservationService:
                 change = parse_modification(body, now, Kind.ONEWAY)  # one rate: the copy's
                 rate = None if change.bandwidth is None else change.bandwidth.out
                 changed = modify_mirror(self.engine, now, before, (change.end, rate), self.mirrors)
+            elif isinstance(before, PassthruReservation):
+                change = parse_modification(body, now, Kind.ONEWAY)
+                if change.bandwidth is not None:
+                    raise InvalidField("bandwidth", "a passthru books no bandwidth")
+                changed = modify_passthru(self.engine, now, before, change.end)
             elif isinstance(before, SteeringReservation):
                 change = parse_modification(body, now, Kind.ONEWAY)  # one rate, every leg's
                 rate = None if change.bandwidth is None else change.bandwidth.out

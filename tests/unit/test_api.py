@@ -64,10 +64,15 @@ class Client:
         return response.status_int, parsed
 
 
-def sample_api(tmp_path: Path, now: float = NOW, super_cookie: str | None = None) -> Api:
+def sample_api(
+    tmp_path: Path, now: float = NOW, super_cookie: str | None = None, reset_dscp: bool = False
+) -> Api:
     """The API on the sample static topology, with TOKENS, a fresh state and a fixed clock."""
     settings = ControllerSettings(
-        capacity=CapacityPolicy(), state_dir=str(tmp_path / "state"), static_topology=STATIC
+        capacity=CapacityPolicy(),
+        state_dir=str(tmp_path / "state"),
+        static_topology=STATIC,
+        reset_dscp=reset_dscp,
     )
     controller = assemble_controller(settings, now=now)
     return Api(controller, Authenticator(TOKENS), clock=lambda: now, super_cookie=super_cookie)

@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tegu_ryu.api.kinds import bandwidth, mirror, steering
+from tegu_ryu.api.kinds import bandwidth, mirror, passthru, steering
 from tegu_ryu.reservations.model import (
     BandwidthReservation,
     MirrorReservation,
+    PassthruReservation,
     Reservation,
     SteeringReservation,
 )
@@ -20,6 +21,7 @@ VIEWS: dict[type[Reservation], Callable[[Any], dict[str, Any]]] = {
     BandwidthReservation: bandwidth.view,
     MirrorReservation: mirror.view,
     SteeringReservation: steering.view,
+    PassthruReservation: passthru.view,
 }
 
 

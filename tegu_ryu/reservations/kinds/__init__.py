@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tegu_ryu.reservations.kinds import bandwidth, mirror, steering
+from tegu_ryu.reservations.kinds import bandwidth, mirror, passthru, steering
 from tegu_ryu.reservations.model import (
     BandwidthReservation,
     MirrorReservation,
+    PassthruReservation,
     Reservation,
     SteeringReservation,
 )
@@ -60,6 +61,12 @@ KINDS: dict[str, KindCodec] = {
         encode=steering.encode_spec,
         decode=steering.decode,
         problems=steering.problems,
+    ),
+    "passthru": KindCodec(
+        record=PassthruReservation,
+        encode=passthru.encode_spec,
+        decode=passthru.decode,
+        problems=passthru.problems,
     ),
 }
 

@@ -1,0 +1,90 @@
+"""Admission of passthru reservations: a host's traffic keeps its own DSCP marking.
+
+Tegu reset the DSCP of traffic entering the network unless a reservation
+claimed it, and a passthru let one VM's traffic through with its marking.
+Here that only means something when the network resets markings
+(``dscp_policy = reset``); otherwise every host's marking is kept already and
+a passthru is refused saying so. As in Tegu, a tenant whose fence is 0 may
+not have one. Nothing is booked: the traffic is forwarded as usual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tegu_ryu.errors import Conflict, Forbidden, InvalidField
+from tegu_ryu.reservations.engine import Engine
+from tegu_ryu.reservations.model import PassthruReservation, State, cookie_digest
+from tegu_ryu.reservations.passthru_requests import PassthruRequest
+from tegu_ryu.reservations.window import Window
+from tegu_ryu.tenancy import Principal
+
+NOT_RESET = "passthru reservations not allowed: dscp_policy is keep, so no marking is reset"
+FENCED_OUT = "user link capacity <= 0"
+
+
+def admit_passthru(
+    engine: Engine,
+    now: float,
+    principal: Principal,
+    request: PassthruRequest,
+    reset_dscp: bool,
+) -> PassthruReservation:
+    """Admit ``request`` for ``principal``, or raise saying why (nothing changes)."""
+    if not reset_dscp:
+        raise Conflict(NOT_RESET, code="dscp_policy")
+    fence = engine.fence_of(principal.tenant)
+    if fence.bps == 0 or fence.percent == 0:
+        raise Conflict(f"{FENCED_OUT}: tenant {principal.tenant}'s fence is 0", code="fence")
+    host = engine.resolve(request.host, "host", external_ok=False)
+    known = engine.topology.host_by_mac(host.mac or "")
+    if not principal.admin and (known is None or known.tenant != principal.tenant):
+        raise Forbidden(
+            f"host: {request.host} is not a host of tenant {principal.tenant} "
+            "(a host's tenant is set in the static topology)"
+        )
+    for other in engine.reservations.values():
+        if (
+            isinstance(other, PassthruReservation)
+            and other.owner == principal.tenant
+            and not other.state.final
+            and other.host.identity == host.identity
+            and other.match == request.match
+            and other.window.overlaps(request.window)
+        ):
+            raise Conflict(
+                f"duplicates passthru {other.id} (same host and traffic, overlapping window)",
+                code="duplicate",
+                details={"reservation": other.id},
+            )
+    reservation_id, serial = engine.new_identity()
+    passthru = PassthruReservation(
+        id=reservation_id,
+        owner=principal.tenant,
+        window=request.window,
+        created=now,
+        state=State.PENDING,
+        name=request.name,
+        serial=serial,
+        cookie_digest=None if request.cookie is None else cookie_digest(request.cookie),
+        host=host,
+        match=request.match,
+    )
+    passthru = replace(passthru, state=passthru.state_at(now))
+    engine.add(passthru)
+    return passthru
+
+
+def modify_passthru(
+    engine: Engine, now: float, passthru: PassthruReservation, end: float | None
+) -> PassthruReservation:
+    """A new end (a passthru has nothing else to change)."""
+    if passthru.state.final:
+        raise Conflict(f"reservation {passthru.id} already {passthru.state.value}", code="ended")
+    window = Window(passthru.window.start, end if end is not None else passthru.window.end)
+    if window.end <= window.start:
+        raise InvalidField("end", "must be after the reservation's start")
+    changed = replace(passthru, window=window, state=State.PENDING)
+    changed = replace(changed, state=changed.state_at(now))
+    engine.put(changed)
+    return changed
