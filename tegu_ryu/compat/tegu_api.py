@@ -205,6 +205,7 @@ class TeguApi:
             window=window,
             match=_match(options, first, second),
             dscp=_dscp(dscp_text),
+            dscp_exit=dscp_text.startswith("global_") or kind is Kind.ONEWAY,
             path_mode=PathMode.SHORTEST,
             name=None,
             cookie=cookie,
@@ -520,7 +521,7 @@ class TeguApi:
             "bandwout": reservation.bandwidth.out,
             "host1": src,
             "host2": dst,
-            "dscp_koe": True,
+            "dscp_koe": reservation.dscp_exit,
             "start": format_time(reservation.window.start),
             "end": format_time(reservation.window.end),
         }

@@ -351,12 +351,15 @@ def _path_flows(
         for fields in matches:
             fields.setdefault("eth_type", 0x0800)
         marking = (SetField("ip_dscp", reservation.dscp),)
+    delivered = reservation.dscp is not None and not reservation.dscp_exit
     result = []
     for fields in matches:
         priority = RESERVATION_PRIORITY + len(fields) + 1
         for index, hop in enumerate(route.hops):
             ingress = index == 0
             marks: tuple[Action, ...] = marking if ingress else ()
+            if delivered and index == len(route.hops) - 1 and hop.out_port is not None:
+                marks = (SetField("ip_dscp", 0),)  # Tegu's reset where it is delivered
             goto: int | None = None
             if hop.out_port is None:  # to an outside address: leave the way base forwarding sends
                 actions, goto = marks, Table.FORWARDING

@@ -228,6 +228,7 @@ class Engine:
             window=request.window,
             match=request.match,
             dscp=request.dscp,
+            dscp_exit=request.dscp_exit,
             path_mode=request.path_mode,
             created=now,
             state=State.PENDING,

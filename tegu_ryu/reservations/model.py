@@ -166,6 +166,7 @@ class BandwidthReservation(Reservation):
     dscp: int | None
     path_mode: PathMode
     routes: dict[Direction, Route] = field(default_factory=dict)
+    dscp_exit: bool = True  # the marking stays when the traffic is delivered (Tegu's global_)
 
     @property
     def type(self) -> str:

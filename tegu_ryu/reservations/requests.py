@@ -25,7 +25,7 @@ PORTED_PROTOCOLS = ("tcp", "udp")
 
 _RESERVATION_FIELDS = {
     "type", "src", "dst", "bandwidth", "start", "end", "duration", "protocol",
-    "src_port", "dst_port", "vlan", "dscp", "path", "name",
+    "src_port", "dst_port", "vlan", "dscp", "dscp_on_exit", "path", "name",
 }  # fmt: skip
 _MODIFICATION_FIELDS = {"end", "bandwidth"}
 
@@ -42,6 +42,7 @@ class ReservationRequest:
     path_mode: PathMode
     name: str | None
     cookie: str | None = None  # Tegu's per-reservation secret (the /tegu/api protocol only)
+    dscp_exit: bool = True  # keep the marking where the traffic is delivered
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def parse_reservation(body: Any, now: float) -> ReservationRequest:
         dscp=_dscp(fields.get("dscp")),
         path_mode=PathMode(choice(fields, "path", [m.value for m in PathMode], default="shortest")),
         name=name,
+        dscp_exit=choice(fields, "dscp_on_exit", ["keep", "reset"], default="keep") == "keep",
     )
 
 

@@ -12,9 +12,13 @@ import pytest
 from webob import Request
 
 from tegu_ryu.api.wsgi import Api
+from tegu_ryu.enforcement.planner import MeterSettings, plan_switches
 from tegu_ryu.reservations.model import State
 
+from .fakenet import FakeNetwork
 from .test_api import sample_api, tegu_post
+
+SETTINGS = MeterSettings()
 
 
 class Tegu:
@@ -98,3 +102,24 @@ def test_get_on_the_api_answers_as_tegu_did(tegu: Tegu) -> None:
         "reqstate": [],
         "endstate": {"status": "ERROR", "comment": "GET requests are unsupported"},
     }
+
+
+def test_only_global_classes_keep_their_marking_when_the_traffic_leaves(tegu: Tegu) -> None:
+    """Tegu reset a reservation's marking where the traffic was delivered unless its class
+    was ``global_``; ``dscp_koe`` says which."""
+    plain = tegu.send("reserve proto=udp 1M +60 h1,h3:5001 c voice")["reqstate"][0]["details"]
+    kept = tegu.send("reserve proto=udp 1M +60 h1,h3:5002 c global_voice")["reqstate"][0]
+    assert plain["dscp_koe"] is False and kept["details"]["dscp_koe"] is True
+    engine = tegu.api.controller.reservations.engine
+    plan = plan_switches(engine.topology, engine.reservations.values(), engine.policy, SETTINGS)
+    net = FakeNetwork(engine.topology, {d: sw.flows for d, sw in plan.switches.items()})
+    h1, h3 = (engine.topology.host_by_ip(ip) for ip in ("10.0.0.1", "10.0.0.3"))
+    assert h1 is not None and h3 is not None
+    for port, arriving in ((5001, 0), (5002, 46)):
+        packet = {
+            "eth_type": 0x0800, "ipv4_src": "10.0.0.1", "ipv4_dst": "10.0.0.3", "ip_proto": 17,
+            "udp_dst": port, "eth_src": h1.mac, "eth_dst": h3.mac,
+        }  # fmt: skip
+        trace = net.send(h1.mac, packet)
+        assert trace.outcome == h3.mac and dict(trace.fields)["ip_dscp"] == arriving, port
+        assert trace.links, "it crossed the fabric, marked"

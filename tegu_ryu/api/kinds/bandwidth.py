@@ -9,7 +9,13 @@ from tegu_ryu.topology.refs import dpid_str
 
 
 def view(reservation: BandwidthReservation) -> dict[str, Any]:
+    marking = (
+        {}
+        if reservation.dscp is None
+        else {"dscp_on_exit": "keep" if reservation.dscp_exit else "reset"}
+    )
     return {
+        **marking,
         "src": endpoint_json(reservation.src),
         "dst": endpoint_json(reservation.dst),
         "bandwidth": {"out": reservation.bandwidth.out, "in": reservation.bandwidth.in_},

@@ -27,6 +27,7 @@ def encode_spec(r: BandwidthReservation) -> dict[str, Any]:
         "bandwidth": [r.bandwidth.out, r.bandwidth.in_],
         "match": [r.match.protocol, r.match.src_port, r.match.dst_port, r.match.vlan],
         "dscp": r.dscp,
+        "dscp_exit": r.dscp_exit,
         "path_mode": r.path_mode.value,
         "routes": {d.value: encode_route(route) for d, route in r.routes.items()},
     }
@@ -42,6 +43,7 @@ def decode(envelope: dict[str, Any], spec: dict[str, Any]) -> BandwidthReservati
         bandwidth=Bandwidth(*spec["bandwidth"]),
         match=Match(*spec["match"]),
         dscp=spec["dscp"],
+        dscp_exit=spec.get("dscp_exit", True),  # records from before it was asked
         path_mode=PathMode(spec["path_mode"]),
         routes={
             Direction(direction): decode_route(route) for direction, route in spec["routes"].items()
@@ -57,6 +59,7 @@ def problems(r: BandwidthReservation) -> list[str]:
         for what, ok in (
             ("bandwidth", all(is_count(b) for b in rates)),
             ("dscp", r.dscp is None or (is_count(r.dscp) and r.dscp <= 63)),
+            ("dscp_exit", isinstance(r.dscp_exit, bool)),
             ("match", match_ok(r.match)),
             ("endpoints", all(endpoint_ok(e) for e in (r.src, r.dst))),
             ("routes", all(route_ok(route) for route in r.routes.values())),
