@@ -46,6 +46,7 @@ from tegu_ryu.reservations.model import (
     Kind,
     Match,
     PassthruReservation,
+    Reservation,
     State,
     SteeringReservation,
 )
@@ -135,7 +136,7 @@ class TeguApi:
         if not commands:
             return {"reqstate": [], "endstate": {"status": "ERROR", "comment": "missing command"}}
         outcomes = []
-        for command in commands:
+        for index, command in enumerate(commands):
             words = command.words if method != "DELETE" else ["cancelres", *command.words[1:]]
             if method == "DELETE" and command.words[0] != "reservation":
                 outcomes.append(Outcome("ERROR", f"unrecognised delete action: {command.text}"))
@@ -145,7 +146,7 @@ class TeguApi:
             except CallerRefused as refused:
                 outcomes.append(Outcome("ERROR", str(refused)))
                 continue
-            outcomes.append(self._run(words, who))
+            outcomes.append(self._run(words, who, index))
         if method == "DELETE":  # Tegu numbered these as strings, and counted them
             return _envelope(
                 outcomes,
@@ -154,10 +155,14 @@ class TeguApi:
             )
         return _envelope(outcomes, requests=list(range(1, len(commands) + 1)))
 
-    def _run(self, words: list[str], who: Principal | None) -> Outcome:
+    def _run(self, words: list[str], who: Principal | None, index: int) -> Outcome:
         handler = self._commands.get(words[0])
-        if handler is None:
-            return Outcome("ERROR", f"unrecognised put and/or post action: {' '.join(words)}")
+        if handler is None:  # Tegu's words, with its (0-based) record number
+            return Outcome(
+                "ERROR",
+                f"unrecognised put and/or post action: request {index}, {words[0]}: "
+                f"whole req=({' '.join(words)})",
+            )
         try:
             return handler(who, words[1:])
         except (Refused, SyntaxProblem) as problem:
@@ -232,7 +237,7 @@ class TeguApi:
             comment = (
                 f"steering reservation accepted; reservation has {len(steering.chain)} middleboxes"
             )
-            return Outcome("OK", comment, steer_pledge(steering, now, steering.owner))
+            return Outcome("OK", comment, steer_pledge(steering, now, self._project_of(steering)))
 
         return self.service.admit_steering(principal, request, now, accepted)
 
@@ -250,7 +255,7 @@ class TeguApi:
                 raise Refused(f"{address} is not an address of {request.host}")
 
         def accepted(passthru: PassthruReservation) -> Outcome:
-            pledge = passthru_pledge(passthru, now, passthru.owner)
+            pledge = passthru_pledge(passthru, now, self._project_of(passthru)(passthru.host))
             return Outcome("OK", "passthru reservation accepted", pledge)
 
         return self.service.admit_passthru(principal, request, now, accepted)
@@ -305,9 +310,9 @@ class TeguApi:
             if isinstance(r, BandwidthReservation):
                 pledges.append(self._pledge(r, now))
             elif isinstance(r, SteeringReservation):
-                pledges.append(steer_pledge(r, now, r.owner))
+                pledges.append(steer_pledge(r, now, self._project_of(r)))
             elif isinstance(r, PassthruReservation):
-                pledges.append(passthru_pledge(r, now, r.owner))
+                pledges.append(passthru_pledge(r, now, self._project_of(r)(r.host)))
         return Outcome("OK", "", {"reservations": pledges})
 
     def _listhosts(self, who: Principal | None, args: list[str]) -> Outcome:
@@ -445,14 +450,18 @@ class TeguApi:
     def _pause(self, who: Principal | None, args: list[str]) -> Outcome:
         _authorised(who, "pause", admin=True)
         if not self.controller.reservations.set_paused(True):
-            return Outcome("WARN", "already paused")
-        return Outcome("OK", "reservations are paused: their flows are being removed")
+            return Outcome(
+                "WARN",
+                "",
+                "reservations already in a paused state; use resume to return to normal operation",
+            )
+        return Outcome("OK", "", "reservations are paused: their flows are being removed")
 
     def _resume(self, who: Principal | None, args: list[str]) -> Outcome:
         _authorised(who, "resume", admin=True)
         if not self.controller.reservations.set_paused(False):
-            return Outcome("WARN", "not paused")
-        return Outcome("OK", "reservations are resumed: their flows are being installed")
+            return Outcome("WARN", "", "reservation processing already in a normal state")
+        return Outcome("OK", "", "reservations are resumed: their flows are being installed")
 
     def _refresh(self, who: Principal | None, args: list[str]) -> Outcome:
         principal = _authorised(who, "refresh", admin=True)
@@ -468,11 +477,18 @@ class TeguApi:
         if not args or not (args[0].isascii() and args[0].isdigit()):
             raise Refused("missing parameters: (level) [subsystem]")
         subsystem = args[1] if len(args) > 1 else "tegu"
-        if subsystem not in VERBOSE_SUBSYSTEMS:
-            raise Refused(f"unknown subsystem: {subsystem}")
+        if subsystem not in VERBOSE_SUBSYSTEMS:  # Tegu's words (its list was never complete)
+            return Outcome(
+                "ERROR",
+                "",
+                "unrecognised subsystem name given; must be one of: "
+                "agent, osif, resmgr, http, fqmgr, or net",
+            )
         level = logging.DEBUG if int(args[0]) > 0 else logging.INFO
         logging.getLogger(VERBOSE_SUBSYSTEMS[subsystem]).setLevel(level)
-        return Outcome("OK", "", f"verbose set: {subsystem} now {args[0]}")
+        if len(args) == 1:  # Tegu's own words for the master level
+            return Outcome("OK", "", f"verbose set: master level to {int(args[0])}")
+        return Outcome("OK", "", f"verbose set: {subsystem} now {int(args[0])}")
 
     # ------------------------------------------------------------- replies
 
@@ -481,12 +497,21 @@ class TeguApi:
         static topology; the reservation's owner when it has none), ``:0`` for no port."""
         if end.attach is None:  # an address outside the network, as Tegu's "!//address"
             return f"!//{end.given}:{port or 0}"
-        host = self.controller.topology.host_by_mac(end.mac) if end.mac else None
-        project = host.tenant if host is not None and host.tenant else reservation.owner
-        text = f"{project}/{end.given}:{port or 0}"
+        text = f"{self._project_of(reservation)(end)}/{end.given}:{port or 0}"
         if reservation.match.vlan:
             text += f"{{{reservation.match.vlan}}}"
         return text
+
+    def _project_of(self, reservation: Reservation) -> Callable[[Endpoint | None], str]:
+        """A host's project as Tegu wrote it: its ``tenant`` in the static topology, else the
+        reservation's owner."""
+
+        def project(end: Endpoint | None) -> str:
+            mac = None if end is None else end.mac
+            host = self.controller.topology.host_by_mac(mac) if mac else None
+            return host.tenant if host is not None and host.tenant else reservation.owner
+
+        return project
 
     def _pledge(self, reservation: BandwidthReservation, now: float) -> dict[str, Any]:
         """A reservation as Tegu showed one (never with its cookie)."""
@@ -571,8 +596,10 @@ def _host_json(host: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ulcap(fence: Fence) -> dict[str, Any]:
-    value = fence.percent if fence.percent is not None else 100
-    return {"max": 100, "min": 0, "value": value, "bps": fence.bps}
+    """A fence as Tegu's fence list showed one: the cap (percent of each link) in ``max``;
+    ``bps`` when the cap is absolute."""
+    cap = fence.percent if fence.percent is not None else 100
+    return {"max": int(cap) if cap == int(cap) else cap, "min": 0, "value": 0, "bps": fence.bps}
 
 
 def _tegu_comment(error: RequestError) -> str:

@@ -10,11 +10,12 @@ restored after a restart, listed by ``listres`` and ended by ``cancelres``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from tegu_ryu.compat.syntax import SyntaxProblem, key_values, parse_host, parse_window
-from tegu_ryu.reservations.model import State, SteeringReservation
+from tegu_ryu.reservations.model import Endpoint, State, SteeringReservation
 from tegu_ryu.reservations.steering_requests import SteeringRequest, parse_steering
 
 STEER_PTYPE = 1  # Tegu's PT_STEERING
@@ -83,17 +84,20 @@ def _name(text: str) -> tuple[str, int | None]:
     return host.host, host.port
 
 
-def steer_pledge(steering: SteeringReservation, now: float, project: str) -> dict[str, Any]:
-    """A chain as Tegu showed a steering pledge (never with its cookie)."""
+def steer_pledge(
+    steering: SteeringReservation, now: float, project_of: Callable[[Endpoint | None], str]
+) -> dict[str, Any]:
+    """A chain as Tegu showed a steering pledge (never with its cookie); ``project_of`` names
+    an end's project."""
     state = steering.state_at(now)
     if state is State.DEGRADED:
         state = State.ACTIVE if now >= steering.window.start else State.PENDING
     tegu_state = {"active": "ACTIVE", "pending": "PENDING"}.get(state.value, "EXPIRED")
     remaining = steering.window.end - now if tegu_state == "ACTIVE" else steering.window.start - now
 
-    def host(end: Any, port: int | None) -> str:
+    def host(end: Endpoint | None, port: int | None) -> str:
         name = ANY_HOST if end is None else end.name or end.given
-        return f"{project}/{name}:{port or 0}"
+        return f"{project_of(end)}/{name}:{port or 0}"
 
     protocol = steering.match.protocol or ""
     if protocol and steering.match.dst_port:
