@@ -4,7 +4,8 @@
 Extended with the host-name token cases: a bad token in the host names, a
 project that is not the token's tenant, and a tenant whose token is only in
 the host names (``tegu_req`` without ``-t``). User link caps below and above a
-request. (Tegu's ``passthru`` is not implemented yet.)
+request. Tegu's ``passthru``, refused where markings are not reset, and a
+``steer``.
 """
 
 from __future__ import annotations
@@ -110,3 +111,12 @@ def test_the_verification_scenario_through_tegu_req(tegu_req: TeguReq) -> None:
     assert tegu_req.run("setulcap", "proj", "-1", token="admintok")[0] == 0
     status, cancelled = tegu_req.run("cancel", "all", "c2", token="projtok")
     assert status == 0 and said(cancelled) == "1 reservations were cancelled"
+
+    # passthru (Tegu's step 9): refused where markings are not reset, as Tegu refused it
+    # outside relaxed mode; the steering prototype is there too
+    status, passthru = tegu_req.run("passthru", "+90", "proj/vm0", "p", token="projtok")
+    assert status == 1 and "passthru reservations not allowed" in said(passthru)
+    status, steered = tegu_req.run(
+        "steer", "+90", "proj", "vm0", "vm1", "vm2", "s", token="admintok"
+    )
+    assert status == 0 and said(steered).startswith("steering reservation accepted")
