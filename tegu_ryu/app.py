@@ -46,6 +46,8 @@ from tegu_ryu.openflow.flows import (
 )
 from tegu_ryu.openflow.reconcile import Changes, InstalledFlow
 from tegu_ryu.openflow.reconciler import owner_serial, wire_order
+from tegu_ryu.ovsdb.client import OvsdbView
+from tegu_ryu.ovsdb.watcher import OvsdbWatcher
 from tegu_ryu.process import STOP
 from tegu_ryu.topology.model import PortState
 from tegu_ryu.topology.refs import MAX_PORT, LinkId, PortRef, dpid_str
@@ -171,12 +173,18 @@ class TeguApp(app_manager.OSKenApp):
         self.api = ApiServer(cfg.CONF.api_host, cfg.CONF.api_port, api, limits)
         self._wake = threading.Event()  # a change may have brought the next edge closer
         self._tick_pending = threading.Event()  # posted, not yet handled
+        self._watchers: list[OvsdbWatcher] = []
         self.controller.on_change = self._on_change
 
     def start(self) -> None:
         super().start()
         self.api.start()
         self.threads.append(hub.spawn(self._timer))
+        for remote in cfg.CONF.ovsdb_remotes:
+            if remote.strip().lower() != "none":
+                watcher = OvsdbWatcher(remote.strip(), self._ovsdb_view, self._stopping)
+                self._watchers.append(watcher)
+                self.threads.append(hub.spawn(watcher.run))
         # Plan every switch now, while they are still reconnecting, not when the first one
         # is back (with thousands of reservations that takes a couple of seconds).
         self.send_event(self.name, EventChanged())
@@ -184,8 +192,16 @@ class TeguApp(app_manager.OSKenApp):
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
+        for watcher in self._watchers:
+            watcher.refresh()
         self.api.stop()
         super().stop()
+
+    def _ovsdb_view(self, view: OvsdbView) -> None:
+        for bridge in view.bridges:
+            self.controller.datapath_facts(
+                bridge.dpid, bridge.datapath_type or "system", view.ovs_version or None
+            )
 
     def _on_change(self) -> None:
         """The API changed something: follow it, and let the timer look at the edges again."""
@@ -282,6 +298,9 @@ class TeguApp(app_manager.OSKenApp):
             )
             ports = [port_state(p) for p in datapath.ports.values() if p.port_no <= MAX_PORT]
             self.controller.switch_connected(datapath.id, ports, time.time())
+            self._probe_features(datapath.id)
+            for watcher in self._watchers:
+                watcher.refresh()  # its bridge may be new to the OVSDB view
             self._read(datapath.id)
         elif self.connections.disconnected(datapath.id, datapath):
             LOG.info("switch %s disconnected", dpid_str(datapath.id))
@@ -343,6 +362,19 @@ class TeguApp(app_manager.OSKenApp):
             self._send(out.at.dpid, messages.packet_out(out.at.port, out.data))
 
     # ------------------------------------------------------- reconciliation
+
+    def _probe_features(self, dpid: int) -> None:
+        """Ask a newly connected switch what meters it has (see ``enforcement/backends.py``)."""
+        self._send(dpid, messages.meter_features_request())
+
+    @set_ev_cls(ofp_event.EventOFPMeterFeaturesStatsReply, MAIN_DISPATCHER)
+    @guarded
+    @from_current_connection
+    def _meter_features(self, ev: Any) -> None:
+        for stats in ev.msg.body:
+            features = messages.meter_features(stats)
+            LOG.info("switch %s: %s", dpid_str(ev.msg.datapath.id), features.describe())
+            self.controller.meter_features(ev.msg.datapath.id, features)
 
     def _read(self, dpid: int) -> None:
         """Ask a switch for every tegu-owned flow and its meter table."""

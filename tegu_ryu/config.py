@@ -12,11 +12,13 @@ from oslo_config import cfg
 
 from tegu_ryu.api.server import ServerLimits
 from tegu_ryu.controller import ControllerSettings
+from tegu_ryu.enforcement.backends import SETTINGS as ENFORCEMENT_SETTINGS
 from tegu_ryu.enforcement.planner import MeterSettings
 from tegu_ryu.errors import ConfigurationError, RequestError
 from tegu_ryu.reservations.mirror_admission import MirrorSettings
 from tegu_ryu.reservations.policy import Discount, Fence, Policy
 from tegu_ryu.topology.capacity import CapacityPolicy
+from tegu_ryu.topology.refs import RefError, parse_dpid
 
 DEFAULT_API_PORT = 29444  # the port Tegu listened on, so existing clients find us
 
@@ -194,6 +196,25 @@ OPTIONS = [
         "per live mirror. Tenants' traffic must not use them.",
     ),
     cfg.StrOpt(
+        "enforcement",
+        default="auto",
+        choices=list(ENFORCEMENT_SETTINGS),
+        help="How switches enforce reserved rates: auto (by what each switch says it can do "
+        "when it connects: OpenFlow meters where usable, else none, reported) or meters "
+        "(always, for switches that misreport).",
+    ),
+    cfg.MultiStrOpt(
+        "enforcement-override",
+        default=[],
+        help="One switch's enforcement, DPID=auto|meters; may be repeated.",
+    ),
+    cfg.MultiStrOpt(
+        "ovsdb-remotes",
+        default=["unix:/var/run/openvswitch/db.sock"],
+        help="OVSDB servers to read bridges' datapath types and the OVS version from "
+        "(unix:PATH, tcp:HOST:6640, ssl:HOST:6640); may be repeated; 'none' for no OVSDB.",
+    ),
+    cfg.StrOpt(
         "dscp-policy",
         default="keep",
         choices=["keep", "reset"],
@@ -276,7 +297,25 @@ def controller_settings(conf: cfg.ConfigOpts) -> ControllerSettings:
             min_duration=conf.mirror_min_duration, tags=_vlan_range(conf.mirror_vlans)
         ),
         reset_dscp=conf.dscp_policy == "reset",
+        enforcement=conf.enforcement,
+        enforcement_overrides=_enforcement_overrides(conf.enforcement_override),
     )
+
+
+def _enforcement_overrides(entries: list[str]) -> dict[int, str]:
+    overrides = {}
+    for entry in entries:
+        dpid_text, _, setting = entry.partition("=")
+        try:
+            dpid = parse_dpid(dpid_text.strip())
+        except RefError as exc:
+            raise ConfigurationError(f"enforcement_override: {entry!r}: {exc}") from exc
+        if setting.strip() not in ENFORCEMENT_SETTINGS:
+            raise ConfigurationError(
+                f"enforcement_override: {entry!r}: expected DPID=" + "|".join(ENFORCEMENT_SETTINGS)
+            )
+        overrides[dpid] = setting.strip()
+    return overrides
 
 
 def _vlan_range(text: str) -> range:

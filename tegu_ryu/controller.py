@@ -17,10 +17,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tegu_ryu import __version__
+from tegu_ryu.enforcement.backends import Backend, MeterFeatures, SwitchFacts, choose
 from tegu_ryu.enforcement.desired import DesiredState
 from tegu_ryu.enforcement.planner import MeterSettings
 from tegu_ryu.forwarding.base import host_attachments
@@ -58,6 +59,8 @@ class ControllerSettings:
     meters: MeterSettings = field(default_factory=MeterSettings)
     mirrors: MirrorSettings = field(default_factory=MirrorSettings)
     reset_dscp: bool = False  # dscp_policy = reset: markings reset where traffic enters
+    enforcement: str = "auto"  # how switches enforce rates (enforcement/backends.py)
+    enforcement_overrides: dict[int, str] = field(default_factory=dict)  # per datapath id
 
 
 class Controller:
@@ -84,6 +87,7 @@ class Controller:
         self.reconciler = Reconciler(self.desired, settle=settings.discovery_settle)
         self._paths_trusted_from = now + settings.discovery_settle
         self._errors: dict[str, str] = {}
+        self._facts: dict[int, SwitchFacts] = {}  # what each switch said it can do
         self._planned_version = -1  # the engine's version the desired state follows
         # Notified whenever what the switches hold may have moved on: clients waiting to
         # hear that their reservation is installed wake up instead of polling.
@@ -337,6 +341,22 @@ class Controller:
             "storage": {"writable": problem is None, "problem": problem},
         }
 
+    def meter_features(self, dpid: int, features: MeterFeatures) -> None:
+        with self.lock:
+            self._facts[dpid] = replace(self._facts.get(dpid, SwitchFacts()), meters=features)
+
+    def datapath_facts(self, dpid: int, datapath_type: str, ovs_version: str | None) -> None:
+        """What an OVSDB server says of the bridge with this datapath id."""
+        with self.lock:
+            known = self._facts.get(dpid, SwitchFacts())
+            self._facts[dpid] = replace(known, datapath_type=datapath_type, ovs_version=ovs_version)
+
+    def backend(self, dpid: int) -> Backend:
+        """How switch ``dpid`` enforces reservations, and why (its facts and the settings)."""
+        setting = self.settings.enforcement_overrides.get(dpid, self.settings.enforcement)
+        with self.lock:
+            return choose(self._facts.get(dpid, SwitchFacts()), setting)
+
     def topology_view(self) -> dict[str, object]:
         """The topology as ``GET /v1/topology`` shows it."""
         with self.lock:
@@ -349,6 +369,9 @@ class Controller:
                         "grace_until": self._grace_until(dpid),
                         "sync": self.reconciler.sync_state(dpid),
                         **self.reconciler.liveness(dpid),
+                        "enforcement": self.backend(dpid).as_json(),
+                        "datapath_type": self._facts.get(dpid, SwitchFacts()).datapath_type,
+                        "ovs_version": self._facts.get(dpid, SwitchFacts()).ovs_version,
                         "ports": [p.as_json() for p in topo.ports(dpid)],
                     }
                     for dpid in topo.switch_ids()

@@ -55,7 +55,9 @@ class ControllerProcess:
     """One tegu-manager child: configuration file in, API URL out, log kept for failures.
 
     ``topology`` is a static topology document, written beside the
-    configuration and named by its ``static_topology``.
+    configuration and named by its ``static_topology``. No OVSDB server is
+    read unless ``options`` names one (``ovsdb_remotes``): the machine's own
+    may hold bridges with the same datapath ids as a test's.
     """
 
     def __init__(
@@ -70,7 +72,10 @@ class ControllerProcess:
         self.api_port = api_port or free_port()
         self.of_port = of_port or free_port()
         self.topology = topology
-        self.options: dict[str, str | Sequence[str]] = {"state_dir": str(workdir / "state")}
+        self.options: dict[str, str | Sequence[str]] = {
+            "state_dir": str(workdir / "state"),
+            "ovsdb_remotes": "none",
+        }
         if topology is not None:
             self.options["static_topology"] = str(workdir / "static.json")
         self.options.update(options or {})

@@ -14,6 +14,7 @@ from typing import Any
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
+from tegu_ryu.enforcement.backends import MeterFeatures
 from tegu_ryu.openflow.flows import (
     OFPCML_NO_BUFFER,
     OFPP_CONTROLLER,
@@ -178,6 +179,22 @@ def flow_from_stats(stats: Any, now: float) -> tuple[Flow, float | None]:
     )
     deadline = now - stats.duration_sec + stats.hard_timeout if stats.hard_timeout else None
     return flow, deadline
+
+
+def meter_features_request() -> Any:
+    """Ask a switch how many meters it has, of which band types and with which flags."""
+    return parser.OFPMeterFeaturesStatsRequest(datapath=None, flags=0)
+
+
+def meter_features(stats: Any) -> MeterFeatures:
+    """The features one meter-features reply entry describes (band types and capabilities are
+    bitmaps of 1 << band type and of the meter flags)."""
+    return MeterFeatures(
+        max_meters=int(stats.max_meter),
+        drop_band=bool(stats.band_types & (1 << ofp.OFPMBT_DROP)),
+        kbps=bool(stats.capabilities & ofp.OFPMF_KBPS),
+        burst=bool(stats.capabilities & ofp.OFPMF_BURST),
+    )
 
 
 def meter_from_stats(stats: Any) -> Meter:

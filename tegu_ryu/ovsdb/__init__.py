@@ -1,0 +1,1 @@
+"""OVSDB, through ovsdbapp: what the switches' database says about their bridges."""
