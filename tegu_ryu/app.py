@@ -374,7 +374,8 @@ class TeguApp(app_manager.OSKenApp):
         for stats in ev.msg.body:
             features = messages.meter_features(stats)
             LOG.info("switch %s: %s", dpid_str(ev.msg.datapath.id), features.describe())
-            self.controller.meter_features(ev.msg.datapath.id, features)
+            if self.controller.meter_features(ev.msg.datapath.id, features, time.time()):
+                self._run_pass()
 
     def _read(self, dpid: int) -> None:
         """Ask a switch for every tegu-owned flow and its meter table."""

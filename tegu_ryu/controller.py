@@ -341,9 +341,20 @@ class Controller:
             "storage": {"writable": problem is None, "problem": problem},
         }
 
-    def meter_features(self, dpid: int, features: MeterFeatures) -> None:
+    def meter_features(self, dpid: int, features: MeterFeatures, now: float) -> bool:
+        """A switch said what meters it has; True if that changed where reservations can go
+        (a switch that cannot meter is routed around, its reservations moved or degraded)."""
         with self.lock:
             self._facts[dpid] = replace(self._facts.get(dpid, SwitchFacts()), meters=features)
+            backend = self.backend(dpid)
+            before = self.topology.version
+            self.topology.set_unenforceable(
+                dpid, None if backend.name == "meters" else backend.reason
+            )
+            if self.topology.version == before:
+                return False
+        self.tick(now)
+        return True
 
     def datapath_facts(self, dpid: int, datapath_type: str, ovs_version: str | None) -> None:
         """What an OVSDB server says of the bridge with this datapath id."""

@@ -387,6 +387,9 @@ class Engine:
         free = self.free_on(demand.owner, demand.window)
         view = self.topology.view()
         source, target = a.attach.dpid, b.attach.dpid
+        for end in (source, target):
+            if end in view.blocked:
+                raise _unenforceable(end, view.blocked[end], direction)
         path = constrained_path(
             view.adjacency,
             source,
@@ -400,6 +403,10 @@ class Engine:
             return Route(hops_along(a.attach, b.attach, path), tuple(path))
         unconstrained = constrained_path(view.adjacency, source, target, lambda _: True)
         if unconstrained is None:
+            around = constrained_path(view.through_blocked, source, target, lambda _: True)
+            crossed = [link.dst.dpid for link in around or () if link.dst.dpid in view.blocked]
+            if crossed:
+                raise _unenforceable(crossed[0], view.blocked[crossed[0]], direction)
             raise Conflict(
                 f"no path from {a.given} to {b.given} ({direction.value}): the network does not "
                 "connect them",
@@ -739,6 +746,15 @@ def _without_paths(reservation: Reservation) -> Reservation:
         return replace(reservation, legs={})
     assert isinstance(reservation, BandwidthReservation)
     return replace(reservation, routes={})
+
+
+def _unenforceable(dpid: int, reason: str, direction: Direction) -> Conflict:
+    return Conflict(
+        f"{direction.value} direction: switch {dpid:016x} cannot enforce a reserved rate "
+        f"({reason})",
+        code="unenforceable",
+        details={"direction": direction.value, "switch": f"{dpid:016x}"},
+    )
 
 
 def _describe(link: LinkId) -> str:

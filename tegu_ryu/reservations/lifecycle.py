@@ -84,12 +84,15 @@ class Lifecycle:
 
     def _rerouted(self, now: float) -> list[Reservation]:
         """Reservations whose path lost a link, moved or degraded; degraded ones retried."""
-        up = self.engine.topology.view().up
+        view = self.engine.topology.view()
+        up, blocked = view.up, view.blocked
         changed = []
         for reservation in list(self.engine.reservations.values()):
             if reservation.state.final:
                 continue
-            broken = any(link not in up for link in reservation.path_links())
+            broken = any(link not in up for link in reservation.path_links()) or any(
+                dpid in blocked for dpid in reservation.switches()
+            )
             if broken or reservation.state is State.DEGRADED:
                 after = self.engine.readmit(now, reservation)
                 if after is not reservation:

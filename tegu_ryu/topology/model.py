@@ -100,6 +100,10 @@ class LinkView:
     capacity: dict[LinkId, int]  # switch links, and the access links of known hosts
     up: frozenset[LinkId]
     access_capacity: Callable[[PortRef], int] = field(compare=False)
+    # Switches that cannot enforce a reserved rate, and why: ``adjacency``, ``up`` and ``graph``
+    # leave out their links, ``through_blocked`` has every up link (to say why no path fits).
+    blocked: dict[int, str] = field(default_factory=dict)
+    through_blocked: dict[int, tuple[tuple[int, LinkId], ...]] = field(default_factory=dict)
     _hops_to: dict[int, dict[int, int]] = field(default_factory=dict, compare=False)
 
     def capacity_of(self, link: LinkId) -> int:
@@ -162,8 +166,20 @@ class Topology:
         self._links: dict[LinkId, _LinkSource] = {}
         self._hosts: dict[str, Host] = {}
         self._view_cache: tuple[int, LinkView] | None = None
+        self._unenforceable: dict[int, str] = {}
 
     # ----------------------------------------------------------------- switches
+
+    def set_unenforceable(self, dpid: int, reason: str | None) -> None:
+        """A switch that cannot enforce a reserved rate (``reason``), or can again (None):
+        reservations are routed around it, or degraded saying why."""
+        if self._unenforceable.get(dpid) == reason:
+            return
+        if reason is None:
+            self._unenforceable.pop(dpid, None)
+        else:
+            self._unenforceable[dpid] = reason
+        self._changed()
 
     def add_static_switch(self, dpid: int) -> None:
         self._switch(dpid).static = True
@@ -358,15 +374,21 @@ class Topology:
         if self._view_cache is not None and self._view_cache[0] == self.version:
             return self._view_cache[1]
         links = self.links()
+        blocked = dict(self._unenforceable)
         graph = nx.MultiDiGraph()
         graph.add_nodes_from(self._switches)
         adjacency: dict[int, list[tuple[int, LinkId]]] = {dpid: [] for dpid in self._switches}
+        every: dict[int, list[tuple[int, LinkId]]] = {dpid: [] for dpid in self._switches}
+        usable = set()
         for link in links:
-            if link.up:
-                graph.add_edge(
-                    link.src.dpid, link.dst.dpid, key=link.id, capacity=link.capacity_bps
-                )
-                adjacency.setdefault(link.src.dpid, []).append((link.dst.dpid, link.id))
+            if not link.up:
+                continue
+            every.setdefault(link.src.dpid, []).append((link.dst.dpid, link.id))
+            if link.src.dpid in blocked or link.dst.dpid in blocked:
+                continue
+            usable.add(link.id)
+            graph.add_edge(link.src.dpid, link.dst.dpid, key=link.id, capacity=link.capacity_bps)
+            adjacency.setdefault(link.src.dpid, []).append((link.dst.dpid, link.id))
         capacity = {link.id: link.capacity_bps for link in links}
         for host in self._hosts.values():
             access = self._access_capacity(host.attach)
@@ -375,8 +397,10 @@ class Topology:
             graph=graph,
             adjacency={dpid: tuple(sorted(out)) for dpid, out in adjacency.items()},
             capacity=capacity,
-            up=frozenset(link.id for link in links if link.up),
+            up=frozenset(usable),
             access_capacity=self._access_capacity,
+            blocked=blocked,
+            through_blocked={dpid: tuple(sorted(out)) for dpid, out in every.items()},
         )
         self._view_cache = (self.version, view)
         return view

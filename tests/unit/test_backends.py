@@ -8,8 +8,13 @@ from typing import Any
 import pytest
 
 from tegu_ryu.enforcement.backends import MeterFeatures, SwitchFacts, choose
+from tegu_ryu.errors import Conflict
 from tegu_ryu.ovsdb.client import OvsdbBridge, OvsdbView
 from tegu_ryu.ovsdb.watcher import OvsdbWatcher
+from tegu_ryu.reservations.lifecycle import Lifecycle
+from tegu_ryu.reservations.model import BandwidthReservation, Direction, Match, State
+
+from .test_engine import H1, H4, M, diamond, request
 
 FULL = MeterFeatures(max_meters=200_000, drop_band=True, kbps=True, burst=True)
 
@@ -68,3 +73,29 @@ def test_the_watcher_reports_each_view_and_survives_a_server_that_fails(
     monkeypatch.setattr("tegu_ryu.ovsdb.watcher.PERIOD", 0.01)
     OvsdbWatcher("unix:/nowhere", seen.append, stopping, connect=connect).run()
     assert attempts == ["unix:/nowhere", "unix:/nowhere"] and seen == [view]
+
+
+def test_reservations_go_around_a_switch_that_cannot_meter_or_degrade_naming_it() -> None:
+    engine, links = diamond()
+    lifecycle = Lifecycle(engine)
+    made = engine.create(0, "acme", request(H1, H4, M))
+    assert made.routes[Direction.OUT].links == (links["1-2"], links["2-4"])  # the short path
+    engine.topology.set_unenforceable(2, "no OpenFlow meters")
+    (moved,) = lifecycle.tick(1)[0]
+    assert isinstance(moved, BandwidthReservation) and moved.state is State.ACTIVE
+    assert 2 not in moved.switches()  # around s2, on the long path
+    engine.topology.set_unenforceable(5, "no OpenFlow meters")
+    (stuck,) = lifecycle.tick(2)[0]
+    assert stuck.state is State.DEGRADED and "switch 0000000000000002" in (stuck.reason or "")
+    assert "cannot enforce a reserved rate (no OpenFlow meters)" in (stuck.reason or "")
+    with pytest.raises(Conflict) as refused:
+        engine.create(3, "acme", request(H1, H4, M, match=Match(protocol="udp")))
+    assert refused.value.code == "unenforceable"
+    engine.topology.set_unenforceable(1, "64 OpenFlow meters without burst sizes")
+    with pytest.raises(Conflict) as at_the_source:
+        engine.create(3, "acme", request(H1, H4, M, match=Match(protocol="tcp")))
+    assert at_the_source.value.details["switch"] == "0000000000000001"
+    for dpid in (1, 2, 5):
+        engine.topology.set_unenforceable(dpid, None)
+    (back,) = lifecycle.tick(4)[0]
+    assert back.state is State.ACTIVE and back.routes[Direction.OUT].links[0] == links["1-2"]
