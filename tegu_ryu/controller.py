@@ -310,9 +310,11 @@ class Controller:
                 )
                 if missing:
                     return {"status": "pending", "detail": missing}
+            backends = sorted({self.backend(dpid).name for dpid in plan.flows})
             return {
                 "status": "installed",
-                "detail": "flows and meters confirmed on every switch of the path",
+                "detail": "flows and meters confirmed on every switch of the path "
+                f"(enforced with {', '.join(backends) or 'nothing'})",
             }
 
     def _grace_until(self, dpid: int) -> str | None:

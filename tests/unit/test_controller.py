@@ -69,7 +69,7 @@ def test_status_goes_from_pending_to_installed_once_barriers_confirm() -> None:
     confirm(controller, now=1)
     assert controller.enforcement(made) == {
         "status": "installed",
-        "detail": "flows and meters confirmed on every switch of the path",
+        "detail": "flows and meters confirmed on every switch of the path (enforced with meters)",
     }
 
 
