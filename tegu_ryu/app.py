@@ -14,6 +14,7 @@ stops with status 1, rather than carry on half-working.
 
 from __future__ import annotations
 
+import collections
 import functools
 import logging
 import threading
@@ -34,7 +35,7 @@ from tegu_ryu.api.server import ApiServer
 from tegu_ryu.api.wsgi import Api
 from tegu_ryu.assembly import assemble_controller
 from tegu_ryu.auth import Authenticator
-from tegu_ryu.config import controller_settings, server_limits
+from tegu_ryu.config import controller_settings, metrics_public, server_limits
 from tegu_ryu.controller import Controller
 from tegu_ryu.enforcement.planner import serial_of_meter
 from tegu_ryu.openflow import lean_mods, lean_stats, messages
@@ -169,6 +170,7 @@ class TeguApp(app_manager.OSKenApp):
             super_cookie=cfg.CONF.super_cookie,
             max_body=limits.max_body_bytes,
             max_waiting=max(1, limits.threads // 2),
+            metrics_public=metrics_public(cfg.CONF.metrics_access, cfg.CONF.api_host),
         )
         self.api = ApiServer(cfg.CONF.api_host, cfg.CONF.api_port, api, limits)
         self._wake = threading.Event()  # a change may have brought the next edge closer
@@ -420,6 +422,7 @@ class TeguApp(app_manager.OSKenApp):
         LOG.info(
             "switch %s read back: %d tegu flows in %.0f ms", dpid_str(dpid), flows, took * 1000
         )
+        self.controller.metrics.record_readback(took)
         self._run_pass()
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
@@ -440,6 +443,7 @@ class TeguApp(app_manager.OSKenApp):
         what, serial = self.sent.explain(dpid, msg.xid)
         detail = f"rejected {what}: OpenFlow error type {msg.type} code {msg.code}"
         LOG.error("switch %s %s", dpid_str(dpid), detail)
+        self.controller.metrics.record_error()
         self.controller.switch_error(dpid, serial, detail)
         self._read(dpid)
 
@@ -468,7 +472,9 @@ class TeguApp(app_manager.OSKenApp):
             return
         LOG.debug("switch %s: phase %d, %d changes", dpid_str(dpid), changes.phase(), len(changes))
         out = bytearray()
+        verbs: collections.Counter[str] = collections.Counter()
         for verb, item in wire_order(changes):
+            verbs[verb] += 1
             xid = datapath.set_xid(_Xid())
             if isinstance(item, Meter):
                 command = verb.split()[0]
@@ -486,6 +492,7 @@ class TeguApp(app_manager.OSKenApp):
         self.sent.remember(dpid, barrier, "barrier", None)
         if datapath.send(bytes(out)):
             self.controller.pass_sent(dpid, changes, barrier, now, time.time())
+            self.controller.metrics.record_pass(verbs)
 
     def _send(self, dpid: int, msg: Any, what: str = "", serial: int | None = None) -> bool:
         """Send one message to a connected switch, remembering it by xid for errors."""

@@ -8,6 +8,8 @@ ryu-manager. os-ken's own options (``ofp_listen_host``, ``ofp_tcp_listen_port``,
 
 from __future__ import annotations
 
+import ipaddress
+
 from oslo_config import cfg
 
 from tegu_ryu.api.server import ServerLimits
@@ -196,6 +198,13 @@ OPTIONS = [
         "per live mirror. Tenants' traffic must not use them.",
     ),
     cfg.StrOpt(
+        "metrics-access",
+        default="auto",
+        choices=["auto", "public", "admin"],
+        help="Who may read GET /metrics: public, admin (an admin token), or auto (public when "
+        "the API listens on loopback only, else admin).",
+    ),
+    cfg.StrOpt(
         "enforcement",
         default="auto",
         choices=list(ENFORCEMENT_SETTINGS),
@@ -300,6 +309,16 @@ def controller_settings(conf: cfg.ConfigOpts) -> ControllerSettings:
         enforcement=conf.enforcement,
         enforcement_overrides=_enforcement_overrides(conf.enforcement_override),
     )
+
+
+def metrics_public(access: str, api_host: str) -> bool:
+    """Whether ``GET /metrics`` needs no token: ``public``, or ``auto`` on a loopback API."""
+    if access != "auto":
+        return access == "public"
+    try:
+        return ipaddress.ip_address(api_host).is_loopback
+    except ValueError:
+        return api_host == "localhost"
 
 
 def _enforcement_overrides(entries: list[str]) -> dict[int, str]:

@@ -26,6 +26,7 @@ from tegu_ryu.enforcement.desired import DesiredState
 from tegu_ryu.enforcement.planner import MeterSettings
 from tegu_ryu.forwarding.base import host_attachments
 from tegu_ryu.forwarding.packet_in import FloodMemory, PacketInOutcome, handle_packet_in
+from tegu_ryu.metrics import Metrics
 from tegu_ryu.openflow.flows import Meter
 from tegu_ryu.openflow.reconcile import Changes, InstalledFlow
 from tegu_ryu.openflow.reconciler import Reconciler, SwitchState
@@ -88,6 +89,9 @@ class Controller:
         self._paths_trusted_from = now + settings.discovery_settle
         self._errors: dict[str, str] = {}
         self._facts: dict[int, SwitchFacts] = {}  # what each switch said it can do
+        self.metrics = Metrics()
+        self.metrics.watch(self)  # the API watches again with its own clock
+        reservations.on_admission = self.metrics.record_admission
         self._planned_version = -1  # the engine's version the desired state follows
         # Notified whenever what the switches hold may have moved on: clients waiting to
         # hear that their reservation is installed wake up instead of polling.

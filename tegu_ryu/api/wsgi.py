@@ -28,7 +28,15 @@ from tegu_ryu.auth import Authenticator
 from tegu_ryu.compat.tegu_api import TeguApi
 from tegu_ryu.compat.tegu_mirrors import MirrorCall, TeguMirrors
 from tegu_ryu.controller import ENFORCEMENT_STATUSES, Controller
-from tegu_ryu.errors import InvalidField, MethodNotAllowed, NotFound, RequestError, clipped
+from tegu_ryu.errors import (
+    Forbidden,
+    InvalidField,
+    MethodNotAllowed,
+    NotFound,
+    RequestError,
+    clipped,
+)
+from tegu_ryu.metrics import CONTENT_TYPE
 from tegu_ryu.reservations.model import Reservation
 from tegu_ryu.tenancy import Principal
 
@@ -114,7 +122,9 @@ class Router:
         if found is None:
             raise NotFound(f"no such resource: {clipped(path, 80)}")
         params = dict(found)
-        methods = self._handlers[params.pop("route_path")]
+        route = params.pop("route_path")
+        request.environ["tegu.route"] = route  # the template, for /metrics (not the raw path)
+        methods = self._handlers[route]
         method = "GET" if request.method == "HEAD" and "GET" in methods else request.method
         if method not in methods:
             allowed = ", ".join(sorted({*methods, *(["HEAD"] if "GET" in methods else [])}))
@@ -139,12 +149,15 @@ class Api:
         *,
         max_body: int = 1024 * 1024,
         max_waiting: int = 4,
+        metrics_public: bool = True,
     ) -> None:
         """``max_waiting``: requests that may wait (``?wait=``) at once; the others answer
         at once, so that waiting clients can never take every server thread."""
         self.controller = controller
         self.max_body = max_body
         self._waiting = threading.BoundedSemaphore(max_waiting)
+        self.metrics_public = metrics_public
+        controller.metrics.watch(controller, clock)
         self.service = controller.reservations
         self.authenticator = authenticator or Authenticator(None)
         self.clock = clock
@@ -170,6 +183,7 @@ class Api:
         r.add("GET", "/v1/settings", self.get_settings)
         r.add("PUT", "/v1/settings", self.put_settings)
         r.add("GET", "/v1/alarms", self.alarms)
+        r.add("GET", "/metrics", self.metrics, public=True)  # its access is decided inside
         # Tegu's text protocol authenticates per command (auth=, X-Auth-Tegu), inside.
         for path in ("/tegu/api", "/tegu/bandwidth"):
             for method in ("POST", "PUT", "DELETE", "GET"):
@@ -179,6 +193,26 @@ class Api:
                 r.add(method, path, self.tegu_mirrors, public=True)
 
     def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        began = time.perf_counter()
+        statuses: list[str] = []
+
+        def counted(status: str, headers: Any, *info: Any) -> Any:
+            statuses.append(status)
+            return start_response(status, headers, *info)
+
+        try:
+            return self._serve(environ, counted)
+        finally:
+            self.controller.metrics.record_request(
+                environ.get("tegu.route", "other"),
+                str(environ.get("REQUEST_METHOD", ""))[:10],
+                int(statuses[0].split()[0]) if statuses else 500,
+                time.perf_counter() - began,
+            )
+
+    def _serve(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         request = Request(environ)
@@ -227,6 +261,17 @@ class Api:
         )
 
     # ------------------------------------------------------------ handlers
+
+    def metrics(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        """Prometheus' text exposition; behind an admin token unless ``metrics_public``."""
+        if not self.metrics_public:
+            caller = self.authenticator.authenticate(request.headers.get("Authorization"))
+            if not caller.admin:
+                raise Forbidden("metrics are for admins (metrics_access)")
+        response = Response(body=self.controller.metrics.exposition())
+        response.content_type = "text/plain"
+        response.headers["Content-Type"] = CONTENT_TYPE
+        return response
 
     def health(self, request: Request, params: dict[str, str], who: Principal) -> Response:
         return json_response(self.controller.health())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -111,6 +112,8 @@ class ReservationService:
         self._unforgotten: set[str] = set()
         self.paused = stored.paused
         self.on_change: Callable[[], None] = lambda: None  # switches must follow; set by the app
+        # (kind, outcome: "accepted" or the refusal's code, seconds): counted for /metrics
+        self.on_admission: Callable[[str, str, float], None] = lambda kind, outcome, took: None
 
     # --------------------------------------------------------------- tenants
 
@@ -151,7 +154,9 @@ class ReservationService:
     ) -> ReplyT:
         """A mirror from an already validated request (v1 body or Tegu's mirror API)."""
         return self._admitted(
-            lambda: admit_mirror(self.engine, now, principal, request, self.mirrors), reply
+            "mirror",
+            lambda: admit_mirror(self.engine, now, principal, request, self.mirrors),
+            reply,
         )
 
     def admit_steering(
@@ -164,7 +169,9 @@ class ReservationService:
         """A steering chain from an already validated request (v1 body or Tegu's ``steer``)."""
         if request.match.vlan in self.mirrors.tags:
             raise InvalidField("vlan", reserved_vlan_words(self.mirrors.tags))
-        return self._admitted(lambda: admit_steering(self.engine, now, principal, request), reply)
+        return self._admitted(
+            "steering", lambda: admit_steering(self.engine, now, principal, request), reply
+        )
 
     def admit_passthru(
         self,
@@ -175,7 +182,9 @@ class ReservationService:
     ) -> ReplyT:
         """A passthru from an already validated request (v1 body or Tegu's ``passthru``)."""
         return self._admitted(
-            lambda: admit_passthru(self.engine, now, principal, request, self.reset_dscp), reply
+            "passthru",
+            lambda: admit_passthru(self.engine, now, principal, request, self.reset_dscp),
+            reply,
         )
 
     def admit(
@@ -192,11 +201,21 @@ class ReservationService:
         """
         if request.match.vlan in self.mirrors.tags:
             raise InvalidField("vlan", reserved_vlan_words(self.mirrors.tags))
-        return self._admitted(lambda: self.engine.create(now, principal.tenant, request), reply)
+        return self._admitted(
+            request.kind.value, lambda: self.engine.create(now, principal.tenant, request), reply
+        )
 
-    def _admitted(self, admission: Callable[[], KindT], reply: Callable[[KindT], ReplyT]) -> ReplyT:
+    def _admitted(
+        self, kind: str, admission: Callable[[], KindT], reply: Callable[[KindT], ReplyT]
+    ) -> ReplyT:
         """Run ``admission`` under the lock, build the reply, then commit (or undo it all)."""
-        answer = self._admissions.admit(admission, reply)
+        began = time.perf_counter()
+        try:
+            answer = self._admissions.admit(admission, reply)
+        except RequestError as refused:
+            self.on_admission(kind, refused.code, time.perf_counter() - began)
+            raise
+        self.on_admission(kind, "accepted", time.perf_counter() - began)
         self.on_change()
         return answer
 

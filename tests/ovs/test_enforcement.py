@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 from controller_process import ControllerProcess
 from privateovs import DumpedFlow, PrivateOvs
+from prometheus_client.parser import text_string_to_metric_families
 
 from tegu_ryu.openflow.flows import COOKIE_TAG, COOKIE_TAG_MASK, Layer, cookie_layer
 
@@ -364,3 +366,20 @@ def test_an_active_reservation_moves_when_a_link_on_its_path_goes(
         controller.stop()
         for name in bridges:
             ovs.del_bridge(name)
+
+
+def test_metrics_count_what_was_sent_and_read_back(clean: Line) -> None:
+    made = clean.reserve(protocol="udp", dst_port=7777)
+    clean.installed(made["id"])
+    with urllib.request.urlopen(f"{clean.controller.url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert samples[("tegu_switches_connected", ())] == 3
+    assert samples[("tegu_flow_mods_total", (("command", "add"),))] >= 9  # this one's, at least
+    assert samples[("tegu_meter_mods_total", (("command", "add"),))] >= 1
+    assert samples[("tegu_reconcile_passes_total", ())] >= 3
+    assert samples[("tegu_readbacks_total", ())] >= 3  # every switch read back on connect
