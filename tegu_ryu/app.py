@@ -90,6 +90,10 @@ class EventProbe(osken_event.EventBase):
     """Time to measure each switch's echo round trip."""
 
 
+class EventCounters(osken_event.EventBase):
+    """Time to read the reservation meters' counters (conformance)."""
+
+
 def guarded(handler: HandlerT) -> HandlerT:
     """Log a handler's failure with the event it was handling, then stop the controller."""
 
@@ -221,7 +225,7 @@ class TeguApp(app_manager.OSKenApp):
         (a burst's reservations end a millisecond apart: one tick does them all).
         """
         monotonic = time.monotonic
-        next_tick = next_resync = next_probe = monotonic()
+        next_tick = next_resync = next_probe = next_counters = monotonic()
         next_resync += cfg.CONF.resync_interval
         last_tick = time.time()
         while not self._stopping.is_set():
@@ -246,6 +250,9 @@ class TeguApp(app_manager.OSKenApp):
             if monotonic() >= next_probe:
                 next_probe = monotonic() + ECHO_INTERVAL
                 self.send_event(self.name, EventProbe())
+            if cfg.CONF.conformance_interval > 0 and monotonic() >= next_counters:
+                next_counters = monotonic() + cfg.CONF.conformance_interval
+                self.send_event(self.name, EventCounters())
 
     @set_ev_cls(EventTick)
     @guarded
@@ -281,6 +288,20 @@ class TeguApp(app_manager.OSKenApp):
     def _resync(self, ev: EventResync) -> None:
         for dpid in self.controller.resync_due(time.time()):
             self._read(dpid)
+
+    @set_ev_cls(EventCounters)
+    @guarded
+    def _counters(self, ev: EventCounters) -> None:
+        """Read the counters of every switch that holds a reservation's meter."""
+        for dpid in self.controller.counter_targets():
+            self._send(dpid, messages.meter_stats_request())
+
+    @set_ev_cls(ofp_event.EventOFPMeterStatsReply, MAIN_DISPATCHER)
+    @guarded
+    @from_current_connection
+    def _meter_stats(self, ev: Any) -> None:
+        counts = [messages.meter_count(stats) for stats in ev.msg.body]
+        self.controller.meters_counted(ev.msg.datapath.id, counts, time.time())
 
     # ------------------------------------------------------------- switches
 

@@ -197,6 +197,13 @@ OPTIONS = [
         help="VLAN ids (FIRST-LAST) that mark mirror copies on links between switches, one "
         "per live mirror. Tenants' traffic must not use them.",
     ),
+    cfg.FloatOpt(
+        "conformance-interval",
+        default=5.0,
+        min=0.0,
+        help="Seconds between readings of the reservation meters' counters, from which each "
+        "reservation's measured rate and drops are shown; 0 to read none.",
+    ),
     cfg.StrOpt(
         "metrics-access",
         default="auto",

@@ -14,6 +14,7 @@ pass waits until every switch has confirmed the last one with a barrier.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -22,8 +23,9 @@ from typing import Any
 
 from tegu_ryu import __version__
 from tegu_ryu.enforcement.backends import Backend, MeterFeatures, SwitchFacts, choose
+from tegu_ryu.enforcement.conformance import Conformance, MeterCount
 from tegu_ryu.enforcement.desired import DesiredState
-from tegu_ryu.enforcement.planner import MeterSettings
+from tegu_ryu.enforcement.planner import MeterSettings, serial_of_meter
 from tegu_ryu.forwarding.base import host_attachments
 from tegu_ryu.forwarding.packet_in import FloodMemory, PacketInOutcome, handle_packet_in
 from tegu_ryu.metrics import Metrics
@@ -31,7 +33,7 @@ from tegu_ryu.openflow.flows import Meter
 from tegu_ryu.openflow.reconcile import Changes, InstalledFlow
 from tegu_ryu.openflow.reconciler import Reconciler, SwitchState
 from tegu_ryu.reservations.mirror_admission import MirrorSettings
-from tegu_ryu.reservations.model import Reservation, State
+from tegu_ryu.reservations.model import Direction, Reservation, State
 from tegu_ryu.reservations.policy import Policy
 from tegu_ryu.reservations.service import ReservationService
 from tegu_ryu.timefmt import format_time
@@ -89,6 +91,8 @@ class Controller:
         self._paths_trusted_from = now + settings.discovery_settle
         self._errors: dict[str, str] = {}
         self._facts: dict[int, SwitchFacts] = {}  # what each switch said it can do
+        self.conformance = Conformance()
+        self._warned: dict[str, float] = {}  # reservation id -> when its drops were last logged
         self.metrics = Metrics()
         self.metrics.watch(self)  # the API watches again with its own clock
         reservations.on_admission = self.metrics.record_admission
@@ -373,6 +377,66 @@ class Controller:
         setting = self.settings.enforcement_overrides.get(dpid, self.settings.enforcement)
         with self.lock:
             return choose(self._facts.get(dpid, SwitchFacts()), setting)
+
+    # ----------------------------------------------------------- conformance
+
+    def counter_targets(self) -> list[int]:
+        """Connected switches holding a reservation's meter: whose counters are worth reading."""
+        with self.lock:
+            live = {
+                r.serial
+                for r in self.reservations.engine.reservations.values()
+                if not r.state.final
+            }
+            self.conformance.forget(live)
+            return [
+                dpid
+                for dpid, meters in self.desired.meters.items()
+                if dpid in self.reconciler.switches
+                and any(serial_of_meter(meter_id) is not None for meter_id in meters)
+            ]
+
+    def meters_counted(self, dpid: int, counts: list[MeterCount], now: float) -> None:
+        """One switch's meter counters; a reservation dropping traffic while under its rate is
+        a bug signal, logged (at most once a minute per reservation)."""
+        with self.lock:
+            done = self.conformance.counted(dpid, counts, now)
+            if not done:
+                return
+            by_serial = {r.serial: r for r in self.reservations.engine.reservations.values()}
+            for serial, direction, measured in done:
+                reservation = by_serial.get(serial)
+                reserved = 0 if reservation is None else reservation.rate(direction)
+                if (
+                    reservation is not None
+                    and measured.dropped_bps > 0
+                    and measured.rate_bps < 0.9 * reserved
+                    and now - self._warned.get(reservation.id, -math.inf) >= 60
+                ):
+                    self._warned[reservation.id] = now
+                    LOG.warning(
+                        "reservation %s (%s) dropped %d bit/s while carrying %d of its %d bit/s",
+                        reservation.id,
+                        direction.value,
+                        measured.dropped_bps,
+                        measured.rate_bps,
+                        reserved,
+                    )
+
+    def measured(self, reservation: Reservation) -> dict[str, Any]:
+        """Per direction, what its meter passed and dropped over the last interval."""
+        with self.lock:
+            shown = {}
+            for direction in (Direction.OUT, Direction.IN):
+                last = self.conformance.measured(reservation.serial, direction)
+                if last is not None:
+                    shown[direction.value] = {
+                        "rate_bps": last.rate_bps,
+                        "dropped_bps": last.dropped_bps,
+                        "since": format_time(last.since),
+                        "recent_bps": self.conformance.recent(reservation.serial, direction),
+                    }
+            return shown
 
     def topology_view(self) -> dict[str, object]:
         """The topology as ``GET /v1/topology`` shows it."""

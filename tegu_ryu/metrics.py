@@ -21,6 +21,8 @@ from prometheus_client import Counter as PromCounter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from tegu_ryu.reservations.model import Direction
+
 if TYPE_CHECKING:
     from tegu_ryu.controller import Controller
 
@@ -126,6 +128,13 @@ class StateCollector(Collector):
                 for r in controller.reservations.engine.reservations.values()
             )
             alarms = len(controller.reservations.engine.alarms)
+            measured = [
+                (r.id, r.owner, direction.value, last)
+                for r in controller.reservations.engine.reservations.values()
+                if not r.state.final
+                for direction in (Direction.OUT, Direction.IN)
+                if (last := controller.conformance.measured(r.serial, direction)) is not None
+            ]
             switches = controller.topology.switch_ids()
             connected = sum(1 for dpid in switches if controller.topology.is_connected(dpid))
         for (kind, state), count in sorted(counts.items()):
@@ -152,6 +161,22 @@ class StateCollector(Collector):
         yield usable
         yield booked
         yield peak
+        names = ["reservation", "tenant", "direction"]
+        carried = GaugeMetricFamily(
+            "tegu_reservation_rate_bps",
+            "What a reservation's meter passed over the last interval",
+            labels=names,
+        )
+        dropped = GaugeMetricFamily(
+            "tegu_reservation_dropped_bps",
+            "What a reservation's meter dropped over the last interval",
+            labels=names,
+        )
+        for rid, tenant, direction, last in measured:
+            carried.add_metric([rid, tenant, direction], last.rate_bps)
+            dropped.add_metric([rid, tenant, direction], last.dropped_bps)
+        yield carried
+        yield dropped
         yield GaugeMetricFamily(
             "tegu_alarms",
             "Alarms remembered (a link booked past its alarm level)",

@@ -256,9 +256,13 @@ class Api:
         self, reservation: Reservation, enforcement: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """The v1 view; ``enforcement`` when the caller has just asked the switches' state."""
-        return views.reservation_json(
+        view = views.reservation_json(
             reservation, enforcement or self.controller.enforcement(reservation)
         )
+        measured = self.controller.measured(reservation)
+        if measured:
+            view["measured"] = measured
+        return view
 
     # ------------------------------------------------------------ handlers
 

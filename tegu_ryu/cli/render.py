@@ -112,6 +112,14 @@ def reservation_table(r: dict[str, Any]) -> Table:
     ]
     for direction, hops in r["path"].items():
         rows.append((f"path {direction}", hops_text(hops)))
+    for direction, seen in r.get("measured", {}).items():
+        rows.append(
+            (
+                f"measured {direction}",
+                f"{rate(seen['rate_bps'])}, dropped {rate(seen['dropped_bps'])}  "
+                f"{sparkline(seen['recent_bps'])}",
+            )
+        )
     for name, value in rows:
         table.add_row(name, value)
     return table
@@ -141,6 +149,15 @@ def steering_table(s: dict[str, Any]) -> Table:
     for name, value in rows:
         table.add_row(name, value)
     return table
+
+
+def sparkline(values: list[int]) -> str:
+    """The last readings as block characters, the highest full height."""
+    blocks = "▁▂▃▄▅▆▇█"
+    top = max(values, default=0)
+    if top <= 0:
+        return blocks[0] * len(values)
+    return "".join(blocks[min(7, int(v * 8 / top))] if v else blocks[0] for v in values)
 
 
 def chain_end(end: Any) -> str:

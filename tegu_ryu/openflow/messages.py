@@ -15,6 +15,7 @@ from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from tegu_ryu.enforcement.backends import MeterFeatures
+from tegu_ryu.enforcement.conformance import MeterCount
 from tegu_ryu.openflow.flows import (
     OFPCML_NO_BUFFER,
     OFPP_CONTROLLER,
@@ -195,6 +196,17 @@ def meter_features(stats: Any) -> MeterFeatures:
         kbps=bool(stats.capabilities & ofp.OFPMF_KBPS),
         burst=bool(stats.capabilities & ofp.OFPMF_BURST),
     )
+
+
+def meter_stats_request() -> Any:
+    """Ask a switch for every meter's counters."""
+    return parser.OFPMeterStatsRequest(datapath=None, flags=0, meter_id=ofp.OFPM_ALL)
+
+
+def meter_count(stats: Any) -> MeterCount:
+    """A meter's counters: bytes in, and bytes its (one, drop) band dropped."""
+    dropped = sum(int(band.byte_band_count) for band in stats.band_stats)
+    return MeterCount(int(stats.meter_id), int(stats.byte_in_count), dropped)
 
 
 def meter_from_stats(stats: Any) -> Meter:

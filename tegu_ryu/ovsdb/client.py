@@ -10,11 +10,9 @@ nothing) or the kernel one, and which OVS it is.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
-
-from ovsdbapp.backend.ovs_idl import connection
-from ovsdbapp.schema.open_vswitch import impl_idl
 
 TABLES = ("Open_vSwitch", "Bridge")
 
@@ -37,6 +35,12 @@ class OvsdbClient:
     """A connection to one OVSDB server (``unix:PATH``, ``tcp:HOST:PORT``, ``ssl:...``)."""
 
     def __init__(self, remote: str, timeout: float = 5.0) -> None:
+        # Imported here: only a controller with an OVSDB remote needs python-ovs, which
+        # imports eventlet when it is installed, and eventlet warns that it is deprecated.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+            from ovsdbapp.backend.ovs_idl import connection  # noqa: PLC0415
+            from ovsdbapp.schema.open_vswitch import impl_idl  # noqa: PLC0415
         idl = connection.OvsdbIdl.from_server(remote, "Open_vSwitch", helper_tables=TABLES)
         self._connection = connection.Connection(idl, timeout)
         self._api = impl_idl.OvsdbIdl(self._connection)

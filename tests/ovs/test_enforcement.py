@@ -25,6 +25,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tegu_ryu.openflow.flows import COOKIE_TAG, COOKIE_TAG_MASK, Layer, cookie_layer
 
+from .test_switch_sync import udp_packet
+
 pytestmark = pytest.mark.ovs
 
 STATIC = {
@@ -106,6 +108,7 @@ def line(ovs: PrivateOvs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         options={
             "capacity_override_default": "50M",
             "resync_interval": "1",
+            "conformance_interval": "1",
             "discovery_settle": "0.5",
         },
     )
@@ -383,3 +386,34 @@ def test_metrics_count_what_was_sent_and_read_back(clean: Line) -> None:
     assert samples[("tegu_meter_mods_total", (("command", "add"),))] >= 1
     assert samples[("tegu_reconcile_passes_total", ())] >= 3
     assert samples[("tegu_readbacks_total", ())] >= 3  # every switch read back on connect
+
+
+def test_measured_rates_follow_the_meter_counters(clean: Line) -> None:
+    """Injected traffic shows as carried; a burst far over a small rate shows as dropped."""
+    h1, h3 = ("00:00:00:00:00:01", "10.0.0.1"), ("00:00:00:00:00:03", "10.0.0.3")
+    carried = clean.reserve(protocol="udp", dst_port=6001, bandwidth="20M")
+    small = clean.reserve(protocol="udp", dst_port=6002, bandwidth={"out": "100K", "in": "100K"})
+    for made in (carried, small):
+        clean.installed(made["id"])
+
+    def seen(rid: str, field: str) -> int:
+        measured = clean.get(rid).get("measured", {}).get("out")
+        return int(measured[field]) if measured else 0
+
+    def burst(port: int, count: int) -> None:
+        for n in range(count):
+            clean.ovs.inject(
+                "e1-h1", udp_packet(h1, h3, b"x" * 1200 + bytes([n % 256]), (4000, port))
+            )
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and seen(carried["id"], "rate_bps") == 0:
+        burst(6001, 20)
+        time.sleep(0.3)
+    assert seen(carried["id"], "rate_bps") > 0, clean.get(carried["id"])
+    assert seen(carried["id"], "dropped_bps") == 0
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and seen(small["id"], "dropped_bps") == 0:
+        burst(6002, 150)
+        time.sleep(0.3)
+    assert seen(small["id"], "dropped_bps") > 0, clean.get(small["id"])
