@@ -48,17 +48,6 @@ class ChainTopo(Topo):
         self.addLink(s1, s2)
 
 
-def router(testbed: Testbed, name: str) -> None:
-    host = testbed.net.get(name)
-    interface = host.defaultIntf()
-    for key in (
-        "net.ipv4.ip_forward=1",
-        "net.ipv4.conf.all.send_redirects=0",
-        f"net.ipv4.conf.{interface}.send_redirects=0",
-    ):
-        host.cmd(f"sysctl -qw {key}")
-
-
 def run_chain(
     testbed: Testbed, controller: ControllerProcess, chain: list[str]
 ) -> tuple[float, float]:
@@ -105,7 +94,7 @@ def main() -> None:
             what="2 directed links",
         )
         for name in ("mb1", "mb2"):
-            router(testbed, name)
+            testbed.router(name)
         testbed.pingall()
         testbed.iperf_server("h2", IPERF_PORT)
         for _ in range(args.runs):

@@ -169,6 +169,20 @@ class Testbed:
                 server.wait()
         self.net.stop()
 
+    def router(self, name: str) -> None:
+        """Make a host forward by IP, as a one-armed middlebox does, without telling senders
+        of the shorter way (ICMP redirects would take traffic off a steering chain)."""
+        host = self.net.get(name)
+        interface = host.defaultIntf()
+        for key in (
+            "net.ipv4.ip_forward=1",
+            "net.ipv4.conf.all.send_redirects=0",
+            f"net.ipv4.conf.{interface}.send_redirects=0",
+            "net.ipv4.conf.all.rp_filter=0",
+            f"net.ipv4.conf.{interface}.rp_filter=0",
+        ):
+            host.cmd(f"sysctl -qw {key}")
+
     def iperf_server(self, host: str, port: int) -> None:
         """An iperf3 server on ``host``, stopped with the network.
 

@@ -82,6 +82,21 @@ def settings_file() -> dict[str, str]:
     return {k: str(v) for k, v in loaded.items() if k in ("url", "token")}
 
 
+def window_fields(options: dict[str, Any]) -> dict[str, float]:
+    """``start`` and ``duration`` or ``end`` from ``--from``, ``--for`` and ``--until``."""
+    duration = duration_option(options["duration"])
+    until = when_option(options["until"])
+    start = when_option(options["start"])
+    if (duration is None) == (until is None):
+        raise click.UsageError("give exactly one of --for or --until")
+    fields = {} if start is None else {"start": start}
+    if duration is not None:
+        fields["duration"] = duration
+    elif until is not None:
+        fields["end"] = until
+    return fields
+
+
 def duration_option(value: str | None) -> float | None:
     try:
         return None if value is None else parse_duration(value)
@@ -143,11 +158,6 @@ def health(ctx: Context) -> None:
 @click.pass_obj
 def reserve(ctx: Context, /, src: str, dst: str, bandwidth: str, **options: Any) -> None:
     """Reserve BANDWIDTH (e.g. 20M) from SRC to DST (address, MAC or host name)."""
-    duration = duration_option(options["duration"])
-    until = when_option(options["until"])
-    start = when_option(options["start"])
-    if (duration is None) == (until is None):
-        raise click.UsageError("give exactly one of --for or --until")
     body: dict[str, Any] = {
         "type": "oneway" if options["oneway"] else "bandwidth",
         "src": src,
@@ -156,11 +166,7 @@ def reserve(ctx: Context, /, src: str, dst: str, bandwidth: str, **options: Any)
     body["bandwidth"] = (
         {"out": bandwidth, "in": options["inbound"]} if options["inbound"] else bandwidth
     )
-    if start is not None:
-        body["start"] = start
-    body["duration" if duration is not None else "end"] = (
-        duration if duration is not None else until
-    )
+    body.update(window_fields(options))
     for key in ("protocol", "src_port", "dst_port", "vlan", "name"):
         if options[key] is not None:
             body[key] = options[key]
@@ -198,22 +204,13 @@ def reserve(ctx: Context, /, src: str, dst: str, bandwidth: str, **options: Any)
 @click.pass_obj
 def mirror(ctx: Context, /, ports: tuple[str, ...], output: str, **options: Any) -> None:
     """Copy what PORTS (hosts, or DPID:PORT for admins) receive and/or send to a collector."""
-    duration = duration_option(options["duration"])
-    until = when_option(options["until"])
-    start = when_option(options["start"])
-    if (duration is None) == (until is None):
-        raise click.UsageError("give exactly one of --for or --until")
     body: dict[str, Any] = {
         "type": "mirror",
         "ports": list(ports),
         "output": output,
         "direction": options["direction"],
     }
-    if start is not None:
-        body["start"] = start
-    body["duration" if duration is not None else "end"] = (
-        duration if duration is not None else until
-    )
+    body.update(window_fields(options))
     if options["vlans"]:
         body["vlan"] = list(options["vlans"])
     match = {
@@ -260,11 +257,6 @@ def mirror(ctx: Context, /, ports: tuple[str, ...], output: str, **options: Any)
 @click.pass_obj
 def steer(ctx: Context, /, src: str, dst: str, via: str, **options: Any) -> None:
     """Send traffic from SRC to DST ("any" for one of them) through middleboxes, in order."""
-    duration = duration_option(options["duration"])
-    until = when_option(options["until"])
-    start = when_option(options["start"])
-    if (duration is None) == (until is None):
-        raise click.UsageError("give exactly one of --for or --until")
     chain: list[Any] = []
     for entry in (e.strip() for e in via.split(",")):
         arms = entry.split(">")
@@ -279,11 +271,7 @@ def steer(ctx: Context, /, src: str, dst: str, via: str, **options: Any) -> None
         "chain": chain,
         "symmetric": not options["one_way"],
     }
-    if start is not None:
-        body["start"] = start
-    body["duration" if duration is not None else "end"] = (
-        duration if duration is not None else until
-    )
+    body.update(window_fields(options))
     for key in ("protocol", "src_port", "dst_port", "vlan", "bandwidth", "name"):
         if options[key] is not None:
             body[key] = options[key]

@@ -51,28 +51,13 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Testbed, C
             what="4 directed links",
         )
         for name in ("mb1", "mb2"):
-            router(testbed, name)
+            testbed.router(name)
         assert testbed.pingall() == 0
         testbed.iperf_server("h2", IPERF_PORT)
         yield testbed, controller
     finally:
         testbed.stop()
         controller.stop()
-
-
-def router(testbed: Testbed, name: str) -> None:
-    """Make a host forward by IP, as a one-armed middlebox does, without telling the sender
-    of the shorter way (redirects would take the traffic off the chain)."""
-    host = testbed.net.get(name)
-    interface = host.defaultIntf()
-    for key in (
-        "net.ipv4.ip_forward=1",
-        "net.ipv4.conf.all.send_redirects=0",
-        f"net.ipv4.conf.{interface}.send_redirects=0",
-        "net.ipv4.conf.all.rp_filter=0",
-        f"net.ipv4.conf.{interface}.rp_filter=0",
-    ):
-        host.cmd(f"sysctl -qw {key}")
 
 
 def forwarded(testbed: Testbed, name: str) -> int:
