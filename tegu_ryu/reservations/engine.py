@@ -242,6 +242,21 @@ class Engine:
         self.add(reservation)
         return reservation
 
+    @staticmethod
+    def changed_window(reservation: Reservation, end: float | None) -> Window:
+        """A live reservation's window with a new ``end`` (None: as it is): 409 ``ended`` for
+        one that is over, 400 for an end not after its start (every kind's PATCH)."""
+        if reservation.state.final:
+            raise Conflict(
+                f"reservation {reservation.id} already {reservation.state.value}", code="ended"
+            )
+        window = Window(
+            reservation.window.start, end if end is not None else reservation.window.end
+        )
+        if window.end <= window.start:
+            raise InvalidField("end", "must be after the reservation's start")
+        return window
+
     def cancel(self, now: float, reservation_id: str) -> Reservation:
         reservation = self.get(reservation_id)
         if reservation.state.final:
@@ -256,14 +271,7 @@ class Engine:
     def modify(self, now: float, reservation_id: str, change: Modification) -> BandwidthReservation:
         """New end and/or bandwidth, admitted without counting the reservation against itself."""
         reservation = self.bandwidth_reservation(reservation_id)
-        if reservation.state.final:
-            raise Conflict(
-                f"reservation {reservation_id} already {reservation.state.value}", code="ended"
-            )
-        end = change.end if change.end is not None else reservation.window.end
-        if end <= reservation.window.start:
-            raise InvalidField("end", "must be after the reservation's start")
-        window = Window(reservation.window.start, end)
+        window = self.changed_window(reservation, change.end)
         requested = change.bandwidth or reservation.requested
         bandwidth = Bandwidth(
             out=self.policy.discount.apply(requested.out),

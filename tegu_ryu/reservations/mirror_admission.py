@@ -129,11 +129,7 @@ def modify_mirror(
     """A new end and/or copy bandwidth (``change``), admitted without counting the mirror
     against itself; a longer window must still clash with no other mirror."""
     end, bandwidth = change
-    if mirror.state.final:
-        raise Conflict(f"reservation {mirror.id} already {mirror.state.value}", code="ended")
-    window = Window(mirror.window.start, end if end is not None else mirror.window.end)
-    if window.end <= window.start:
-        raise InvalidField("end", "must be after the reservation's start")
+    window = engine.changed_window(mirror, end)
     if window.end - window.start < settings.min_duration:
         raise InvalidField(
             "end", f"a mirror lasts at least {settings.min_duration:g} s (mirror_min_duration)"

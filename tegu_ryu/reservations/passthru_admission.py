@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tegu_ryu.errors import Conflict, Forbidden, InvalidField
+from tegu_ryu.errors import Conflict, Forbidden
 from tegu_ryu.reservations.engine import Engine
 from tegu_ryu.reservations.model import PassthruReservation, State, cookie_digest
 from tegu_ryu.reservations.passthru_requests import PassthruRequest
-from tegu_ryu.reservations.window import Window
 from tegu_ryu.tenancy import Principal
 
 NOT_RESET = "passthru reservations not allowed: dscp_policy is keep, so no marking is reset"
@@ -79,12 +78,7 @@ def modify_passthru(
     engine: Engine, now: float, passthru: PassthruReservation, end: float | None
 ) -> PassthruReservation:
     """A new end (a passthru has nothing else to change)."""
-    if passthru.state.final:
-        raise Conflict(f"reservation {passthru.id} already {passthru.state.value}", code="ended")
-    window = Window(passthru.window.start, end if end is not None else passthru.window.end)
-    if window.end <= window.start:
-        raise InvalidField("end", "must be after the reservation's start")
-    changed = replace(passthru, window=window, state=State.PENDING)
+    changed = replace(passthru, window=engine.changed_window(passthru, end), state=State.PENDING)
     changed = replace(changed, state=changed.state_at(now))
     engine.put(changed)
     return changed

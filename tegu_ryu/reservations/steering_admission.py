@@ -33,7 +33,6 @@ from tegu_ryu.reservations.model import (
 )
 from tegu_ryu.reservations.steering_requests import MiddleboxRequest, SteeringRequest
 from tegu_ryu.reservations.steering_routes import route_chain
-from tegu_ryu.reservations.window import Window
 from tegu_ryu.tenancy import Principal
 from tegu_ryu.topology.refs import PortRef
 
@@ -90,11 +89,7 @@ def modify_steering(
     """A new end and/or bandwidth (``change``), admitted without counting the chain against
     itself; a longer window must still overlap no other chain."""
     end, bandwidth = change
-    if steering.state.final:
-        raise Conflict(f"reservation {steering.id} already {steering.state.value}", code="ended")
-    window = Window(steering.window.start, end if end is not None else steering.window.end)
-    if window.end <= window.start:
-        raise InvalidField("end", "must be after the reservation's start")
+    window = engine.changed_window(steering, end)
     if bandwidth is not None and (steering.src is None or steering.dst is None):
         raise InvalidField("bandwidth", 'cannot be booked with an "any" end')
     changed = replace(
