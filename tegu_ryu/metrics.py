@@ -30,6 +30,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 READ_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 DAY = 86400.0
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class Metrics:
@@ -91,6 +92,9 @@ class Metrics:
         self.admission_seconds.observe(seconds)
 
     def record_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One API request; a method no route has is counted as ``other``, so that a client
+        sending made-up methods cannot grow the metrics without bound."""
+        method = method if method in METHODS else "other"
         self.api_requests.labels(route, method, str(status)).inc()
         self.api_seconds.labels(route).observe(seconds)
 

@@ -207,7 +207,7 @@ class Api:
         finally:
             self.controller.metrics.record_request(
                 environ.get("tegu.route", "other"),
-                str(environ.get("REQUEST_METHOD", ""))[:10],
+                str(environ.get("REQUEST_METHOD", "")),
                 int(statuses[0].split()[0]) if statuses else 500,
                 time.perf_counter() - began,
             )

@@ -64,3 +64,16 @@ def test_metrics_are_for_admins_off_loopback(tmp_path: Path) -> None:
     assert metrics_public("auto", "127.0.0.1") and metrics_public("auto", "::1")
     assert not metrics_public("auto", "0.0.0.0") and not metrics_public("admin", "127.0.0.1")
     assert metrics_public("public", "192.0.2.1")
+
+
+def test_made_up_methods_and_paths_cannot_grow_the_metrics(tmp_path: Path) -> None:
+    api = sample_api(tmp_path)
+    for n in range(50):
+        Request.blank(f"/nowhere/{n}", method=f"X{n}").get_response(api)
+    _, samples = scrape(api)
+    requests = [
+        labels for (name, labels), _ in samples.items() if name == "tegu_api_requests_total"
+    ]
+    routes = {dict(labels)["route"] for labels in requests}
+    methods = {dict(labels)["method"] for labels in requests}
+    assert routes == {"other"} and methods == {"other"}
