@@ -22,7 +22,7 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from tegu_ryu.errors import Conflict, InvalidField, NotFound
 from tegu_ryu.reservations.ledger import Booking, Ledger
@@ -54,6 +54,8 @@ from tegu_ryu.units import format_bitrate
 
 LOG = logging.getLogger(__name__)
 JOURNAL = 100_000  # changes remembered by id (beyond that, enforcement compares everything)
+FoundT = TypeVar("FoundT")
+KindT = TypeVar("KindT", bound=Reservation)
 
 ALARM_MEMORY = 1000
 
@@ -277,12 +279,9 @@ class Engine:
             out=self.policy.discount.apply(requested.out),
             in_=self.policy.discount.apply(requested.in_) if requested.in_ else 0,
         )
-        held = self.ledger.release(reservation_id)
-        try:
-            routes = self._keep_or_find_routes(reservation, bandwidth, window)
-        except Conflict:
-            self.ledger.book(held)
-            raise
+        routes = self.without_itself(
+            reservation_id, lambda: self._keep_or_find_routes(reservation, bandwidth, window)
+        )
         changed = replace(
             reservation,
             window=window,
@@ -290,8 +289,23 @@ class Engine:
             bandwidth=bandwidth,
             routes=routes,
             reason=None,
-            state=State.PENDING,
         )
+        return self.rebooked(now, changed)
+
+    def without_itself(self, reservation_id: str, find: Callable[[], FoundT]) -> FoundT:
+        """``find`` (a path search for a changed reservation) with the reservation's own
+        bookings released, so that it does not count against itself; they are booked back
+        if ``find`` refuses, and nothing has changed."""
+        held = self.ledger.release(reservation_id)
+        try:
+            return find()
+        except Conflict:
+            self.ledger.book(held)
+            raise
+
+    def rebooked(self, now: float, changed: KindT) -> KindT:
+        """A changed reservation recorded: its state by time (from pending), its bookings."""
+        changed = replace(changed, state=State.PENDING)
         changed = replace(changed, state=changed.state_at(now))
         self.book(now, changed)
         self.put(changed)

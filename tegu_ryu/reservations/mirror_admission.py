@@ -139,27 +139,14 @@ def modify_mirror(
     if tag in _tags_in_use(engine, window, but=mirror.id):
         tag = _free_tag(engine, window, settings.tags, but=mirror.id)
     rate = bandwidth if bandwidth is not None else mirror.bandwidth
-    held = engine.ledger.release(mirror.id)
-    try:
-        route = engine.copy_route(
+    route = engine.without_itself(
+        mirror.id,
+        lambda: engine.copy_route(
             mirror.owner, window, mirror.switch, mirror.output.port, rate or 0
-        )
-    except Conflict:
-        engine.ledger.book(held)
-        raise
-    changed = replace(
-        mirror,
-        window=window,
-        bandwidth=rate,
-        route=route,
-        tag=tag,
-        reason=None,
-        state=State.PENDING,
+        ),
     )
-    changed = replace(changed, state=changed.state_at(now))
-    engine.book(now, changed)
-    engine.put(changed)
-    return changed
+    changed = replace(mirror, window=window, bandwidth=rate, route=route, tag=tag, reason=None)
+    return engine.rebooked(now, changed)
 
 
 def resolve_port(engine: Engine, principal: Principal, given: str, field: str) -> PortChoice:

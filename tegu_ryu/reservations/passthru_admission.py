@@ -78,7 +78,4 @@ def modify_passthru(
     engine: Engine, now: float, passthru: PassthruReservation, end: float | None
 ) -> PassthruReservation:
     """A new end (a passthru has nothing else to change)."""
-    changed = replace(passthru, window=engine.changed_window(passthru, end), state=State.PENDING)
-    changed = replace(changed, state=changed.state_at(now))
-    engine.put(changed)
-    return changed
+    return engine.rebooked(now, replace(passthru, window=engine.changed_window(passthru, end)))

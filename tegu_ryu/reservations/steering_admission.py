@@ -97,19 +97,10 @@ def modify_steering(
         window=window,
         bandwidth=bandwidth if bandwidth is not None else steering.bandwidth,
         reason=None,
-        state=State.PENDING,
     )
     _refuse_overlaps(engine, changed)
-    held = engine.ledger.release(steering.id)
-    try:
-        changed = replace(changed, legs=route_chain(engine, changed, window))
-    except Conflict:
-        engine.ledger.book(held)
-        raise
-    changed = replace(changed, state=changed.state_at(now))
-    engine.book(now, changed)
-    engine.put(changed)
-    return changed
+    legs = engine.without_itself(steering.id, lambda: route_chain(engine, changed, window))
+    return engine.rebooked(now, replace(changed, legs=legs))
 
 
 def _endpoint(engine: Engine, given: str, field: str) -> Endpoint:
