@@ -56,11 +56,7 @@ def main() -> None:
     try:
         controller.start()
         testbed.start()
-        controller.wait_for(
-            lambda: sum(lk["up"] for lk in controller.get("/v1/topology")[1]["links"]) == 2,
-            timeout=30,
-            what="2 directed links",
-        )
+        controller.wait_for_links(2)
         h1, h3 = testbed.net.get("h1"), testbed.net.get("h3")
         testbed.iperf_server("h3", 5003)
         body = {"src": "h1", "dst": "h3", "bandwidth": "20M", "duration": 3600}

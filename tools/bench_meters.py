@@ -67,11 +67,7 @@ def measure(burst_ms: int, overhead: int) -> tuple[float, float, float]:
     try:
         controller.start()
         testbed.start()
-        controller.wait_for(
-            lambda: sum(lk["up"] for lk in controller.get("/v1/topology")[1]["links"]) == 2,
-            timeout=30,
-            what="the trunk",
-        )
+        controller.wait_for_links(2)
         testbed.pingall()
         testbed.iperf_server("h3", 5001)
         testbed.iperf_server("h4", 5002)

@@ -113,11 +113,7 @@ def main() -> None:
     try:
         controller.start()
         testbed.start()
-        controller.wait_for(
-            lambda: sum(lk["up"] for lk in controller.get("/v1/topology")[1]["links"]) == 4,
-            timeout=30,
-            what="4 directed links",
-        )
+        controller.wait_for_links(4)
         testbed.pingall()
         testbed.iperf_server("h2", 5001)
         for _ in range(args.runs):

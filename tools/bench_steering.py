@@ -88,11 +88,7 @@ def main() -> None:
     try:
         controller.start()
         testbed.start()
-        controller.wait_for(
-            lambda: sum(lk["up"] for lk in controller.get("/v1/topology")[1]["links"]) == 2,
-            timeout=30,
-            what="2 directed links",
-        )
+        controller.wait_for_links(2)
         for name in ("mb1", "mb2"):
             testbed.router(name)
         testbed.pingall()

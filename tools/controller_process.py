@@ -148,6 +148,14 @@ class ControllerProcess:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return 0, None
 
+    def wait_for_links(self, count: int, timeout: float = 30) -> None:
+        """Wait until the controller sees ``count`` directed links up (discovery is done)."""
+        self.wait_for(
+            lambda: sum(link["up"] for link in self.get("/v1/topology")[1]["links"]) == count,
+            timeout=timeout,
+            what=f"{count} directed links",
+        )
+
     def wait_for(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
         """Poll ``condition`` until true; fail with the controller log if it never is."""
         deadline = time.monotonic() + timeout

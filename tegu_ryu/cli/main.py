@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -82,6 +83,29 @@ def settings_file() -> dict[str, str]:
     return {k: str(v) for k, v in loaded.items() if k in ("url", "token")}
 
 
+def window_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--for``, ``--until`` and ``--from``: a new reservation's window (``window_fields``)."""
+    for option in reversed(
+        [
+            click.option("--for", "duration", help="How long: 90s, 30m, 1h30m, 2d."),
+            click.option("--until", "until", help="End: RFC 3339, Unix seconds, or +DURATION."),
+            click.option(
+                "--from", "start", help="Start (default now): RFC 3339, Unix seconds, or +DURATION."
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def create(ctx: Context, body: dict[str, Any], wait: bool) -> None:
+    """POST a reservation of any kind, wait for the switches if asked, show what came back."""
+    made = ctx.call("POST", "/v1/reservations", body)
+    if wait:
+        made = wait_installed(ctx, made)
+    ctx.show(made, render.reservation_table(made))
+
+
 def window_fields(options: dict[str, Any]) -> dict[str, float]:
     """``start`` and ``duration`` or ``end`` from ``--from``, ``--for`` and ``--until``."""
     duration = duration_option(options["duration"])
@@ -142,9 +166,7 @@ def health(ctx: Context) -> None:
 @click.argument("src")
 @click.argument("dst")
 @click.argument("bandwidth")
-@click.option("--for", "duration", help="How long: 90s, 30m, 1h30m, 2d.")
-@click.option("--until", "until", help="End: RFC 3339, Unix seconds, or +DURATION.")
-@click.option("--from", "start", help="Start (default now): RFC 3339, Unix seconds, or +DURATION.")
+@window_options
 @click.option("--in", "inbound", help="Bandwidth from DST back to SRC, if not the same.")
 @click.option("--protocol", type=click.Choice(["tcp", "udp", "icmp"]))
 @click.option("--src-port", type=int)
@@ -174,10 +196,7 @@ def reserve(ctx: Context, /, src: str, dst: str, bandwidth: str, **options: Any)
         body["dscp"] = int(options["dscp"]) if options["dscp"].isdigit() else options["dscp"]
     if options["path_mode"] != "shortest":
         body["path"] = options["path_mode"]
-    made = ctx.call("POST", "/v1/reservations", body)
-    if options["wait"]:
-        made = wait_installed(ctx, made)
-    ctx.show(made, render.reservation_table(made))
+    create(ctx, body, options["wait"])
 
 
 @cli.command()
@@ -196,9 +215,7 @@ def reserve(ctx: Context, /, src: str, dst: str, bandwidth: str, **options: Any)
 @click.option("--src", "match_src", help="Copy only traffic from this address or host.")
 @click.option("--dst", "match_dst", help="Copy only traffic to this address or host.")
 @click.option("--bandwidth", help="Book and meter the copy at this rate (default: best effort).")
-@click.option("--for", "duration", help="How long: 90s, 30m, 1h30m, 2d.")
-@click.option("--until", "until", help="End: RFC 3339, Unix seconds, or +DURATION.")
-@click.option("--from", "start", help="Start (default now): RFC 3339, Unix seconds, or +DURATION.")
+@window_options
 @click.option("--name")
 @click.option("--wait", is_flag=True, help="Wait until the switches hold the mirror.")
 @click.pass_obj
@@ -229,10 +246,7 @@ def mirror(ctx: Context, /, ports: tuple[str, ...], output: str, **options: Any)
     for key in ("bandwidth", "name"):
         if options[key] is not None:
             body[key] = options[key]
-    made = ctx.call("POST", "/v1/reservations", body)
-    if options["wait"]:
-        made = wait_installed(ctx, made)
-    ctx.show(made, render.reservation_table(made))
+    create(ctx, body, options["wait"])
 
 
 @cli.command()
@@ -249,9 +263,7 @@ def mirror(ctx: Context, /, ports: tuple[str, ...], output: str, **options: Any)
 @click.option("--vlan", type=int)
 @click.option("--one-way", "one_way", is_flag=True, help="Steer only SRC to DST, not the replies.")
 @click.option("--bandwidth", help="Book this rate on every leg and meter it (both ends named).")
-@click.option("--for", "duration", help="How long: 90s, 30m, 1h30m, 2d.")
-@click.option("--until", "until", help="End: RFC 3339, Unix seconds, or +DURATION.")
-@click.option("--from", "start", help="Start (default now): RFC 3339, Unix seconds, or +DURATION.")
+@window_options
 @click.option("--name")
 @click.option("--wait", is_flag=True, help="Wait until the switches hold the chain.")
 @click.pass_obj
@@ -275,10 +287,7 @@ def steer(ctx: Context, /, src: str, dst: str, via: str, **options: Any) -> None
     for key in ("protocol", "src_port", "dst_port", "vlan", "bandwidth", "name"):
         if options[key] is not None:
             body[key] = options[key]
-    made = ctx.call("POST", "/v1/reservations", body)
-    if options["wait"]:
-        made = wait_installed(ctx, made)
-    ctx.show(made, render.reservation_table(made))
+    create(ctx, body, options["wait"])
 
 
 def wait_installed(ctx: Context, made: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:

@@ -43,11 +43,7 @@ def running(topo: Topo, workdir: Path, links: int) -> Iterator[tuple[Testbed, Co
     try:
         controller.start()
         testbed.start()
-        controller.wait_for(
-            lambda: sum(lk["up"] for lk in controller.get("/v1/topology")[1]["links"]) == links,
-            timeout=30,
-            what=f"{links} directed links",
-        )
+        controller.wait_for_links(links)
         assert testbed.pingall() == 0
         yield testbed, controller
     finally:

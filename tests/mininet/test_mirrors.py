@@ -44,11 +44,7 @@ def fabric(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Testbed, 
     try:
         controller.start()
         testbed.start()
-        controller.wait_for(
-            lambda: sum(lk["up"] for lk in controller.get("/v1/topology")[1]["links"]) == 4,
-            timeout=30,
-            what="4 directed links",
-        )
+        controller.wait_for_links(4)
         assert testbed.pingall() == 0
         yield testbed, controller
     finally:

@@ -45,11 +45,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Testbed, C
     try:
         controller.start()
         testbed.start()
-        controller.wait_for(
-            lambda: sum(lk["up"] for lk in controller.get("/v1/topology")[1]["links"]) == 4,
-            timeout=30,
-            what="4 directed links",
-        )
+        controller.wait_for_links(4)
         for name in ("mb1", "mb2"):
             testbed.router(name)
         assert testbed.pingall() == 0

@@ -92,6 +92,7 @@ def test_markings_are_reset_unless_a_passthru_lets_them_through_for_its_window(
     body = {"type": "passthru", "host": "h1", "protocol": "udp", "dst_port": 5000, "duration": 3}
     status, made = controller.request("POST", "/v1/reservations?wait=10", body)
     assert status == 201 and made["enforcement"]["status"] == "installed", made
+    assert [f for f in ovs.flows("d1") if f"dl_src={H1[0]}" in f.text], "its entry is there"
     ovs.inject("dh1", marked(b"passed through"))
     assert dscp_at(pcap, b"passed through") == VOICE
     controller.wait_for(
@@ -99,6 +100,10 @@ def test_markings_are_reset_unless_a_passthru_lets_them_through_for_its_window(
         timeout=10,
         what="the passthru's window over",
     )
-    time.sleep(0.5)  # the timer removes its entry at the end; the hard timeout is the net
+    controller.wait_for(
+        lambda: not [f for f in ovs.flows("d1") if f"dl_src={H1[0]}" in f.text],
+        timeout=5,
+        what="the passthru's entry removed at the window's end",
+    )
     ovs.inject("dh1", marked(b"after the window"))
     assert dscp_at(pcap, b"after the window") == 0

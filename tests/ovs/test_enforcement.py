@@ -347,11 +347,7 @@ def test_an_active_reservation_moves_when_a_link_on_its_path_goes(
         ovs.add_patch("r2", 3, "r3", 2)
         ovs.add_patch("r1", 3, "r3", 3)
         line = Line(ovs, controller)
-        controller.wait_for(
-            lambda: sum(lk["up"] for lk in controller.get("/v1/topology")[1]["links"]) == 6,
-            timeout=20,
-            what="the ring",
-        )
+        controller.wait_for_links(6, timeout=20)
         made = line.reserve(protocol="tcp", dst_port=15)
         assert [h["dpid"][-1] for h in made["path"]["out"]] == ["b", "d"]  # direct
         line.installed(made["id"])
