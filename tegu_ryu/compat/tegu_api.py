@@ -21,6 +21,7 @@ from typing import Any
 from tegu_ryu import __version__
 from tegu_ryu.auth import Authenticator
 from tegu_ryu.compat.callers import CallerRefused, caller
+from tegu_ryu.compat.pledges import tegu_state
 from tegu_ryu.compat.syntax import (
     HostName,
     SyntaxProblem,
@@ -47,7 +48,6 @@ from tegu_ryu.reservations.model import (
     Match,
     PassthruReservation,
     Reservation,
-    State,
     SteeringReservation,
 )
 from tegu_ryu.reservations.paths import PathMode
@@ -515,18 +515,10 @@ class TeguApi:
 
     def _pledge(self, reservation: BandwidthReservation, now: float) -> dict[str, Any]:
         """A reservation as Tegu showed one (never with its cookie)."""
-        state = reservation.state_at(now)
-        if state is State.DEGRADED:  # live, on no path: Tegu's state by time, and why
-            state = State.ACTIVE if now >= reservation.window.start else State.PENDING
-        tegu_state = {"active": "ACTIVE", "pending": "PENDING"}.get(state.value, "EXPIRED")
-        remaining = (
-            reservation.window.end - now
-            if tegu_state == "ACTIVE"
-            else reservation.window.start - now
-        )
+        word, remaining = tegu_state(reservation, now)
         common = {
-            "state": tegu_state,
-            "time": max(0, int(remaining)),
+            "state": word,
+            "time": remaining,
             "id": reservation.id,
             "qid": reservation.id,
             "dscp": reservation.dscp or 0,

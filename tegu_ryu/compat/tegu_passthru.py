@@ -11,8 +11,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from tegu_ryu.compat.pledges import tegu_state
 from tegu_ryu.compat.syntax import SyntaxProblem, key_values, parse_host, parse_window
-from tegu_ryu.reservations.model import Match, PassthruReservation, State
+from tegu_ryu.reservations.model import Match, PassthruReservation
 from tegu_ryu.reservations.passthru_requests import PassthruRequest
 
 PASSTHRU_PTYPE = 4  # Tegu's PT_PASSTHRU
@@ -77,17 +78,13 @@ def _proto(text: str | None) -> tuple[str | None, str | None, int | None]:
 
 def passthru_pledge(passthru: PassthruReservation, now: float, project: str) -> dict[str, Any]:
     """A passthru as Tegu showed one (never with its cookie)."""
-    state = passthru.state_at(now)
-    tegu_state = {"active": "ACTIVE", "pending": "PENDING"}.get(state.value, "EXPIRED")
-    if state is State.DEGRADED:
-        tegu_state = "ACTIVE" if now >= passthru.window.start else "PENDING"
-    remaining = passthru.window.end - now if tegu_state == "ACTIVE" else passthru.window.start - now
+    word, remaining = tegu_state(passthru, now)
     protocol = passthru.match.protocol or ""
     if protocol and passthru.match.dst_port:
         protocol = f"{protocol}:{passthru.match.dst_port}"
     return {
-        "state": tegu_state,
-        "time": max(0, int(remaining)),
+        "state": word,
+        "time": remaining,
         "host": f"{project}/{passthru.host.name or passthru.host.given}",
         "protocol": protocol,
         "id": passthru.id,

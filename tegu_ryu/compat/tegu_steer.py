@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from tegu_ryu.compat.pledges import tegu_state
 from tegu_ryu.compat.syntax import SyntaxProblem, key_values, parse_host, parse_window
-from tegu_ryu.reservations.model import Endpoint, State, SteeringReservation
+from tegu_ryu.reservations.model import Endpoint, SteeringReservation
 from tegu_ryu.reservations.steering_requests import SteeringRequest, parse_steering
 
 STEER_PTYPE = 1  # Tegu's PT_STEERING
@@ -89,11 +90,7 @@ def steer_pledge(
 ) -> dict[str, Any]:
     """A chain as Tegu showed a steering pledge (never with its cookie); ``project_of`` names
     an end's project."""
-    state = steering.state_at(now)
-    if state is State.DEGRADED:
-        state = State.ACTIVE if now >= steering.window.start else State.PENDING
-    tegu_state = {"active": "ACTIVE", "pending": "PENDING"}.get(state.value, "EXPIRED")
-    remaining = steering.window.end - now if tegu_state == "ACTIVE" else steering.window.start - now
+    word, remaining = tegu_state(steering, now)
 
     def host(end: Endpoint | None, port: int | None) -> str:
         name = ANY_HOST if end is None else end.name or end.given
@@ -103,8 +100,8 @@ def steer_pledge(
     if protocol and steering.match.dst_port:
         protocol = f"{protocol}:{steering.match.dst_port}"
     pledge: dict[str, Any] = {
-        "state": tegu_state,
-        "time": max(0, int(remaining)),
+        "state": word,
+        "time": remaining,
         "host1": host(steering.src, steering.match.src_port),
         "host2": host(steering.dst, steering.match.dst_port),
         "protocol": protocol,

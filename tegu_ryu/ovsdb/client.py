@@ -44,7 +44,6 @@ class OvsdbClient:
         idl = connection.OvsdbIdl.from_server(remote, "Open_vSwitch", helper_tables=TABLES)
         self._connection = connection.Connection(idl, timeout)
         self._api = impl_idl.OvsdbIdl(self._connection)
-        self.remote = remote
 
     def view(self) -> OvsdbView:
         """The server's version, datapath types and bridges (those with a datapath id)."""
