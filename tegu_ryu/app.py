@@ -206,7 +206,7 @@ class TeguApp(app_manager.OSKenApp):
     def _ovsdb_view(self, view: OvsdbView) -> None:
         for bridge in view.bridges:
             self.controller.datapath_facts(
-                bridge.dpid, bridge.datapath_type or "system", view.ovs_version or None
+                bridge.dpid, bridge.datapath_type, view.ovs_version or None
             )
 
     def _on_change(self) -> None:

@@ -21,12 +21,12 @@ TABLES = ("Open_vSwitch", "Bridge")
 class OvsdbBridge:
     name: str
     dpid: int
-    datapath_type: str  # as stored; "" means the default, the kernel ("system") datapath
+    datapath_type: str  # "system" (the kernel's) where the row leaves it empty, as OVS does
 
 
 @dataclass(frozen=True)
 class OvsdbView:
-    ovs_version: str
+    ovs_version: str | None  # None where the server's row does not say
     datapath_types: tuple[str, ...]
     bridges: tuple[OvsdbBridge, ...]
 
@@ -56,13 +56,15 @@ class OvsdbClient:
         first: dict[str, Any] = system[0] if system else {}
         bridges = tuple(
             OvsdbBridge(
-                str(row["name"]), int(_single(row["datapath_id"]), 16), str(row["datapath_type"])
+                str(row["name"]),
+                int(_single(row["datapath_id"]), 16),
+                str(row["datapath_type"]) or "system",
             )
             for row in rows
             if _single(row["datapath_id"])
         )
         return OvsdbView(
-            ovs_version=str(_single(first.get("ovs_version", "")) or ""),
+            ovs_version=str(_single(first.get("ovs_version", ""))) or None,
             datapath_types=tuple(sorted(first.get("datapath_types", []) or [])),
             bridges=bridges,
         )
