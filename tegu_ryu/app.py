@@ -205,9 +205,7 @@ class TeguApp(app_manager.OSKenApp):
 
     def _ovsdb_view(self, view: OvsdbView) -> None:
         for bridge in view.bridges:
-            self.controller.datapath_facts(
-                bridge.dpid, bridge.datapath_type, view.ovs_version or None
-            )
+            self.controller.datapath_facts(bridge.dpid, bridge.datapath_type, view.ovs_version)
 
     def _on_change(self) -> None:
         """The API changed something: follow it, and let the timer look at the edges again."""
