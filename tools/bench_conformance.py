@@ -12,7 +12,6 @@ reads the reservation's ``measured`` in the middle of each stream.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 import time
@@ -20,10 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from controller_process import ControllerProcess, free_port
 from mininet.log import setLogLevel
 from mininet.topo import Topo
-from testbed import Testbed
+from testbed import running_testbed
 
 RATES = ("20M", "40M")
 
@@ -43,20 +41,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     setLogLevel("warning")
-    of_port = free_port()
-    testbed = Testbed.build(TrunkTopo(), of_port=of_port)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-conformance-"))
-    controller = ControllerProcess(
-        workdir,
-        topology=testbed.static_topology(),
-        options={"capacity_override": testbed.capacity_overrides(), "conformance_interval": "1"},
-        of_port=of_port,
-    )
     seen: dict[str, list[tuple[float, float]]] = {rate: [] for rate in RATES}
-    try:
-        controller.start()
-        testbed.start()
-        controller.wait_for_links(2)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-conformance-", ignore_cleanup_errors=True) as tmp,
+        running_testbed(TrunkTopo(), Path(tmp), {"conformance_interval": "1"}) as (
+            testbed,
+            controller,
+        ),
+    ):
         h1, h3 = testbed.net.get("h1"), testbed.net.get("h3")
         testbed.iperf_server("h3", 5003)
         body = {"src": "h1", "dst": "h3", "bandwidth": "20M", "duration": 3600}
@@ -75,10 +67,6 @@ def main() -> None:
                 sender.wait(timeout=20)
                 seen[rate].append((measured["rate_bps"] / 1e6, measured["dropped_bps"] / 1e6))
                 time.sleep(1)
-    finally:
-        testbed.stop()
-        controller.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
     print(f"UDP sent    carried Mbit/s    dropped Mbit/s   (20 Mbit/s reserved; {args.runs} runs)")
     for rate in RATES:
         carried = sorted(c for c, _ in seen[rate])

@@ -13,7 +13,6 @@ gets alone and while h2 floods h4 with 80 Mbit/s of UDP over the trunk.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -21,10 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from controller_process import ControllerProcess, free_port
 from mininet.log import setLogLevel
 from mininet.topo import Topo
-from testbed import Testbed
+from testbed import Testbed, running_testbed
 
 SETTINGS = [(100, 0), (300, 0), (100, 5), (300, 5)]
 
@@ -51,23 +49,11 @@ def tcp(testbed: Testbed, flood: bool) -> float:
 
 
 def measure(burst_ms: int, overhead: int) -> tuple[float, float, float]:
-    of_port = free_port()
-    testbed = Testbed.build(TrunkTopo(), of_port=of_port)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-meters-"))
-    controller = ControllerProcess(
-        workdir,
-        topology=testbed.static_topology(),
-        options={
-            "capacity_override": testbed.capacity_overrides(),
-            "reservation_burst_ms": str(burst_ms),
-            "meter_overhead": str(overhead),
-        },
-        of_port=of_port,
-    )
-    try:
-        controller.start()
-        testbed.start()
-        controller.wait_for_links(2)
+    options = {"reservation_burst_ms": str(burst_ms), "meter_overhead": str(overhead)}
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-meters-", ignore_cleanup_errors=True) as tmp,
+        running_testbed(TrunkTopo(), Path(tmp), options) as (testbed, controller),
+    ):
         testbed.pingall()
         testbed.iperf_server("h3", 5001)
         testbed.iperf_server("h4", 5002)
@@ -92,10 +78,6 @@ def measure(burst_ms: int, overhead: int) -> tuple[float, float, float]:
             what="installed",
         )
         return unreserved, tcp(testbed, flood=False), tcp(testbed, flood=True)
-    finally:
-        testbed.stop()
-        controller.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import sys
 import tempfile
@@ -27,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from controller_process import ControllerProcess, free_port
+from controller_process import ControllerProcess
 from mininet.log import setLogLevel
 from mininet.topo import Topo
-from testbed import Testbed
+from testbed import Testbed, running_testbed
 
 CASES = [("no mirror", None), ("mirror, best effort", ""), ("mirror, 50M booked", "50M")]
 
@@ -52,8 +51,8 @@ def packets(testbed: Testbed, host: str, direction: str) -> int:
 
 def run_case(
     testbed: Testbed, controller: ControllerProcess, bandwidth: str | None
-) -> tuple[float, float]:
-    """(TCP Mbit/s h1 -> h2, copies at c per packet h1 sent)."""
+) -> tuple[float, float, float]:
+    """(TCP Mbit/s h1 -> h2, copies at c per packet h1 sent, % of h1's UDP h2 lost)."""
     rid = None
     if bandwidth is not None:
         body = {
@@ -100,29 +99,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     setLogLevel("warning")
-    of_port = free_port()
-    testbed = Testbed.build(MirrorTopo(), of_port=of_port)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-mirror-"))
-    controller = ControllerProcess(
-        workdir,
-        topology=testbed.static_topology(),
-        options={"capacity_override": testbed.capacity_overrides()},
-        of_port=of_port,
-    )
     results: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _ in CASES}
-    try:
-        controller.start()
-        testbed.start()
-        controller.wait_for_links(4)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-mirror-", ignore_cleanup_errors=True) as tmp,
+        running_testbed(MirrorTopo(), Path(tmp)) as (testbed, controller),
+    ):
         testbed.pingall()
         testbed.iperf_server("h2", 5001)
         for _ in range(args.runs):
             for name, bandwidth in CASES:
                 results[name].append(run_case(testbed, controller, bandwidth))
-    finally:
-        testbed.stop()
-        controller.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
     print(
         f"{'case':22} {'TCP h1->h2 Mbit/s':>24}   {'UDP 40M: copies/packet':>24}"
         f"   {'h2 loss %':>9}   ({args.runs} runs, min-max)"

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import statistics
 import sys
 import tempfile
@@ -29,10 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from controller_process import ControllerProcess, free_port
+from controller_process import ControllerProcess
 from mininet.log import setLogLevel
 from mininet.topo import Topo
-from testbed import Testbed
+from testbed import Testbed, running_testbed
 
 CHAINS = [("direct", []), ("through mb1", ["mb1"]), ("through mb1, mb2", ["mb1", "mb2"])]
 IPERF_PORT = 5201
@@ -80,15 +79,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     setLogLevel("warning")
-    of_port = free_port()
-    testbed = Testbed.build(ChainTopo(), of_port=of_port)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-steering-"))
-    controller = ControllerProcess(workdir, topology=testbed.static_topology(), of_port=of_port)
     results: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in CHAINS}
-    try:
-        controller.start()
-        testbed.start()
-        controller.wait_for_links(2)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-steering-", ignore_cleanup_errors=True) as tmp,
+        running_testbed(ChainTopo(), Path(tmp)) as (testbed, controller),
+    ):
         for name in ("mb1", "mb2"):
             testbed.router(name)
         testbed.pingall()
@@ -96,10 +91,6 @@ def main() -> None:
         for _ in range(args.runs):
             for name, chain in CHAINS:
                 results[name].append(run_chain(testbed, controller, chain))
-    finally:
-        testbed.stop()
-        controller.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
     direct = statistics.median(rtt for rtt, _ in results["direct"])
     print(
         f"{'h1 to h2':18} {'ping RTT ms (median)':>22} {'added per middlebox':>20}"

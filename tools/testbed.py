@@ -14,11 +14,13 @@ import json
 import re
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from controller_process import ControllerProcess, free_port
 from mininet.link import TCLink
 from mininet.net import Mininet
 from mininet.node import OVSSwitch, RemoteController
@@ -237,3 +239,31 @@ def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 
             return True
         time.sleep(interval)
     return condition()
+
+
+@contextmanager
+def running_testbed(
+    topo: Topo, workdir: Path, options: dict[str, str] | None = None
+) -> Iterator[tuple[Testbed, ControllerProcess]]:
+    """A started network under a started controller that has discovered every link.
+
+    The controller is told the hosts and the tc-shaped capacities (which it
+    cannot discover) and started first, so switches connect to a listener;
+    both are stopped on the way out, whatever happened inside.
+    """
+    of_port = free_port()
+    testbed = Testbed.build(topo, of_port=of_port)
+    controller = ControllerProcess(
+        workdir,
+        topology=testbed.static_topology(),
+        options={"capacity_override": testbed.capacity_overrides(), **(options or {})},
+        of_port=of_port,
+    )
+    try:
+        controller.start()
+        testbed.start()
+        controller.wait_for_links(2 * testbed.switch_link_count())
+        yield testbed, controller
+    finally:
+        testbed.stop()
+        controller.stop()

@@ -12,13 +12,12 @@ import json
 import statistics
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from controller_process import ControllerProcess, free_port
+from controller_process import ControllerProcess
 from mininet.topo import Topo
-from testbed import Testbed
+from testbed import Testbed, running_testbed
 
 RESERVED_MBPS = 20.0
 
@@ -31,29 +30,12 @@ class TrunkTopo(Topo):
         self.addLink(s1, s2, bw=50)
 
 
-def running(topo: Topo, workdir: Path, links: int) -> Iterator[tuple[Testbed, ControllerProcess]]:
-    of_port = free_port()
-    testbed = Testbed.build(topo, of_port=of_port)
-    controller = ControllerProcess(
-        workdir,
-        topology=testbed.static_topology(),
-        options={"capacity_override": testbed.capacity_overrides(), "conformance_interval": "1"},
-        of_port=of_port,
-    )
-    try:
-        controller.start()
-        testbed.start()
-        controller.wait_for_links(links)
-        assert testbed.pingall() == 0
-        yield testbed, controller
-    finally:
-        testbed.stop()
-        controller.stop()
-
-
 @pytest.fixture(scope="module")
 def trunk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Testbed, ControllerProcess]]:
-    yield from running(TrunkTopo(), tmp_path_factory.mktemp("trunk"), links=2)
+    workdir, options = tmp_path_factory.mktemp("trunk"), {"conformance_interval": "1"}
+    with running_testbed(TrunkTopo(), workdir, options) as (testbed, controller):
+        assert testbed.pingall() == 0
+        yield testbed, controller
 
 
 def tcp_under_flood(testbed: Testbed) -> tuple[float, float]:

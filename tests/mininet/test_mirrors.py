@@ -16,9 +16,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from controller_process import ControllerProcess, free_port
+from controller_process import ControllerProcess
 from mininet.topo import Topo
-from testbed import Testbed, wait_until
+from testbed import Testbed, running_testbed, wait_until
 
 
 class MirrorTopo(Topo):
@@ -33,23 +33,10 @@ class MirrorTopo(Topo):
 
 @pytest.fixture(scope="module")
 def fabric(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Testbed, ControllerProcess]]:
-    of_port = free_port()
-    testbed = Testbed.build(MirrorTopo(), of_port=of_port)
-    controller = ControllerProcess(
-        tmp_path_factory.mktemp("mirrors"),
-        topology=testbed.static_topology(),
-        options={"mirror_min_duration": "2"},
-        of_port=of_port,
-    )
-    try:
-        controller.start()
-        testbed.start()
-        controller.wait_for_links(4)
+    workdir, options = tmp_path_factory.mktemp("mirrors"), {"mirror_min_duration": "2"}
+    with running_testbed(MirrorTopo(), workdir, options) as (testbed, controller):
         assert testbed.pingall() == 0
         yield testbed, controller
-    finally:
-        testbed.stop()
-        controller.stop()
 
 
 class Capture:

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from controller_process import ControllerProcess
 from mininet.topo import Topo
-from testbed import Testbed
+from testbed import Testbed, running_testbed
 
-from .test_enforcement import reserve, running, wait_installed
+from .test_enforcement import reserve, wait_installed
 
 
 class DiamondTopo(Topo):
@@ -29,7 +29,10 @@ class DiamondTopo(Topo):
 def diamond(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Testbed, ControllerProcess]]:
-    yield from running(DiamondTopo(), tmp_path_factory.mktemp("diamond"), links=10)
+    workdir, options = tmp_path_factory.mktemp("diamond"), {"conformance_interval": "1"}
+    with running_testbed(DiamondTopo(), workdir, options) as (testbed, controller):
+        assert testbed.pingall() == 0
+        yield testbed, controller
 
 
 def tx_bytes(testbed: Testbed, switch: str, neighbour: str) -> int:

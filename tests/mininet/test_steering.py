@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from controller_process import ControllerProcess, free_port
+from controller_process import ControllerProcess
 from mininet.topo import Topo
-from testbed import Testbed
+from testbed import Testbed, running_testbed
 
 IPERF_PORT = 5201
 
@@ -34,26 +34,12 @@ class ChainTopo(Topo):
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Testbed, ControllerProcess]]:
-    of_port = free_port()
-    testbed = Testbed.build(ChainTopo(), of_port=of_port)
-    controller = ControllerProcess(
-        tmp_path_factory.mktemp("steering"),
-        topology=testbed.static_topology(),
-        options={"capacity_override": testbed.capacity_overrides()},
-        of_port=of_port,
-    )
-    try:
-        controller.start()
-        testbed.start()
-        controller.wait_for_links(4)
+    with running_testbed(ChainTopo(), tmp_path_factory.mktemp("steering")) as (testbed, controller):
         for name in ("mb1", "mb2"):
             testbed.router(name)
         assert testbed.pingall() == 0
         testbed.iperf_server("h2", IPERF_PORT)
         yield testbed, controller
-    finally:
-        testbed.stop()
-        controller.stop()
 
 
 def forwarded(testbed: Testbed, name: str) -> int:
