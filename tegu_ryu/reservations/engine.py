@@ -149,12 +149,6 @@ class Engine:
             raise NotFound(f"no bandwidth reservation {reservation_id}", code="not_found")
         return reservation
 
-    def new_identity(self) -> tuple[str, int]:
-        """A fresh id and serial for a reservation being admitted."""
-        serial = self._next_serial
-        self._next_serial += 1
-        return self._new_id(), serial
-
     def next_edge(self, after: float) -> float | None:
         """The first start or end of a live reservation after ``after``: when states change next.
 
@@ -218,9 +212,8 @@ class Engine:
         routes = self._admit(
             Demand(owner, request.kind, src, dst, bandwidth, request.window, request.path_mode)
         )
-        reservation_id, serial = self.new_identity()
         reservation = BandwidthReservation(
-            id=reservation_id,
+            id="",
             kind=request.kind,
             owner=owner,
             src=src,
@@ -236,13 +229,9 @@ class Engine:
             state=State.PENDING,
             routes=routes,
             name=request.name,
-            serial=serial,
             cookie_digest=None if request.cookie is None else cookie_digest(request.cookie),
         )
-        reservation = replace(reservation, state=reservation.state_at(now))
-        self.book(now, reservation)
-        self.add(reservation)
-        return reservation
+        return self.admitted(now, reservation)
 
     @staticmethod
     def changed_window(reservation: Reservation, end: float | None) -> Window:
@@ -302,6 +291,17 @@ class Engine:
         except Conflict:
             self.ledger.book(held)
             raise
+
+    def admitted(self, now: float, candidate: KindT) -> KindT:
+        """An admitted reservation recorded: a fresh id and serial, its state by time, its
+        bookings (where every kind's create ends, once nothing can refuse it)."""
+        serial = self._next_serial
+        self._next_serial += 1
+        admitted = replace(candidate, id=self._new_id(), serial=serial)
+        admitted = replace(admitted, state=admitted.state_at(now))
+        self.book(now, admitted)
+        self.add(admitted)
+        return admitted
 
     def rebooked(self, now: float, changed: KindT) -> KindT:
         """A changed reservation recorded: its state by time (from pending), its bookings."""

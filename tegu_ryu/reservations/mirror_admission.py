@@ -105,18 +105,8 @@ def admit_mirror(
     route = engine.copy_route(
         principal.tenant, request.window, switches[0], output.port, request.bandwidth or 0
     )
-    reservation_id, serial = engine.new_identity()
-    mirror = replace(
-        candidate,
-        id=reservation_id,
-        serial=serial,
-        route=route,
-        tag=_free_tag(engine, request.window, settings.tags),
-    )
-    mirror = replace(mirror, state=mirror.state_at(now))
-    engine.book(now, mirror)
-    engine.add(mirror)
-    return mirror
+    tag = _free_tag(engine, request.window, settings.tags)
+    return engine.admitted(now, replace(candidate, route=route, tag=tag))
 
 
 def modify_mirror(

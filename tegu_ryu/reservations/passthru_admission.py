@@ -56,22 +56,18 @@ def admit_passthru(
                 code="duplicate",
                 details={"reservation": other.id},
             )
-    reservation_id, serial = engine.new_identity()
     passthru = PassthruReservation(
-        id=reservation_id,
+        id="",
         owner=principal.tenant,
         window=request.window,
         created=now,
         state=State.PENDING,
         name=request.name,
-        serial=serial,
         cookie_digest=None if request.cookie is None else cookie_digest(request.cookie),
         host=host,
         match=request.match,
     )
-    passthru = replace(passthru, state=passthru.state_at(now))
-    engine.add(passthru)
-    return passthru
+    return engine.admitted(now, passthru)
 
 
 def modify_passthru(

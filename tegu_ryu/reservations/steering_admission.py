@@ -72,12 +72,7 @@ def admit_steering(
     )
     _refuse_overlaps(engine, candidate)
     legs = route_chain(engine, candidate, request.window)
-    reservation_id, serial = engine.new_identity()
-    steering = replace(candidate, id=reservation_id, serial=serial, legs=legs)
-    steering = replace(steering, state=steering.state_at(now))
-    engine.book(now, steering)
-    engine.add(steering)
-    return steering
+    return engine.admitted(now, replace(candidate, legs=legs))
 
 
 def modify_steering(
