@@ -156,6 +156,21 @@ class ControllerProcess:
             what=f"{count} directed links",
         )
 
+    def wait_for_sync(self, switches: int, links: int, timeout: float = 30) -> None:
+        """Wait until ``switches`` switches are connected, each of them synced, and ``links``
+        directed links are up: the fabric is ready for its flows to be checked."""
+
+        def synced() -> bool:
+            status, topo = self.get("/v1/topology")
+            connected = [s for s in topo["switches"] if s["connected"]] if status == 200 else []
+            return (
+                len(connected) == switches
+                and all(s["sync"] == "synced" for s in connected)
+                and sum(link["up"] for link in topo["links"]) == links
+            )
+
+        self.wait_for(synced, timeout, f"{switches} switches synced, {links} directed links")
+
     def wait_for(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
         """Poll ``condition`` until true; fail with the controller log if it never is."""
         deadline = time.monotonic() + timeout

@@ -51,16 +51,6 @@ def dscp_at(pcap: Path, payload: bytes, timeout: float = 5) -> int:
     raise AssertionError(f"{payload!r} never arrived")
 
 
-def ready(controller: ControllerProcess) -> bool:
-    status, topo = controller.get("/v1/topology")
-    return (
-        status == 200
-        and sum(s["connected"] for s in topo["switches"]) == 2
-        and sum(link["up"] for link in topo["links"]) == 2
-        and all(s["sync"] == "synced" for s in topo["switches"])
-    )
-
-
 @pytest.fixture(scope="module")
 def fabric(
     ovs: PrivateOvs, tmp_path_factory: pytest.TempPathFactory
@@ -76,7 +66,7 @@ def fabric(
     ovs.add_host_port("d1", "dh1", 1)
     pcap = ovs.add_host_port("d2", "dh2", 1)
     ovs.add_patch("d1", 2, "d2", 2)
-    controller.wait_for(lambda: ready(controller), timeout=30, what="2 switches synced, 2 links")
+    controller.wait_for_sync(2, 2)
     yield ovs, controller, pcap
     controller.stop()
     ovs.del_bridge("d1")

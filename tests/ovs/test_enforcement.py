@@ -92,13 +92,6 @@ class Line:
         return found
 
 
-def synced(controller: ControllerProcess) -> bool:
-    status, topo = controller.get("/v1/topology")
-    connected = [s for s in topo["switches"] if s["connected"]] if status == 200 else []
-    links = sum(link["up"] for link in topo["links"]) if status == 200 else 0
-    return len(connected) == 3 and links == 4 and all(s["sync"] == "synced" for s in connected)
-
-
 @pytest.fixture(scope="module")
 def line(ovs: PrivateOvs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Line]:
     workdir = tmp_path_factory.mktemp("enforcement")
@@ -119,7 +112,7 @@ def line(ovs: PrivateOvs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     ovs.add_host_port("e3", "e3-h3", 1)
     ovs.add_patch("e1", 2, "e2", 2)
     ovs.add_patch("e2", 3, "e3", 2)
-    controller.wait_for(lambda: synced(controller), timeout=20, what="3 switches synced, 4 links")
+    controller.wait_for_sync(3, 4, timeout=20)
     yield Line(ovs, controller)
     controller.stop()
     for name in BRIDGES:
@@ -280,9 +273,7 @@ def test_a_restart_with_reservations_changes_nothing(clean: Line) -> None:
     stopped = time.monotonic()
     log_start = len(line.controller.log())
     line.controller.start()
-    line.controller.wait_for(
-        lambda: synced(line.controller), timeout=30, what="synced after restart"
-    )
+    line.controller.wait_for_sync(3, 4)
     time.sleep(2.5)
     assert "changes to" not in line.controller.log()[log_start:]
     elapsed = time.monotonic() - stopped

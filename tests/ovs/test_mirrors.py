@@ -58,16 +58,6 @@ def carrying(pcap: Path, payload: bytes) -> list[packet.Packet]:
     ]
 
 
-def ready(controller: ControllerProcess) -> bool:
-    status, topo = controller.get("/v1/topology")
-    return (
-        status == 200
-        and sum(s["connected"] for s in topo["switches"]) == 3
-        and sum(link["up"] for link in topo["links"]) == 4
-        and all(s["sync"] == "synced" for s in topo["switches"])
-    )
-
-
 @pytest.fixture(scope="module")
 def fabric(ovs: PrivateOvs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fabric]:
     controller = ControllerProcess(
@@ -85,7 +75,7 @@ def fabric(ovs: PrivateOvs, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     }
     ovs.add_patch("b1", 2, "b2", 2)
     ovs.add_patch("b2", 3, "b3", 2)
-    controller.wait_for(lambda: ready(controller), timeout=30, what="3 switches synced, 4 links")
+    controller.wait_for_sync(3, 4)
     yield Fabric(ovs, controller, pcaps)
     controller.stop()
     for n in (1, 2, 3):
@@ -155,7 +145,7 @@ def test_a_restart_with_a_mirror_sends_nothing_and_drift_is_repaired(fabric: Fab
     stopped = time.monotonic()
     log_start = len(fabric.controller.log())
     fabric.controller.start()
-    fabric.wait(lambda: ready(fabric.controller), timeout=30, what="switches back")
+    fabric.controller.wait_for_sync(3, 4)
     fabric.wait(lambda: installed(fabric, rid), timeout=10, what="mirror installed again")
     time.sleep(2.5)  # two resync periods: any change would have been sent by now
     assert "changes to" not in fabric.controller.log()[log_start:]

@@ -121,16 +121,6 @@ def _meter(text: str) -> str | None:
     return found.group(1) if found else None
 
 
-def ready(controller: ControllerProcess) -> bool:
-    status, topo = controller.get("/v1/topology")
-    return (
-        status == 200
-        and sum(s["connected"] for s in topo["switches"]) == 3
-        and sum(link["up"] for link in topo["links"]) == 4
-        and all(s["sync"] == "synced" for s in topo["switches"])
-    )
-
-
 @pytest.fixture(scope="module")
 def fabric(ovs: PrivateOvs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fabric]:
     controller = ControllerProcess(
@@ -147,7 +137,7 @@ def fabric(ovs: PrivateOvs, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         pcaps[name] = ovs.add_host_port(f"b{int(dpid)}", name, int(port))
     ovs.add_patch("b1", 2, "b2", 2)
     ovs.add_patch("b2", 3, "b3", 2)
-    controller.wait_for(lambda: ready(controller), timeout=30, what="3 switches synced, 4 links")
+    controller.wait_for_sync(3, 4)
     yield Fabric(ovs, controller, pcaps)
     controller.stop()
     for n in (1, 2, 3):
@@ -204,7 +194,7 @@ def test_a_restart_with_a_chain_sends_nothing(fabric: Fabric) -> None:
     fabric.controller.stop()
     log_start = len(fabric.controller.log())
     fabric.controller.start()
-    fabric.controller.wait_for(lambda: ready(fabric.controller), timeout=30, what="synced again")
+    fabric.controller.wait_for_sync(3, 4)
     time.sleep(2.5)
     assert "changes to" not in fabric.controller.log()[log_start:]
     status, again = fabric.controller.get(f"/v1/reservations/{made['id']}")
