@@ -89,6 +89,12 @@ def damaged_note(damaged: list[dict[str, Any]]) -> Text:
     return Text("\n".join(lines))  # plain text: a problem may hold brackets rich would parse
 
 
+def traffic_text(match: dict[str, Any]) -> str:
+    """What a bandwidth reservation or a chain selects, as ``protocol=tcp, dst_port=80``."""
+    fields = ("protocol", "src_port", "dst_port", "vlan")
+    return ", ".join(f"{k}={match[k]}" for k in fields if match[k] is not None) or "all traffic"
+
+
 def reservation_table(r: dict[str, Any]) -> Table:
     if r["type"] == "mirror":
         return mirror_table(r)
@@ -97,8 +103,6 @@ def reservation_table(r: dict[str, Any]) -> Table:
     table = Table(show_header=False, title=f"reservation {r['id']}")
     table.add_column("field", style="bold")
     table.add_column("value")
-    fields = ("protocol", "src_port", "dst_port", "vlan")
-    match = ", ".join(f"{k}={r['match'][k]}" for k in fields if r["match"][k] is not None)
     rows = [
         ("state", r["state"] + (f" ({r['reason']})" if r["reason"] else "")),
         ("owner", r["owner"]),
@@ -106,7 +110,7 @@ def reservation_table(r: dict[str, Any]) -> Table:
         ("to", f"{endpoint(r['dst'])} ({r['dst']['given']})"),
         ("bandwidth", f"out {rate(r['bandwidth']['out'])}, in {rate(r['bandwidth']['in'])}"),
         ("window (UTC)", f"{when(r['start'])} to {when(r['end'])}"),
-        ("traffic", match or "all traffic"),
+        ("traffic", traffic_text(r["match"])),
         ("dscp", str(r["dscp"]) if r["dscp"] is not None else "not marked"),
         ("switches", f"{r['enforcement']['status']}: {r['enforcement']['detail']}"),
     ]
@@ -129,8 +133,6 @@ def steering_table(s: dict[str, Any]) -> Table:
     table = Table(show_header=False, title=f"steering {s['id']}")
     table.add_column("field", style="bold")
     table.add_column("value")
-    fields = ("protocol", "src_port", "dst_port", "vlan")
-    match = ", ".join(f"{k}={s['match'][k]}" for k in fields if s["match"][k] is not None)
     rows = [
         ("state", s["state"] + (f" ({s['reason']})" if s["reason"] else "")),
         ("owner", s["owner"]),
@@ -140,7 +142,7 @@ def steering_table(s: dict[str, Any]) -> Table:
         ("reverse", "through the chain backwards" if s["symmetric"] else "not steered"),
         ("bandwidth", rate(s["bandwidth"]) + " on every leg" if s["bandwidth"] else "best effort"),
         ("window (UTC)", f"{when(s['start'])} to {when(s['end'])}"),
-        ("traffic", match or "all traffic"),
+        ("traffic", traffic_text(s["match"])),
         ("switches", f"{s['enforcement']['status']}: {s['enforcement']['detail']}"),
     ]
     for direction, legs in s["legs"].items():

@@ -57,13 +57,7 @@ def parse_reservation(body: Any, now: float) -> ReservationRequest:
     kind = choice(fields, "type", [k.value for k in Kind], default=Kind.BANDWIDTH.value)
     src = _endpoint(fields, "src")
     dst = _endpoint(fields, "dst")
-    protocol = choice(fields, "protocol", ["tcp", "udp", "icmp"], default=None)
-    match = Match(
-        protocol=protocol,
-        src_port=port_number(fields, "src_port", protocol),
-        dst_port=port_number(fields, "dst_port", protocol),
-        vlan=integer(fields, "vlan", 1, 4094),
-    )
+    match = traffic_match(fields)
     name = fields.get("name")
     if name is not None and (not isinstance(name, str) or not 0 < len(name) <= 128):
         raise InvalidField("name", "expected a string of 1 to 128 characters")
@@ -162,6 +156,17 @@ def integer(fields: dict[str, Any], key: str, low: int, high: int) -> int | None
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InvalidField(key, f"expected an integer from {low} to {high}")
     return value
+
+
+def traffic_match(fields: dict[str, Any]) -> Match:
+    """The protocol, ports and VLAN a request selects (bandwidth and steering alike)."""
+    protocol = choice(fields, "protocol", ["tcp", "udp", "icmp"], default=None)
+    return Match(
+        protocol=protocol,
+        src_port=port_number(fields, "src_port", protocol),
+        dst_port=port_number(fields, "dst_port", protocol),
+        vlan=integer(fields, "vlan", 1, 4094),
+    )
 
 
 def port_number(fields: dict[str, Any], key: str, protocol: str | None) -> int | None:

@@ -13,11 +13,9 @@ from typing import Any
 from tegu_ryu.errors import InvalidField
 from tegu_ryu.reservations.model import Match
 from tegu_ryu.reservations.requests import (
-    choice,
-    integer,
     object_fields,
-    port_number,
     rate_bps,
+    traffic_match,
     window_of,
 )
 from tegu_ryu.reservations.window import Window
@@ -61,13 +59,7 @@ def parse_steering(body: Any, now: float) -> SteeringRequest:
     src, dst = _end(fields, "src"), _end(fields, "dst")
     if src is None and dst is None:
         raise InvalidField("dst", 'src and dst cannot both be "any": steer whose traffic?')
-    protocol = choice(fields, "protocol", ["tcp", "udp", "icmp"], default=None)
-    match = Match(
-        protocol=protocol,
-        src_port=port_number(fields, "src_port", protocol),
-        dst_port=port_number(fields, "dst_port", protocol),
-        vlan=integer(fields, "vlan", 1, 4094),
-    )
+    match = traffic_match(fields)
     symmetric = fields.get("symmetric", True)
     if not isinstance(symmetric, bool):
         raise InvalidField("symmetric", "expected true or false")
