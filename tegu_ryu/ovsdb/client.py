@@ -1,11 +1,13 @@
 """One OVSDB server through ovsdbapp: its bridges by datapath id, their datapath types and the
-Open vSwitch version.
+Open vSwitch version, and the rows tegu_ryu owns on them.
 
 ovsdbapp keeps one IDL thread per connection, replicating only the tables
-registered here (``Open_vSwitch`` and ``Bridge``), and answers reads from
-that replica. The controller learns from it what OpenFlow cannot say: whether
-a bridge runs the userspace datapath (``netdev``, where ``set_queue`` means
-nothing) or the kernel one, and which OVS it is.
+registered here, and answers reads from that replica. The controller learns
+from it what OpenFlow cannot say: whether a bridge runs the userspace
+datapath (``netdev``, where ``set_queue`` means nothing) or the kernel one,
+and which OVS it is. It also reads back the tunnel ports and queues tegu_ryu
+created (``rows.py``) and writes the changes to them, each bridge's in one
+transaction.
 """
 
 from __future__ import annotations
@@ -14,7 +16,19 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-TABLES = ("Open_vSwitch", "Bridge")
+from tegu_ryu.ovsdb.rows import (
+    RESERVATION_KEY,
+    TUNNEL_KINDS,
+    BridgeRows,
+    PortQueues,
+    QueueRow,
+    RowChanges,
+    TunnelPort,
+    is_owned,
+    owner_tag,
+)
+
+TABLES = ("Open_vSwitch", "Bridge", "Port", "Interface", "QoS", "Queue")
 
 
 @dataclass(frozen=True)
@@ -39,11 +53,12 @@ class OvsdbClient:
         # imports eventlet when it is installed, and eventlet warns that it is deprecated.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-            from ovsdbapp.backend.ovs_idl import connection  # noqa: PLC0415
+            from ovsdbapp.backend.ovs_idl import command, connection  # noqa: PLC0415
             from ovsdbapp.schema.open_vswitch import impl_idl  # noqa: PLC0415
         idl = connection.OvsdbIdl.from_server(remote, "Open_vSwitch", helper_tables=TABLES)
         self._connection = connection.Connection(idl, timeout)
         self._api = impl_idl.OvsdbIdl(self._connection)
+        self._command = command.BaseCommand
 
     def view(self) -> OvsdbView:
         """The server's version, datapath types and bridges (those with a datapath id)."""
@@ -69,8 +84,148 @@ class OvsdbClient:
             bridges=bridges,
         )
 
+    def held(self, bridge: str) -> tuple[BridgeRows, frozenset[int]]:
+        """The tegu_ryu rows ``bridge`` holds, and its ports whose QoS is someone else's."""
+        with self._connection.lock:
+            row = _bridge_row(self._api, bridge)
+            if row is None:
+                return BridgeRows(), frozenset()
+            tunnels: set[TunnelPort] = set()
+            queues: dict[int, PortQueues] = {}
+            foreign: set[int] = set()
+            for port in row.ports:
+                iface = port.interfaces[0] if len(port.interfaces) == 1 else None
+                if iface is None:
+                    continue
+                if is_owned(port.external_ids) and iface.type in TUNNEL_KINDS:
+                    tunnels.add(_tunnel(port, iface))
+                ofport = _single(iface.ofport)
+                if not port.qos or not isinstance(ofport, int) or ofport <= 0:
+                    continue
+                qos = port.qos[0]
+                if is_owned(qos.external_ids):
+                    queues[ofport] = _port_queues(ofport, qos)
+                else:
+                    foreign.add(ofport)
+            return BridgeRows(frozenset(tunnels), queues), frozenset(foreign)
+
+    def apply(self, changes: RowChanges) -> None:
+        """Write ``changes`` to their bridge in one transaction (all or nothing)."""
+        self._write(changes).execute(check_error=True, log_errors=False)
+
+    def _write(self, changes: RowChanges) -> Any:
+        class Write(self._command):  # type: ignore[name-defined,misc]
+            def run_idl(self, txn: Any) -> None:
+                write_changes(self.api, txn, changes)
+
+        return Write(self._api)
+
     def close(self) -> None:
         self._connection.stop()
+
+
+def write_changes(api: Any, txn: Any, changes: RowChanges) -> None:
+    """Inside an ovsdbapp transaction: the row operations that carry out ``changes``."""
+    bridge = _bridge_row(api, changes.bridge)
+    if bridge is None:
+        raise LookupError(f"bridge {changes.bridge} is gone")
+    ports_by_name = {port.name: port for port in bridge.ports}
+    by_ofport = {  # read before new rows join: they have no ofport yet
+        _single(port.interfaces[0].ofport): port
+        for port in bridge.ports
+        if len(port.interfaces) == 1
+    }
+    for name in changes.delete_tunnels:
+        port = ports_by_name.get(name)
+        if port is not None and is_owned(port.external_ids):
+            bridge.delvalue("ports", port)
+            for iface in port.interfaces:
+                iface.delete()
+            port.delete()
+    for tunnel in changes.add_tunnels:
+        iface = txn.insert(api._tables["Interface"])
+        iface.name = tunnel.name
+        iface.type = tunnel.kind
+        iface.options = tunnel.options()
+        iface.ofport_request = tunnel.ofport
+        iface.external_ids = owner_tag(tunnel.reservation)
+        port = txn.insert(api._tables["Port"])
+        port.name = tunnel.name
+        port.interfaces = [iface]
+        port.external_ids = owner_tag(tunnel.reservation)
+        bridge.addvalue("ports", port)
+    for ofport in changes.clear_queues:
+        port = by_ofport.get(ofport)
+        if port is not None and port.qos and is_owned(port.qos[0].external_ids):
+            _drop_qos(port)
+    for wanted in changes.set_queues:
+        port = by_ofport.get(wanted.ofport)
+        if port is None:
+            raise LookupError(f"bridge {changes.bridge} has no port {wanted.ofport}")
+        if port.qos and not is_owned(port.qos[0].external_ids):
+            continue  # someone else's QoS: reported, never overwritten
+        if port.qos:
+            _drop_qos(port)
+        queues = {}
+        for queue in wanted.queues:
+            row = txn.insert(api._tables["Queue"])
+            row.other_config = {"min-rate": str(queue.min_rate), "max-rate": str(queue.max_rate)}
+            row.external_ids = owner_tag(queue.reservation)
+            queues[queue.queue_id] = row
+        qos = txn.insert(api._tables["QoS"])
+        qos.type = "linux-htb"
+        qos.other_config = {"max-rate": str(wanted.max_rate)}
+        qos.queues = queues
+        qos.external_ids = owner_tag()
+        port.qos = qos
+
+
+def _drop_qos(port: Any) -> None:
+    qos = port.qos[0]
+    port.qos = []
+    for queue in qos.queues.values():
+        if is_owned(queue.external_ids):
+            queue.delete()
+    qos.delete()
+
+
+def _bridge_row(api: Any, name: str) -> Any:
+    for row in api.tables["Bridge"].rows.values():
+        if row.name == name:
+            return row
+    return None
+
+
+def _tunnel(port: Any, iface: Any) -> TunnelPort:
+    key = iface.options.get("key")
+    return TunnelPort(
+        name=port.name,
+        kind=iface.type,
+        remote_ip=iface.options.get("remote_ip", ""),
+        key=int(key) if key is not None and key.isdigit() else None,
+        ofport=int(_single(iface.ofport_request) or 0),
+        reservation=port.external_ids.get(RESERVATION_KEY, ""),
+    )
+
+
+def _port_queues(ofport: int, qos: Any) -> PortQueues:
+    queues = tuple(
+        sorted(
+            QueueRow(
+                int(queue_id),
+                _rate(queue.other_config, "min-rate"),
+                _rate(queue.other_config, "max-rate"),
+                queue.external_ids.get(RESERVATION_KEY, ""),
+            )
+            for queue_id, queue in qos.queues.items()
+        )
+    )
+    return PortQueues(ofport, _rate(qos.other_config, "max-rate"), queues)
+
+
+def _rate(config: dict[str, str], key: str) -> int:
+    value = config.get(key, "")
+    return int(value) if value.isdigit() else -1
 
 
 def _single(value: Any) -> Any:
