@@ -13,8 +13,9 @@ transaction.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from tegu_ryu.ovsdb.rows import (
     RESERVATION_KEY,
@@ -28,6 +29,7 @@ from tegu_ryu.ovsdb.rows import (
     owner_tag,
 )
 
+T = TypeVar("T")
 TABLES = ("Open_vSwitch", "Bridge", "Port", "Interface", "QoS", "Queue")
 
 
@@ -84,30 +86,15 @@ class OvsdbClient:
             bridges=bridges,
         )
 
+    def read(self, reader: Callable[[Mapping[str, Any]], T]) -> T:
+        """``reader`` applied to the replica's tables (python-ovs ``TableSchema`` objects whose
+        ``rows`` are ``Row`` objects), under the connection's lock: one consistent view."""
+        with self._connection.lock:
+            return reader(self._api.tables)
+
     def held(self, bridge: str) -> tuple[BridgeRows, frozenset[int]]:
         """The tegu_ryu rows ``bridge`` holds, and its ports whose QoS is someone else's."""
-        with self._connection.lock:
-            row = _bridge_row(self._api, bridge)
-            if row is None:
-                return BridgeRows(), frozenset()
-            tunnels: set[TunnelPort] = set()
-            queues: dict[int, PortQueues] = {}
-            foreign: set[int] = set()
-            for port in row.ports:
-                iface = port.interfaces[0] if len(port.interfaces) == 1 else None
-                if iface is None:
-                    continue
-                if is_owned(port.external_ids) and iface.type in TUNNEL_KINDS:
-                    tunnels.add(_tunnel(port, iface))
-                ofport = _single(iface.ofport)
-                if not port.qos or not isinstance(ofport, int) or ofport <= 0:
-                    continue
-                qos = port.qos[0]
-                if is_owned(qos.external_ids):
-                    queues[ofport] = _port_queues(ofport, qos)
-                else:
-                    foreign.add(ofport)
-            return BridgeRows(frozenset(tunnels), queues), frozenset(foreign)
+        return self.read(lambda tables: _held(tables, bridge))
 
     def apply(self, changes: RowChanges) -> None:
         """Write ``changes`` to their bridge in one transaction (all or nothing)."""
@@ -124,9 +111,33 @@ class OvsdbClient:
         self._connection.stop()
 
 
+def _held(tables: Mapping[str, Any], bridge: str) -> tuple[BridgeRows, frozenset[int]]:
+    row = _bridge_row(tables, bridge)
+    if row is None:
+        return BridgeRows(), frozenset()
+    tunnels: set[TunnelPort] = set()
+    queues: dict[int, PortQueues] = {}
+    foreign: set[int] = set()
+    for port in row.ports:
+        iface = port.interfaces[0] if len(port.interfaces) == 1 else None
+        if iface is None:
+            continue
+        if is_owned(port.external_ids) and iface.type in TUNNEL_KINDS:
+            tunnels.add(_tunnel(port, iface))
+        ofport = _single(iface.ofport)
+        if not port.qos or not isinstance(ofport, int) or ofport <= 0:
+            continue
+        qos = port.qos[0]
+        if is_owned(qos.external_ids):
+            queues[ofport] = _port_queues(ofport, qos)
+        else:
+            foreign.add(ofport)
+    return BridgeRows(frozenset(tunnels), queues), frozenset(foreign)
+
+
 def write_changes(api: Any, txn: Any, changes: RowChanges) -> None:
     """Inside an ovsdbapp transaction: the row operations that carry out ``changes``."""
-    bridge = _bridge_row(api, changes.bridge)
+    bridge = _bridge_row(api.tables, changes.bridge)
     if bridge is None:
         raise LookupError(f"bridge {changes.bridge} is gone")
     ports_by_name = {port.name: port for port in bridge.ports}
@@ -189,8 +200,8 @@ def _drop_qos(port: Any) -> None:
     qos.delete()
 
 
-def _bridge_row(api: Any, name: str) -> Any:
-    for row in api.tables["Bridge"].rows.values():
+def _bridge_row(tables: Mapping[str, Any], name: str) -> Any:
+    for row in tables["Bridge"].rows.values():
         if row.name == name:
             return row
     return None

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 OWNER_KEY = "tegu-owner"
 OWNER = "tegu_ryu"
@@ -137,3 +138,50 @@ def row_changes(
     )
     clear = tuple(sorted(port for port in held.queues if port not in desired.queues))
     return RowChanges(bridge, add, delete, set_queues, clear)
+
+
+def rows_to_wire(rows: BridgeRows) -> dict[str, Any]:
+    """``rows`` as plain lists and numbers (msgpack or JSON), for an agent that writes them."""
+    return {
+        "tunnels": [
+            [t.name, t.kind, t.remote_ip, t.key, t.ofport, t.reservation]
+            for t in sorted(rows.tunnels)
+        ],
+        "queues": [
+            [
+                q.ofport,
+                q.max_rate,
+                [[r.queue_id, r.min_rate, r.max_rate, r.reservation] for r in q.queues],
+            ]
+            for _, q in sorted(rows.queues.items())
+        ],
+    }
+
+
+def rows_from_wire(value: Any) -> BridgeRows:
+    """The inverse of ``rows_to_wire``; ``ValueError`` for anything else."""
+    try:
+        tunnels = frozenset(
+            TunnelPort(
+                str(name),
+                str(kind),
+                str(ip),
+                None if key is None else int(key),
+                int(ofport),
+                str(res),
+            )
+            for name, kind, ip, key, ofport, res in value["tunnels"]
+        )
+        queues = {
+            int(ofport): PortQueues(
+                int(ofport),
+                int(max_rate),
+                tuple(sorted(QueueRow(int(a), int(b), int(c), str(d)) for a, b, c, d in entries)),
+            )
+            for ofport, max_rate, entries in value["queues"]
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not a set of OVSDB rows: {exc}") from exc
+    if any(t.kind not in TUNNEL_KINDS for t in tunnels):
+        raise ValueError("a tunnel port must be gre or vxlan")
+    return BridgeRows(tunnels, queues)
