@@ -180,6 +180,7 @@ class TeguApp(app_manager.OSKenApp):
         self._wake = threading.Event()  # a change may have brought the next edge closer
         self._tick_pending = threading.Event()  # posted, not yet handled
         self._watchers: list[OvsdbWatcher] = []
+        self._rows_version = -1  # the reservations' version the OVSDB watchers last looked at
         self.controller.on_change = self._on_change
 
     def start(self) -> None:
@@ -188,7 +189,13 @@ class TeguApp(app_manager.OSKenApp):
         self.threads.append(hub.spawn(self._timer))
         for remote in cfg.CONF.ovsdb_remotes:
             if remote.strip().lower() != "none":
-                watcher = OvsdbWatcher(remote.strip(), self._ovsdb_view, self._stopping)
+                watcher = OvsdbWatcher(
+                    remote.strip(),
+                    self._ovsdb_view,
+                    self._stopping,
+                    rows=self.controller,
+                    period=cfg.CONF.resync_interval,
+                )
                 self._watchers.append(watcher)
                 self.threads.append(hub.spawn(watcher.run))
         # Plan every switch now, while they are still reconnecting, not when the first one
@@ -470,6 +477,11 @@ class TeguApp(app_manager.OSKenApp):
         """Send the next phase of changes, if no earlier one awaits confirmation."""
         now = time.time()
         work = self.controller.next_pass(now)
+        version = self.controller.reservations.engine.version
+        if version != self._rows_version:  # reservations changed: so may their OVSDB rows
+            self._rows_version = version
+            for watcher in self._watchers:
+                watcher.refresh()
         LOG.debug("pass: %s", {dpid_str(d): len(c) for d, c in work.items()} or "nothing now")
         for dpid, changes in work.items():
             self._send_changes(dpid, changes, now)

@@ -18,6 +18,7 @@ from tegu_ryu.enforcement.backends import SETTINGS as ENFORCEMENT_SETTINGS
 from tegu_ryu.enforcement.planner import MeterSettings
 from tegu_ryu.errors import ConfigurationError, RequestError
 from tegu_ryu.reservations.mirror_admission import MirrorSettings
+from tegu_ryu.reservations.mirror_requests import TunnelRequest
 from tegu_ryu.reservations.policy import Discount, Fence, Policy
 from tegu_ryu.topology.capacity import CapacityPolicy
 from tegu_ryu.topology.refs import RefError, parse_dpid
@@ -197,6 +198,19 @@ OPTIONS = [
         help="VLAN ids (FIRST-LAST) that mark mirror copies on links between switches, one "
         "per live mirror. Tenants' traffic must not use them.",
     ),
+    cfg.ListOpt(
+        "mirror-allowed-remotes",
+        default=[],
+        help="Networks (CIDRs, comma-separated) a mirror may tunnel its copies to over GRE or "
+        "VXLAN; empty (the default) allows no tunnels: copies of tenants' traffic leave the "
+        "network only where the operator says.",
+    ),
+    cfg.MultiStrOpt(
+        "mirror-label",
+        default=[],
+        help="A named remote collector, NAME=gre:IP or NAME=vxlan:IP[:KEY], that Tegu's mirror "
+        "API accepts as output label:NAME; may be repeated.",
+    ),
     cfg.FloatOpt(
         "conformance-interval",
         default=5.0,
@@ -310,7 +324,10 @@ def controller_settings(conf: cfg.ConfigOpts) -> ControllerSettings:
             overhead_percent=conf.meter_overhead,
         ),
         mirrors=MirrorSettings(
-            min_duration=conf.mirror_min_duration, tags=_vlan_range(conf.mirror_vlans)
+            min_duration=conf.mirror_min_duration,
+            tags=_vlan_range(conf.mirror_vlans),
+            allowed_remotes=_networks(conf.mirror_allowed_remotes),
+            labels=_mirror_labels(conf.mirror_label),
         ),
         reset_dscp=conf.dscp_policy == "reset",
         enforcement=conf.enforcement,
@@ -342,6 +359,32 @@ def _enforcement_overrides(entries: list[str]) -> dict[int, str]:
             )
         overrides[dpid] = setting.strip()
     return overrides
+
+
+def _networks(entries: list[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    try:
+        return tuple(ipaddress.ip_network(entry.strip()) for entry in entries if entry.strip())
+    except ValueError as exc:
+        raise ConfigurationError(f"mirror_allowed_remotes: {exc}") from exc
+
+
+def _mirror_labels(entries: list[str]) -> dict[str, TunnelRequest]:
+    """``NAME=KIND:IP[:KEY]`` entries as the tunnel outputs a mirror request may give."""
+    labels: dict[str, TunnelRequest] = {}
+    for entry in entries:
+        name, _, target = entry.partition("=")
+        kind, _, rest = target.strip().partition(":")
+        address, _, key = rest.rpartition(":") if rest.count(":") == 1 else (rest, "", "")
+        try:
+            ipaddress.ip_address(address)
+            if kind not in ("gre", "vxlan") or not name.strip() or (key and not key.isdigit()):
+                raise ValueError
+        except ValueError:
+            raise ConfigurationError(
+                f"mirror_label: {entry!r}: expected NAME=gre:IP or NAME=vxlan:IP[:KEY]"
+            ) from None
+        labels[name.strip()] = TunnelRequest(kind, address, int(key) if key else None)
+    return labels
 
 
 def _vlan_range(text: str) -> range:

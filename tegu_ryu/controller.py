@@ -26,12 +26,14 @@ from tegu_ryu.enforcement.backends import Backend, MeterFeatures, SwitchFacts, c
 from tegu_ryu.enforcement.conformance import Conformance, MeterCount
 from tegu_ryu.enforcement.desired import DesiredState
 from tegu_ryu.enforcement.planner import MeterSettings, serial_of_meter
+from tegu_ryu.enforcement.row_plan import plan_rows
 from tegu_ryu.forwarding.base import host_attachments
 from tegu_ryu.forwarding.packet_in import FloodMemory, PacketInOutcome, handle_packet_in
 from tegu_ryu.metrics import Metrics
 from tegu_ryu.openflow.flows import Meter
 from tegu_ryu.openflow.reconcile import Changes, InstalledFlow
 from tegu_ryu.openflow.reconciler import Reconciler, SwitchState
+from tegu_ryu.ovsdb.rows import BridgeRows, RowChanges
 from tegu_ryu.reservations.mirror_admission import MirrorSettings
 from tegu_ryu.reservations.model import Direction, Reservation, State
 from tegu_ryu.reservations.policy import Policy
@@ -97,6 +99,8 @@ class Controller:
         self.metrics.watch(self)  # the API watches again with its own clock
         reservations.on_admission = self.metrics.record_admission
         self._planned_version = -1  # the engine's version the desired state follows
+        self._rows: tuple[tuple[int, bool], dict[int, BridgeRows]] = ((-1, False), {})
+        self._row_problems: dict[int, str] = {}  # per switch: why its OVSDB rows are not right
         # Notified whenever what the switches hold may have moved on: clients waiting to
         # hear that their reservation is installed wake up instead of polling.
         self._enforcement_moved = threading.Condition(self.lock)
@@ -371,6 +375,36 @@ class Controller:
         with self.lock:
             known = self._facts.get(dpid, SwitchFacts())
             self._facts[dpid] = replace(known, datapath_type=datapath_type, ovs_version=ovs_version)
+
+    # ------------------------------------------------------------ OVSDB rows
+
+    def desired_rows(self, dpid: int) -> BridgeRows | None:
+        """The tegu_ryu rows bridge ``dpid`` should hold; None unless it is connected to this
+        controller (an OVSDB server may hold bridges of other controllers: not ours to touch)."""
+        with self.lock:
+            if dpid not in self.reconciler.switches:
+                return None
+            return self.planned_rows().get(dpid, BridgeRows())
+
+    def planned_rows(self) -> dict[int, BridgeRows]:
+        """Every switch's desired rows, planned again only when the reservations changed."""
+        with self.lock:
+            engine = self.reservations.engine
+            key = (engine.version, self.reservations.paused)
+            if self._rows[0] != key:
+                active = () if self.reservations.paused else engine.reservations.values()
+                self._rows = (key, plan_rows(active))
+            return self._rows[1]
+
+    def rows_written(self, dpid: int, changes: RowChanges | None, problem: str | None) -> None:
+        """What the OVSDB sync did on switch ``dpid``; a problem is shown in the topology."""
+        with self.lock:
+            if problem is None:
+                self._row_problems.pop(dpid, None)
+            else:
+                self._row_problems[dpid] = problem
+            if changes:
+                self.metrics.record_rows(len(changes))
 
     def backend(self, dpid: int) -> Backend:
         """How switch ``dpid`` enforces reservations, and why (its facts and the settings)."""

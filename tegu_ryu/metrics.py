@@ -71,6 +71,11 @@ class Metrics:
         self.readbacks = PromCounter(
             "tegu_readbacks", "Complete read-backs of a switch's flows and meters", registry=r
         )
+        self.ovsdb_row_changes = PromCounter(
+            "tegu_ovsdb_row_changes",
+            "Changes to tegu_ryu's OVSDB rows written (tunnel ports, port queue sets)",
+            registry=r,
+        )
         self.readback_seconds = Histogram(
             "tegu_readback_seconds", "Time a read-back took", buckets=READ_BUCKETS, registry=r
         )
@@ -107,6 +112,9 @@ class Metrics:
 
     def record_error(self) -> None:
         self.openflow_errors.inc()
+
+    def record_rows(self, changes: int) -> None:
+        self.ovsdb_row_changes.inc(changes)
 
     def record_readback(self, seconds: float) -> None:
         self.readbacks.inc()

@@ -11,9 +11,11 @@ named ``NAME_0``, ``NAME_1``, ...
 
 What differs: the token is a tegu_ryu token (``X-Auth-Tegu: TOKEN`` or
 ``TOKEN/project``; with ``auth_mode = none`` none is needed); ``output`` is a
-port (a host or ``DPID:PORT``) on this fabric: remote GRE/VXLAN collectors
-are not supported yet and are refused with a clear message; ``options``
-(which tuned Tegu's GRE ports) are checked and otherwise have no effect;
+host or ``DPID:PORT`` of this fabric, or, as in Tegu, an IP address that is no
+host's (copies tunnelled over GRE to it) or ``label:NAME`` (a remote collector
+named by ``mirror_label`` in the configuration); tunnel targets must lie in
+``mirror_allowed_remotes``. ``options`` (which tuned Tegu's GRE ports) are
+checked and otherwise have no effect;
 ``unbounded`` means ``MirrorSettings.unbounded`` from now, not Tegu's fixed
 2025 date; admins may see and end every tenant's mirrors; another tenant's
 mirror is ``404 Not found.`` (Tegu's 401 told that the name was in use).
@@ -21,6 +23,7 @@ mirror is ``404 Not found.`` (Tegu's 401 told that the name was in use).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import threading
@@ -33,7 +36,7 @@ from tegu_ryu.auth import Authenticator
 from tegu_ryu.controller import Controller
 from tegu_ryu.errors import Conflict, RequestError, Unauthorized
 from tegu_ryu.reservations.mirror_admission import MirrorSettings, resolve_port
-from tegu_ryu.reservations.mirror_requests import MirrorRequest
+from tegu_ryu.reservations.mirror_requests import MirrorRequest, TunnelRequest
 from tegu_ryu.reservations.model import (
     Match,
     MirrorDirection,
@@ -135,10 +138,7 @@ class TeguMirrors:
         groups, bad = self._ports_by_switch(who, fields["port"])
         if not groups:
             raise _Failed(400, "No valid ports found.")
-        try:
-            output = resolve_port(self.service.engine, who, fields["output"], "output")
-        except RequestError as exc:
-            raise _Failed(400, _output_problem(fields["output"], exc)) from exc
+        output = self._output(who, fields["output"], settings)
         names = [name] if len(groups) == 1 else [f"{name}_{n}" for n in range(len(groups))]
         results = []
         for mirror_name, ports in zip(names, groups.values(), strict=True):
@@ -148,7 +148,7 @@ class TeguMirrors:
                 request = MirrorRequest(
                     ports=tuple(ports),
                     direction=MirrorDirection.BOTH,
-                    output=output.given,
+                    output=output,
                     vlans=vlans,
                     match=Match(),
                     src=None,
@@ -166,6 +166,21 @@ class TeguMirrors:
         if bad:
             results.append({"name": "_badports_", "port": bad, "error": "Invalid ports found."})
         return Reply(201, results)
+
+    def _output(self, who: Principal, given: str, settings: MirrorSettings) -> str | TunnelRequest:
+        """A collector port of this fabric, or a tunnel to a remote collector (Tegu's address or
+        ``label:NAME``)."""
+        if given.startswith("label:"):
+            label = settings.labels.get(given.removeprefix("label:"))
+            if label is None:
+                raise _Failed(400, f"output {given}: no such label (mirror_label)")
+            return label
+        try:
+            return resolve_port(self.service.engine, who, given, "output").given
+        except RequestError as exc:
+            if exc.code == "unknown_endpoint" and _is_address(given):
+                return TunnelRequest("gre", str(ipaddress.ip_address(given)), None)
+            raise _Failed(400, _output_problem(given, exc)) from exc
 
     def _list(self, who: Principal, cookie: str, base_url: str) -> Reply:
         mirrors = [
@@ -349,12 +364,20 @@ def _vlans(text: str) -> tuple[int, ...]:
 
 
 def _output_problem(given: str, error: RequestError) -> str:
-    if given.startswith("label:") or error.code == "unknown_endpoint":
+    if error.code == "unknown_endpoint":
         return (
-            f"output {given}: not a host or DPID:PORT of this network; remote (GRE/VXLAN) "
-            "collectors are not supported yet"
+            f"output {given}: not a host or DPID:PORT of this network, an IP address (GRE) "
+            "or label:NAME"
         )
     return f"output {given}: {error.message}"
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _tegu_words(error: RequestError) -> str:

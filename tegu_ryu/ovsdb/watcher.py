@@ -1,10 +1,16 @@
-"""Keeps the controller told what each OVSDB server says about its bridges.
+"""Keeps the controller told what each OVSDB server says about its bridges, and keeps the rows
+tegu_ryu owns on those bridges what the reservations need.
 
 One thread per remote: it connects (retrying every ``RETRY`` seconds, logging
-the problem once per streak), reads the server's view every ``PERIOD``
-seconds and whenever ``refresh`` is called (a switch connected: its bridge
-may be new), and hands each bridge's datapath type and the OVS version to
-``report``. An unreachable or failing server costs only its own thread.
+the problem once per streak), and every ``period`` seconds and whenever
+``refresh`` is called (a switch connected, reservations changed) it reads the
+server's view, hands each bridge's datapath type and the OVS version to
+``report``, and brings every bridge the controller manages (``RowSource``) to
+its desired rows: compared with what the replica holds, written in one
+transaction per bridge when they differ, not at all when they don't. A row
+deleted by hand therefore comes back at the next period; rows of a reservation
+that ended while the controller was down go at the first pass. An unreachable
+or failing server costs only its own thread.
 """
 
 from __future__ import annotations
@@ -12,12 +18,28 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from tegu_ryu.ovsdb.client import OvsdbClient, OvsdbView
+from tegu_ryu.ovsdb.rows import BridgeRows, RowChanges, row_changes
+from tegu_ryu.topology.refs import dpid_str
 
 LOG = logging.getLogger(__name__)
-PERIOD = 30.0
+PERIOD = 10.0
 RETRY = 30.0
+SPACING = 0.1  # seconds at least between passes: a burst of changes costs one pass per spacing
+
+
+class RowSource(Protocol):
+    """What the controller says about the rows of a bridge (``Controller``)."""
+
+    def desired_rows(self, dpid: int) -> BridgeRows | None:
+        """The rows bridge ``dpid`` should hold, or None when it is not this server's to manage."""
+        ...
+
+    def rows_written(self, dpid: int, changes: RowChanges | None, problem: str | None) -> None:
+        """What one pass wrote to bridge ``dpid`` (``changes``, possibly empty) or why it failed."""
+        ...
 
 
 class OvsdbWatcher:
@@ -26,12 +48,17 @@ class OvsdbWatcher:
         remote: str,
         report: Callable[[OvsdbView], None],
         stopping: threading.Event,
+        *,
         connect: Callable[[str], OvsdbClient] = OvsdbClient,
+        rows: RowSource | None = None,
+        period: float | None = None,
     ) -> None:
         self.remote = remote
         self._report = report
         self._stopping = stopping
         self._connect = connect
+        self._rows = rows
+        self._period = PERIOD if period is None else period
         self._wake = threading.Event()
 
     def refresh(self) -> None:
@@ -39,7 +66,8 @@ class OvsdbWatcher:
         self._wake.set()
 
     def _pause(self, seconds: float) -> None:
-        self._wake.wait(seconds)
+        self._stopping.wait(SPACING)
+        self._wake.wait(max(0.0, seconds - SPACING))
         self._wake.clear()
 
     def run(self) -> None:
@@ -49,11 +77,14 @@ class OvsdbWatcher:
             try:
                 client = self._connect(self.remote)
                 while not self._stopping.is_set():
-                    self._report(client.view())
+                    view = client.view()
+                    self._report(view)
+                    if self._rows is not None:
+                        self._sync(client, view, self._rows)
                     if failing is not None:
                         LOG.info("OVSDB %s: answering again", self.remote)
                         failing = None
-                    self._pause(PERIOD)
+                    self._pause(self._period)
             except Exception as exc:  # any failure: reconnect later, say so once
                 problem = f"{type(exc).__name__}: {exc}"
                 if problem != failing:
@@ -63,3 +94,50 @@ class OvsdbWatcher:
             finally:
                 if client is not None:
                     client.close()
+
+    def _sync(self, client: OvsdbClient, view: OvsdbView, rows: RowSource) -> None:
+        """Each managed bridge brought to its desired rows; one failing bridge spares the rest."""
+        for bridge in view.bridges:
+            desired = rows.desired_rows(bridge.dpid)
+            if desired is None:
+                continue
+            held, foreign = client.held(bridge.name)
+            changes = row_changes(bridge.name, desired, held, foreign)
+            if not changes:
+                rows.rows_written(bridge.dpid, changes, _foreign_problem(desired, foreign))
+                continue
+            try:
+                client.apply(changes)
+            except Exception as exc:  # the server refused: say why, try again next period
+                LOG.error("OVSDB %s bridge %s: %s", self.remote, bridge.name, exc)
+                rows.rows_written(bridge.dpid, None, f"OVSDB refused the change: {exc}")
+                continue
+            LOG.info(
+                "OVSDB %s bridge %s (%s): %s",
+                self.remote,
+                bridge.name,
+                dpid_str(bridge.dpid),
+                describe(changes),
+            )
+            rows.rows_written(bridge.dpid, changes, _foreign_problem(desired, foreign))
+
+
+def describe(changes: RowChanges) -> str:
+    parts = [
+        (len(changes.add_tunnels), "tunnel ports added"),
+        (len(changes.delete_tunnels), "tunnel ports removed"),
+        (len(changes.set_queues), "port queue sets written"),
+        (len(changes.clear_queues), "port queue sets removed"),
+    ]
+    return ", ".join(f"{count} {what}" for count, what in parts if count) or "nothing"
+
+
+def _foreign_problem(desired: BridgeRows, foreign: frozenset[int]) -> str | None:
+    """The ports whose queues cannot be set because their QoS is someone else's."""
+    blocked = sorted(port for port in desired.queues if port in foreign)
+    if not blocked:
+        return None
+    return (
+        f"port {', '.join(map(str, blocked))} already has a QoS that tegu_ryu did not create; "
+        "its reservations' queues are not set there (remove that QoS or use meters)"
+    )

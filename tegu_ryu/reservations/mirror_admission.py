@@ -14,25 +14,36 @@ switch (the switch's mirror table copies a packet once), so a mirror is
 refused (409 ``mirror_conflict``) when another one on the same switch selects
 the same port in the same direction, or one selects received and the other
 sent packets there.
+
+A mirror whose output is a tunnel sends its copies into a GRE or VXLAN port
+that tegu_ryu creates on the mirrored switch; the remote address must lie in
+``MirrorSettings.allowed_remotes`` (none by default: copies of tenants'
+traffic leave the network only where the operator said they may), and the
+port's OpenFlow number is chosen now so that the flows can name it.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from tegu_ryu.errors import Conflict, Forbidden, InvalidField, NotFound
 from tegu_ryu.reservations.engine import Engine
-from tegu_ryu.reservations.mirror_requests import MirrorRequest
+from tegu_ryu.reservations.mirror_requests import MirrorRequest, TunnelRequest
 from tegu_ryu.reservations.model import (
     MirrorReservation,
     PortChoice,
+    Route,
     State,
+    TunnelSink,
     cookie_digest,
 )
+from tegu_ryu.reservations.paths import Hop
 from tegu_ryu.reservations.window import Window
 from tegu_ryu.tenancy import Principal
-from tegu_ryu.topology.refs import RefError, dpid_str, parse_port_ref
+from tegu_ryu.topology.refs import PortRef, RefError, dpid_str, parse_port_ref
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,9 @@ class MirrorSettings:
     min_duration: float = 60.0
     tags: range = range(3000, 4095)
     unbounded: float = 365 * 86400.0
+    allowed_remotes: tuple[Network, ...] = ()  # where tunnelled copies may go
+    labels: dict[str, TunnelRequest] = field(default_factory=dict)  # Tegu's label:NAME
+    tunnel_ports: range = range(64000, 65280)  # OpenFlow numbers of tegu's tunnel ports
 
 
 def admit_mirror(
@@ -65,7 +79,12 @@ def admit_mirror(
             f"a mirror's ports must be on one switch; these are on {len(switches)} "
             f"({', '.join(dpid_str(s) for s in switches)}): make one mirror per switch",
         )
-    output = resolve_port(engine, principal, request.output, "output")
+    tunnel: TunnelSink | None = None
+    if isinstance(request.output, TunnelRequest):
+        sink = tunnel = _tunnel_sink(engine, request.output, settings)
+        output = PortChoice(request.output.describe(), PortRef(switches[0], sink.ofport))
+    else:
+        output = resolve_port(engine, principal, request.output, "output")
     if output.port in {choice.port for choice in ports}:
         raise InvalidField("output", f"{request.output} is one of the mirrored ports")
     if engine.topology.is_link_port(output.port):
@@ -100,10 +119,15 @@ def admit_mirror(
         dst=dst,
         bandwidth=request.bandwidth,
         cookie_digest=None if request.cookie is None else cookie_digest(request.cookie),
+        tunnel=tunnel,
     )
     _refuse_clashes(engine, candidate)
-    route = engine.copy_route(
-        principal.tenant, request.window, switches[0], output.port, request.bandwidth or 0
+    route = (
+        engine.copy_route(
+            principal.tenant, request.window, switches[0], output.port, request.bandwidth or 0
+        )
+        if tunnel is None
+        else Route((Hop(switches[0], 0, tunnel.ofport),), ())
     )
     tag = _free_tag(engine, request.window, settings.tags)
     return engine.admitted(now, replace(candidate, route=route, tag=tag))
@@ -129,11 +153,15 @@ def modify_mirror(
     if tag in _tags_in_use(engine, window, but=mirror.id):
         tag = _free_tag(engine, window, settings.tags, but=mirror.id)
     rate = bandwidth if bandwidth is not None else mirror.bandwidth
-    route = engine.without_itself(
-        mirror.id,
-        lambda: engine.copy_route(
-            mirror.owner, window, mirror.switch, mirror.output.port, rate or 0
-        ),
+    route = (
+        engine.without_itself(
+            mirror.id,
+            lambda: engine.copy_route(
+                mirror.owner, window, mirror.switch, mirror.output.port, rate or 0
+            ),
+        )
+        if mirror.tunnel is None
+        else mirror.route
     )
     changed = replace(mirror, window=window, bandwidth=rate, route=route, tag=tag, reason=None)
     return engine.rebooked(now, changed)
@@ -170,6 +198,31 @@ def resolve_port(engine: Engine, principal: Principal, given: str, field: str) -
     if not principal.admin:
         raise Forbidden(f"{field}: only admins may name a port by DPID:PORT; name a host")
     return PortChoice(given, port)
+
+
+def _tunnel_sink(engine: Engine, request: TunnelRequest, settings: MirrorSettings) -> TunnelSink:
+    """The tunnel port for a mirror toward ``request.remote_ip``, if copies may go there."""
+    address = ipaddress.ip_address(request.remote_ip)
+    if not any(address in network for network in settings.allowed_remotes):
+        allowed = ", ".join(str(n) for n in settings.allowed_remotes) or "none are configured"
+        raise Forbidden(
+            f"output: copies may be tunnelled only to addresses in mirror_allowed_remotes "
+            f"({allowed}); {request.remote_ip} is not one",
+            details={"field": "output.remote_ip"},
+        )
+    used = {
+        other.tunnel.ofport
+        for other in engine.reservations.values()
+        if isinstance(other, MirrorReservation) and other.tunnel and not other.state.final
+    }
+    for ofport in settings.tunnel_ports:
+        if ofport not in used:
+            return TunnelSink(request.kind, request.remote_ip, request.key, ofport)
+    raise Conflict(
+        f"every tunnel port number for mirrors ({settings.tunnel_ports.start}-"
+        f"{settings.tunnel_ports.stop - 1}) is taken by a live mirror",
+        code="no_tunnel_port",
+    )
 
 
 def _refuse_clashes(engine: Engine, candidate: MirrorReservation) -> None:

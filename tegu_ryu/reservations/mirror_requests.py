@@ -2,11 +2,14 @@
 
 As for bandwidth requests, every problem raises ``InvalidField`` naming the
 field (and the entry of a list) before anything is looked up or booked.
-Ports are resolved later, by admission, against the topology.
+Ports are resolved later, by admission, against the topology. The output is
+a collector's port, or a tunnel to a remote collector:
+``{"tunnel": "gre"|"vxlan", "remote_ip": IP, "key": INT}``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,13 +31,27 @@ _MIRROR_FIELDS = {
     "start", "end", "duration", "name",
 }  # fmt: skip
 _MATCH_FIELDS = {"protocol", "src_port", "dst_port", "src", "dst"}
+_TUNNEL_FIELDS = {"tunnel", "remote_ip", "key"}
+TUNNEL_KEYS = {"gre": 2**32 - 1, "vxlan": 2**24 - 1}  # the largest key (VNI) each carries
+
+
+@dataclass(frozen=True)
+class TunnelRequest:
+    """Copies sent encapsulated to ``remote_ip`` (checked against the allowed remotes later)."""
+
+    kind: str
+    remote_ip: str
+    key: int | None
+
+    def describe(self) -> str:
+        return f"{self.kind}:{self.remote_ip}"
 
 
 @dataclass(frozen=True)
 class MirrorRequest:
     ports: tuple[str, ...]
     direction: MirrorDirection
-    output: str
+    output: str | TunnelRequest
     vlans: tuple[int, ...]
     match: Match
     src: str | None
@@ -49,7 +66,7 @@ def parse_mirror(body: Any, now: float, min_duration: float) -> MirrorRequest:
     """Validate a mirror request received at ``now``; its window must last ``min_duration``."""
     fields = object_fields(body, _MIRROR_FIELDS)
     ports = _ports(fields.get("ports"))
-    output = _port_text(fields.get("output"), "output")
+    output = _output(fields.get("output"))
     if output in ports:
         raise InvalidField("output", "is one of the mirrored ports: the copies would go back out")
     traffic = object_fields(fields.get("match") or {}, _MATCH_FIELDS)
@@ -104,6 +121,29 @@ def _port_text(value: Any, field: str) -> str:
             field, "expected a host (address, MAC or name) or DPID:PORT, at most 256 characters"
         )
     return value.strip()
+
+
+def _output(value: Any) -> str | TunnelRequest:
+    if not isinstance(value, dict):
+        return _port_text(value, "output")
+    unknown = sorted(set(value) - _TUNNEL_FIELDS)
+    if unknown:
+        raise InvalidField(
+            f"output.{unknown[0]}", f"unknown field; expected {', '.join(sorted(_TUNNEL_FIELDS))}"
+        )
+    kind = value.get("tunnel")
+    if kind not in TUNNEL_KEYS:
+        raise InvalidField("output.tunnel", "is required: gre or vxlan")
+    fields = value
+    remote = fields.get("remote_ip")
+    try:
+        address = ipaddress.ip_address(remote if isinstance(remote, str) else "")
+    except ValueError:
+        raise InvalidField("output.remote_ip", "expected an IPv4 or IPv6 address") from None
+    key = fields.get("key")
+    if key is not None and not _whole(key, 0, TUNNEL_KEYS[kind]):
+        raise InvalidField("output.key", f"expected an integer from 0 to {TUNNEL_KEYS[kind]}")
+    return TunnelRequest(kind, str(address), key)
 
 
 def _filter_port(traffic: dict[str, Any], key: str, protocol: str | None) -> int | None:

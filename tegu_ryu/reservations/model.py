@@ -220,6 +220,26 @@ class PortChoice:
     port: PortRef
 
 
+@dataclass(frozen=True, slots=True)
+class TunnelSink:
+    """Where a mirror's copies leave the network encapsulated: a GRE or VXLAN port tegu_ryu
+    creates on the mirrored switch, at OpenFlow port ``ofport`` (chosen at admission, one per
+    live tunnelled mirror), toward a collector at ``remote_ip``."""
+
+    kind: str  # gre | vxlan
+    remote_ip: str
+    key: int | None
+    ofport: int
+
+    @property
+    def port_name(self) -> str:
+        return f"tegu-t{self.ofport}"
+
+    def describe(self) -> str:
+        key = "" if self.key is None else f" key {self.key}"
+        return f"{self.kind} to {self.remote_ip}{key}"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MirrorReservation(Reservation):
     """Copies of the traffic of some ports of one switch, sent to a collector port.
@@ -242,6 +262,7 @@ class MirrorReservation(Reservation):
     bandwidth: int | None = None
     route: Route | None = None
     tag: int = 0
+    tunnel: TunnelSink | None = None  # copies leave through a tunnel port, not a collector port
 
     @property
     def type(self) -> str:
@@ -268,8 +289,9 @@ class MirrorReservation(Reservation):
         return [(Direction.OUT, link) for link in self.route.links]
 
     def bookings(self) -> list[tuple[Direction, LinkId]]:
-        """The copy's fabric links and the collector's own port."""
-        if self.route is None or not self.bandwidth:
+        """The copy's fabric links and the collector's own port (a tunnel's underlay is not
+        the fabric's: nothing is booked for it)."""
+        if self.route is None or not self.bandwidth or self.tunnel is not None:
             return []
         return [*self.booked_links(), (Direction.OUT, to_host(self.output.port))]
 

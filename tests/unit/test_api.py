@@ -19,6 +19,7 @@ from tegu_ryu.api.wsgi import Api, load_openapi
 from tegu_ryu.assembly import assemble_controller
 from tegu_ryu.auth import Authenticator
 from tegu_ryu.controller import ControllerSettings
+from tegu_ryu.reservations.mirror_admission import MirrorSettings
 from tegu_ryu.reservations.requests import parse_reservation
 from tegu_ryu.tenancy import Principal
 from tegu_ryu.topology.capacity import CapacityPolicy
@@ -65,7 +66,11 @@ class Client:
 
 
 def sample_api(
-    tmp_path: Path, now: float = NOW, super_cookie: str | None = None, reset_dscp: bool = False
+    tmp_path: Path,
+    now: float = NOW,
+    super_cookie: str | None = None,
+    reset_dscp: bool = False,
+    mirrors: MirrorSettings | None = None,
 ) -> Api:
     """The API on the sample static topology, with TOKENS, a fresh state and a fixed clock."""
     settings = ControllerSettings(
@@ -73,6 +78,7 @@ def sample_api(
         state_dir=str(tmp_path / "state"),
         static_topology=STATIC,
         reset_dscp=reset_dscp,
+        mirrors=mirrors or MirrorSettings(),
     )
     controller = assemble_controller(settings, now=now)
     return Api(controller, Authenticator(TOKENS), clock=lambda: now, super_cookie=super_cookie)

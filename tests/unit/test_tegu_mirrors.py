@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,8 @@ import pytest
 from webob import Request
 
 from tegu_ryu.api.wsgi import Api
+from tegu_ryu.reservations.mirror_admission import MirrorSettings
+from tegu_ryu.reservations.mirror_requests import TunnelRequest
 
 from .test_api import NOW, sample_api
 
@@ -113,7 +116,8 @@ def test_other_tenants_and_missing_tokens_are_refused_in_tegus_words(tegu: Tegu)
         ({"start_time": str(int(NOW) + 100), "end_time": str(int(NOW) + 50)}, "<= start_time"),
         ({"options": "flowmod,bogus"}, "Invalid option: bogus"),
         ({"port": ["nowhere"]}, "No valid ports found."),
-        ({"output": "192.0.2.1"}, "remote (GRE/VXLAN) collectors are not supported yet"),
+        ({"output": "label:nowhere"}, "output label:nowhere: no such label (mirror_label)"),
+        ({"output": "gre:nowhere"}, "not a host or DPID:PORT of this network, an IP address"),
         ({"end_time": 600}, "Bad JSON"),
     ],
 )
@@ -146,3 +150,27 @@ def test_unbounded_lasts_the_configured_maximum(tegu: Tegu) -> None:
     assert add(tegu, name="forever", end_time="unbounded")[0] == 201
     shown = tegu.call("GET", "/tegu/mirrors/forever/")[1]
     assert shown["end_time"] == int(NOW + 365 * 86400)
+
+
+def test_an_address_or_a_label_tunnels_the_copies_where_the_operator_allows(
+    tmp_path: Path,
+) -> None:
+    settings = MirrorSettings(
+        allowed_remotes=(ipaddress.ip_network("10.99.0.0/24"),),
+        labels={"lab": TunnelRequest("vxlan", "10.99.0.5", 77)},
+    )
+    tegu = Tegu(sample_api(tmp_path, mirrors=settings))
+    assert add(tegu, name="far", output="10.99.0.3")[0] == 201
+    assert add(tegu, "admin-token", name="labelled", output="label:lab", port=["h3"])[0] == 201
+    assert tegu.call("GET", "/tegu/mirrors/far/")[1]["output"] == "gre:10.99.0.3"
+    shown = tegu.call("GET", "/tegu/mirrors/labelled/", token="admin-token")[1]
+    assert shown["output"] == "vxlan:10.99.0.5"
+    status, refused = add(tegu, "admin-token", name="far2", output="192.0.2.1", port=["h4"])
+    assert status == 201 and "mirror_allowed_remotes" in refused[0]["error"]
+    request = Request.blank("/v1/reservations?type=mirror")
+    request.headers["Authorization"] = "Bearer admin-token"
+    listed = json.loads(request.get_response(tegu.api).body)["reservations"]
+    tunnels = {m["name"]: m["output"] for m in listed}
+    assert tunnels["far"]["tunnel"] == "gre" and tunnels["far"]["key"] is None
+    assert tunnels["labelled"]["tunnel"] == "vxlan" and tunnels["labelled"]["key"] == 77
+    assert tunnels["far"]["port"] != tunnels["labelled"]["port"]  # one port number each

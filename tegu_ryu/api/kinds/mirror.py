@@ -20,7 +20,17 @@ def view(mirror: MirrorReservation) -> dict[str, Any]:
             "src": None if mirror.src is None else endpoint_json(mirror.src),
             "dst": None if mirror.dst is None else endpoint_json(mirror.dst),
         },
-        "output": port_json(mirror.output),
+        "output": port_json(mirror.output)
+        | (
+            {}
+            if mirror.tunnel is None
+            else {
+                "tunnel": mirror.tunnel.kind,
+                "remote_ip": mirror.tunnel.remote_ip,
+                "key": mirror.tunnel.key,
+                "port_name": mirror.tunnel.port_name,
+            }
+        ),
         "bandwidth": mirror.bandwidth,
         "path": None if mirror.route is None else hops_json(mirror.route),
         "tag": mirror.tag,

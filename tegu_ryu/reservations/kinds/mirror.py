@@ -13,7 +13,13 @@ from tegu_ryu.reservations.kinds.bandwidth import (
     match_ok,
     route_ok,
 )
-from tegu_ryu.reservations.model import Match, MirrorDirection, MirrorReservation, PortChoice
+from tegu_ryu.reservations.model import (
+    Match,
+    MirrorDirection,
+    MirrorReservation,
+    PortChoice,
+    TunnelSink,
+)
 from tegu_ryu.reservations.validity import is_count
 from tegu_ryu.topology.refs import PortRef
 
@@ -30,6 +36,9 @@ def encode_spec(r: MirrorReservation) -> dict[str, Any]:
         "bandwidth": r.bandwidth,
         "route": None if r.route is None else encode_route(r.route),
         "tag": r.tag,
+        "tunnel": None
+        if r.tunnel is None
+        else [r.tunnel.kind, r.tunnel.remote_ip, r.tunnel.key, r.tunnel.ofport],
     }
 
 
@@ -46,6 +55,7 @@ def decode(envelope: dict[str, Any], spec: dict[str, Any]) -> MirrorReservation:
         bandwidth=spec["bandwidth"],
         route=None if spec["route"] is None else decode_route(spec["route"]),
         tag=spec["tag"],
+        tunnel=None if spec.get("tunnel") is None else TunnelSink(*spec["tunnel"]),
     )
 
 
@@ -61,6 +71,7 @@ def problems(r: MirrorReservation) -> list[str]:
             ("bandwidth", r.bandwidth is None or is_count(r.bandwidth)),
             ("route", r.route is None or _copy_route_ok(r)),
             ("tag", is_count(r.tag) and 1 <= r.tag <= 4094),
+            ("tunnel", r.tunnel is None or _tunnel_ok(r.tunnel, r.output)),
         )
         if not ok
     ]
@@ -77,6 +88,16 @@ def _copy_route_ok(r: MirrorReservation) -> bool:
         and bool(r.ports)
         and route.hops[0].dpid == r.ports[0].port.dpid
         and len({choice.port.dpid for choice in r.ports}) == 1
+    )
+
+
+def _tunnel_ok(tunnel: TunnelSink, output: PortChoice) -> bool:
+    return (
+        tunnel.kind in ("gre", "vxlan")
+        and isinstance(tunnel.remote_ip, str)
+        and (tunnel.key is None or is_count(tunnel.key))
+        and is_count(tunnel.ofport)
+        and output.port.port == tunnel.ofport
     )
 
 

@@ -1,0 +1,32 @@
+"""What OVSDB rows every switch should hold for the reservations active now: a pure function.
+
+Flows are planned per reservation and compared incrementally (``desired.py``);
+rows are few (a tunnel port per tunnelled mirror, a queue set per egress port
+in queue mode), so they are planned whole whenever the reservations change
+and compared per bridge by the OVSDB sync (``ovsdb/watcher.py``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from tegu_ryu.ovsdb.rows import BridgeRows, TunnelPort
+from tegu_ryu.reservations.model import MirrorReservation, Reservation, State
+
+
+def plan_rows(reservations: Iterable[Reservation]) -> dict[int, BridgeRows]:
+    """Per switch, the rows the active reservations need: a tunnel port for each active mirror
+    whose copies are tunnelled."""
+    tunnels: defaultdict[int, set[TunnelPort]] = defaultdict(set)
+    for reservation in reservations:
+        if reservation.state is not State.ACTIVE:
+            continue
+        if isinstance(reservation, MirrorReservation) and reservation.tunnel is not None:
+            sink = reservation.tunnel
+            tunnels[reservation.switch].add(
+                TunnelPort(
+                    sink.port_name, sink.kind, sink.remote_ip, sink.key, sink.ofport, reservation.id
+                )
+            )
+    return {dpid: BridgeRows(frozenset(ports)) for dpid, ports in tunnels.items()}
