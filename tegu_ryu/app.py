@@ -211,8 +211,14 @@ class TeguApp(app_manager.OSKenApp):
         super().stop()
 
     def _ovsdb_view(self, view: OvsdbView) -> None:
+        """On a watcher's thread: facts that change a switch's backend start a pass."""
+        changed = False
         for bridge in view.bridges:
-            self.controller.datapath_facts(bridge.dpid, bridge.datapath_type, view.ovs_version)
+            changed |= self.controller.datapath_facts(
+                bridge.dpid, bridge.datapath_type, view.ovs_version, time.time()
+            )
+        if changed:
+            self.send_event(self.name, EventChanged())
 
     def _on_change(self) -> None:
         """The API changed something: follow it, and let the timer look at the edges again."""

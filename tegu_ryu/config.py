@@ -230,13 +230,21 @@ OPTIONS = [
         default="auto",
         choices=list(ENFORCEMENT_SETTINGS),
         help="How switches enforce reserved rates: auto (by what each switch says it can do "
-        "when it connects: OpenFlow meters where usable, else none, reported) or meters "
-        "(always, for switches that misreport).",
+        "when it connects: OpenFlow meters where usable, else linux-htb queues on a kernel "
+        "datapath an OVSDB server reports, else none, reported), meters (always, for switches "
+        "that misreport), queues (linux-htb queues through OVSDB and set_queue; the userspace "
+        "datapath ignores them) or dscp (marks only, nothing policed).",
+    ),
+    cfg.BoolOpt(
+        "queue-borrow",
+        default=False,
+        help="On queue-mode switches, let a reservation's queue use idle capacity beyond its "
+        "rate (max-rate = the link's capacity) instead of capping it at the reserved rate.",
     ),
     cfg.MultiStrOpt(
         "enforcement-override",
         default=[],
-        help="One switch's enforcement, DPID=auto|meters; may be repeated.",
+        help="One switch's enforcement, DPID=auto|meters|queues|dscp; may be repeated.",
     ),
     cfg.MultiStrOpt(
         "ovsdb-remotes",
@@ -331,6 +339,7 @@ def controller_settings(conf: cfg.ConfigOpts) -> ControllerSettings:
         ),
         reset_dscp=conf.dscp_policy == "reset",
         enforcement=conf.enforcement,
+        queue_borrow=conf.queue_borrow,
         enforcement_overrides=_enforcement_overrides(conf.enforcement_override),
     )
 

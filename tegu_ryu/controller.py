@@ -27,6 +27,7 @@ from tegu_ryu.enforcement.conformance import Conformance, MeterCount
 from tegu_ryu.enforcement.desired import DesiredState
 from tegu_ryu.enforcement.planner import MeterSettings, serial_of_meter
 from tegu_ryu.enforcement.row_plan import plan_rows
+from tegu_ryu.enforcement.unmetered import DSCP, QUEUES
 from tegu_ryu.forwarding.base import host_attachments
 from tegu_ryu.forwarding.packet_in import FloodMemory, PacketInOutcome, handle_packet_in
 from tegu_ryu.metrics import Metrics
@@ -66,6 +67,7 @@ class ControllerSettings:
     reset_dscp: bool = False  # dscp_policy = reset: markings reset where traffic enters
     enforcement: str = "auto"  # how switches enforce rates (enforcement/backends.py)
     enforcement_overrides: dict[int, str] = field(default_factory=dict)  # per datapath id
+    queue_borrow: bool = False  # a reservation's queue may use idle capacity beyond its rate
 
 
 class Controller:
@@ -99,7 +101,7 @@ class Controller:
         self.metrics.watch(self)  # the API watches again with its own clock
         reservations.on_admission = self.metrics.record_admission
         self._planned_version = -1  # the engine's version the desired state follows
-        self._rows: tuple[tuple[int, bool], dict[int, BridgeRows]] = ((-1, False), {})
+        self._rows: tuple[object, dict[int, BridgeRows]] = (None, {})
         self._row_problems: dict[int, str] = {}  # per switch: why its OVSDB rows are not right
         # Notified whenever what the switches hold may have moved on: clients waiting to
         # hear that their reservation is installed wake up instead of polling.
@@ -237,6 +239,7 @@ class Controller:
                 engine.policy,
                 self.reservations.paused,
                 engine.changed_since(self._planned_version),
+                modes=self.unmetered(),
             )
             self._planned_version = engine.version
             self._enforcement_moved.notify_all()  # a conflict may have been found
@@ -360,21 +363,34 @@ class Controller:
         (a switch that cannot meter is routed around, its reservations moved or degraded)."""
         with self.lock:
             self._facts[dpid] = replace(self._facts.get(dpid, SwitchFacts()), meters=features)
-            backend = self.backend(dpid)
-            before = self.topology.version
-            self.topology.set_unenforceable(
-                dpid, None if backend.name == "meters" else backend.reason
-            )
-            if self.topology.version == before:
-                return False
-        self.tick(now)
-        return True
+        return self._backend_known(dpid, now)
 
-    def datapath_facts(self, dpid: int, datapath_type: str, ovs_version: str | None) -> None:
-        """What an OVSDB server says of the bridge with this datapath id."""
+    def datapath_facts(
+        self, dpid: int, datapath_type: str, ovs_version: str | None, now: float
+    ) -> bool:
+        """What an OVSDB server says of the bridge with this datapath id; True if that changed
+        how the switch enforces (the switches must then follow)."""
         with self.lock:
             known = self._facts.get(dpid, SwitchFacts())
             self._facts[dpid] = replace(known, datapath_type=datapath_type, ovs_version=ovs_version)
+            if self._facts[dpid] == known:
+                return False
+        return self._backend_known(dpid, now)
+
+    def _backend_known(self, dpid: int, now: float) -> bool:
+        """A switch's backend may have changed: one that can enforce nothing is routed around
+        (its reservations moved or degraded); True if the switches must follow."""
+        with self.lock:
+            backend = self.backend(dpid)
+            before = self.topology.version
+            self.topology.set_unenforceable(
+                dpid, backend.reason if backend.name == "none" else None
+            )
+            moved = self.topology.version != before
+            changed = moved or self.unmetered() != self.desired.modes
+        if moved:
+            self.tick(now)
+        return changed
 
     # ------------------------------------------------------------ OVSDB rows
 
@@ -390,11 +406,27 @@ class Controller:
         """Every switch's desired rows, planned again only when the reservations changed."""
         with self.lock:
             engine = self.reservations.engine
-            key = (engine.version, self.reservations.paused)
+            modes = self.unmetered()
+            key = (engine.version, self.reservations.paused, modes, self.topology.version)
             if self._rows[0] != key:
                 active = () if self.reservations.paused else engine.reservations.values()
-                self._rows = (key, plan_rows(active))
+                queued = {
+                    dpid: self.settings.queue_borrow
+                    for dpid, mode in modes.items()
+                    if mode == QUEUES
+                }
+                self._rows = (
+                    key,
+                    plan_rows(active, queued, self.topology.view().capacity_of),
+                )
             return self._rows[1]
+
+    def unmetered(self) -> dict[int, str]:
+        """The switches that enforce with queues or DSCP marks instead of meters."""
+        with self.lock:
+            known = set(self.reconciler.switches) | set(self._facts)
+            modes = {dpid: self.backend(dpid).name for dpid in known}
+            return {dpid: mode for dpid, mode in modes.items() if mode in (QUEUES, DSCP)}
 
     def rows_written(self, dpid: int, changes: RowChanges | None, problem: str | None) -> None:
         """What the OVSDB sync did on switch ``dpid``; a problem is shown in the topology."""
@@ -484,7 +516,8 @@ class Controller:
                         "grace_until": self._grace_until(dpid),
                         "sync": self.reconciler.sync_state(dpid),
                         **self.reconciler.liveness(dpid),
-                        "enforcement": self.backend(dpid).as_json(),
+                        "enforcement": self.backend(dpid).as_json()
+                        | {"problem": self._row_problems.get(dpid)},
                         "datapath_type": self._facts.get(dpid, SwitchFacts()).datapath_type,
                         "ovs_version": self._facts.get(dpid, SwitchFacts()).ovs_version,
                         "ports": [p.as_json() for p in topo.ports(dpid)],

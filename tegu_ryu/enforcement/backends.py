@@ -6,16 +6,25 @@ controller asks every switch for its meter features when it connects and,
 where an OVSDB server is reachable, reads the bridge's datapath type and the
 OVS version. ``choose`` turns those facts and the configuration
 (``enforcement = auto|meters``, per-switch overrides) into the backend a
-switch uses and the reason, which ``GET /v1/topology`` shows. Meters are the
-only backend built so far; a switch without usable meters is reported as
-such (``none``), not silently left unenforced.
+switch uses and the reason, which ``GET /v1/topology`` and each reservation's
+enforcement status show:
+
+* ``meters`` (OpenFlow meters police every reservation where it enters);
+* ``queues`` (linux-htb queues through OVSDB, ``enforcement/unmetered.py``):
+  chosen by ``auto`` for a switch without usable meters on the kernel
+  datapath, where ``set_queue`` works; on the userspace datapath queues
+  police nothing, so ``auto`` never picks them there;
+* ``dscp`` (marks only, nothing policed): only when configured;
+* ``none``: the switch can do none of these, and reservations are routed
+  around it or degraded saying so, never silently left unenforced.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-SETTINGS = ("auto", "meters")
+SETTINGS = ("auto", "meters", "queues", "dscp")
+USERSPACE = ("netdev", "dummy")  # datapaths where set_queue selects no queue
 
 
 @dataclass(frozen=True)
@@ -68,16 +77,45 @@ class Backend:
 
 
 def choose(facts: SwitchFacts, setting: str) -> Backend:
-    """The backend for a switch with ``facts`` under ``setting`` (``auto`` or ``meters``)."""
+    """The backend for a switch with ``facts`` under ``setting`` (one of ``SETTINGS``)."""
     if setting == "meters":
         return Backend("meters", "enforcement = meters (configured for this switch)")
+    if setting == "queues":
+        return _queues(facts, "enforcement = queues (configured for this switch)")
+    if setting == "dscp":
+        return Backend(
+            "dscp",
+            "enforcement = dscp (configured for this switch): reserved traffic is marked, "
+            "not policed; the network beyond must honour the marks",
+        )
     if facts.meters is None:
         return Backend("meters", "assumed until the switch answers the meter features request")
     if facts.meters.usable:
         return Backend("meters", facts.meters.describe())
+    if facts.datapath_type is not None and facts.datapath_type not in USERSPACE:
+        return _queues(facts, f"{facts.meters.describe()}; the {facts.datapath_type} datapath")
     return Backend(
         "none",
-        f"{facts.meters.describe()}: the switch cannot police a reserved rate, and no other "
-        "backend is available (queues are not built yet); set enforcement = meters for this "
-        "switch if it misreports",
+        f"{facts.meters.describe()}: the switch cannot police a reserved rate, and queues "
+        + (
+            "need an OVSDB server or agent that reports this bridge"
+            if facts.datapath_type is None
+            else f"police nothing on the {facts.datapath_type} datapath"
+        )
+        + "; set enforcement_override for this switch if it misreports",
     )
+
+
+def _queues(facts: SwitchFacts, why: str) -> Backend:
+    if facts.datapath_type is None:
+        return Backend(
+            "none",
+            f"{why}, but no OVSDB server or agent reports this bridge: its queues cannot be set",
+        )
+    caveat = (
+        f" (the {facts.datapath_type} datapath ignores set_queue: rows and flows are set, "
+        "rates are not enforced)"
+        if facts.datapath_type in USERSPACE
+        else ""
+    )
+    return Backend("queues", f"{why}: linux-htb queues through OVSDB{caveat}")

@@ -25,6 +25,7 @@ from collections.abc import Collection, Mapping
 from tegu_ryu.enforcement.mirror_plan import Selection, guard_flows, selecting, selections
 from tegu_ryu.enforcement.planner import (
     MIN_BEST_EFFORT_KBPS,
+    NO_MODES,
     MeterSettings,
     ReservationPlan,
     best_effort_copy,
@@ -64,7 +65,9 @@ class DesiredState:
         self._chosen: dict[int, Selection] = {}  # ports mirrors select, per switch
         self._guards: dict[int, dict[FlowKey, Flow]] = {}  # drop frames faking mirror copies
         self._mirrors: dict[str, MirrorReservation] = {}  # the planned ones (few; kept apart)
-        self._key: tuple[int, bool] | None = None  # (policy, paused) the last full plan was for
+        self.modes: Mapping[int, str] = NO_MODES  # switches enforcing without meters
+        # (policy, paused, modes) the last full plan was for
+        self._key: tuple[int, bool, tuple[tuple[int, str], ...]] | None = None
         self._topology_version = -1
 
     # ------------------------------------------------------------ updating
@@ -76,14 +79,18 @@ class DesiredState:
         policy: Policy,
         paused: bool,
         changed: Collection[str] | None = None,
+        *,
+        modes: Mapping[int, str] = NO_MODES,
     ) -> None:
         """Bring the desired state in line with the reservations (records are immutable).
 
         ``changed``: the ids that may differ since the last update, when the
-        caller knows (else every reservation is compared).
+        caller knows (else every reservation is compared). ``modes``: the switches that
+        enforce with queues or DSCP marks instead of meters; a change plans everything.
         """
-        key = (id(policy), paused)
+        key = (id(policy), paused, tuple(sorted(modes.items())))
         if self._key != key or self.conflicts:
+            self.modes = dict(modes)
             self._rebuild(topology, reservations, policy, paused)
             self._key = key
             self._topology_version = topology.version
@@ -193,7 +200,7 @@ class DesiredState:
         def planned(reservation: Reservation) -> ReservationPlan:
             known = cache.get(reservation.id)
             if known is None or known[0] is not reservation:
-                known = (reservation, plan_reservation(reservation, self.settings))
+                known = (reservation, plan_reservation(reservation, self.settings, self.modes))
             fresh[reservation.id] = known
             return known[1]
 
@@ -206,6 +213,7 @@ class DesiredState:
             planned=planned,
             base=self._base,
             paused=paused,
+            modes=self.modes,
         )
         self.flows = {dpid: {f.key: f for f in sw.flows} for dpid, sw in plan.switches.items()}
         self.meters = {dpid: {m.id: m for m in sw.meters} for dpid, sw in plan.switches.items()}
@@ -277,7 +285,7 @@ class DesiredState:
         self._booked.update(link for _, link in reservation.bookings())
         if reservation.state is not State.ACTIVE or self._key is None or self._key[1]:
             return links
-        plan = plan_reservation(reservation, self.settings)
+        plan = plan_reservation(reservation, self.settings, self.modes)
         for dpid, flows in plan.flows.items():
             for flow in flows:
                 if flow.key in self.flows.setdefault(dpid, {}):
@@ -317,7 +325,7 @@ class DesiredState:
         dpid, port = link.src.dpid, link.src.port
         meter_id = best_effort_meter_id(port)
         meters = self.meters.setdefault(dpid, {})
-        attached = self._booked[link] > 0
+        attached = self._booked[link] > 0 and dpid not in self.modes
         if attached:
             rate = max(MIN_BEST_EFFORT_KBPS, usable_kbps - self._reserved_kbps[link])
             meters[meter_id] = Meter(
@@ -341,7 +349,10 @@ class DesiredState:
         return {
             link.src.port: best_effort_meter_id(link.src.port)
             for link, count in self._booked.items()
-            if count > 0 and link.src.dpid == dpid and link.src != HOST_SIDE
+            if count > 0
+            and link.src.dpid == dpid
+            and link.src != HOST_SIDE
+            and dpid not in self.modes
         }
 
     # ------------------------------------------------------------- reading

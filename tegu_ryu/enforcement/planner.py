@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -41,6 +41,7 @@ from tegu_ryu.enforcement.mirror_plan import (
 )
 from tegu_ryu.enforcement.passthru_plan import passthru_flows
 from tegu_ryu.enforcement.steering_plan import composed, is_steering, steering_flows
+from tegu_ryu.enforcement.unmetered import unmetered_flow
 from tegu_ryu.forwarding.base import plan_base_flows
 from tegu_ryu.openflow.flows import (
     BEST_EFFORT_METERS,
@@ -71,6 +72,7 @@ from tegu_ryu.topology.model import Topology
 from tegu_ryu.topology.refs import HOST_SIDE, LinkId
 
 MIN_BEST_EFFORT_KBPS = 64  # a link fully reserved still lets a trickle of best effort through
+NO_MODES: Mapping[int, str] = {}  # every switch enforces with meters
 
 
 @dataclass(frozen=True)
@@ -132,9 +134,24 @@ class ReservationPlan:
     meters: dict[int, tuple[Meter, ...]]
 
 
-def plan_reservation(reservation: Reservation, meters: MeterSettings) -> ReservationPlan:
-    """What one active reservation needs on the switches it crosses (its kind's planner)."""
-    return PLANNERS[type(reservation)](reservation, meters)
+def plan_reservation(
+    reservation: Reservation, meters: MeterSettings, modes: Mapping[int, str] = NO_MODES
+) -> ReservationPlan:
+    """What one active reservation needs on the switches it crosses (its kind's planner);
+    on switches that enforce without meters (``modes``: dpid -> queues|dscp) as they hold it."""
+    plan = PLANNERS[type(reservation)](reservation, meters)
+    if not modes.keys() & plan.flows.keys():
+        return plan
+    dscp = reservation.dscp if isinstance(reservation, BandwidthReservation) else None
+    return ReservationPlan(
+        flows={
+            dpid: tuple(unmetered_flow(f, modes[dpid], reservation, dscp) for f in flows)
+            if dpid in modes
+            else flows
+            for dpid, flows in plan.flows.items()
+        },
+        meters={dpid: m for dpid, m in plan.meters.items() if dpid not in modes},
+    )
 
 
 def _plan_mirror(mirror: MirrorReservation, meters: MeterSettings) -> ReservationPlan:
@@ -227,6 +244,7 @@ def plan_switches(
     base: dict[int, list[Flow]] | None = None,
     paused: bool = False,
     reset_dscp: bool = False,
+    modes: Mapping[int, str] = NO_MODES,
 ) -> Plan:
     """The full desired state of every switch, given the reservations' current states.
 
@@ -234,7 +252,7 @@ def plan_switches(
     planning from them keeps what the API shows and what the
     switches hold in step. ``planned`` may memoise ``plan_reservation``.
     """
-    plan_one = planned or (lambda r: plan_reservation(r, meters))
+    plan_one = planned or (lambda r: plan_reservation(r, meters, modes))
     live = [r for r in reservations if not r.state.final]
     active = (
         []
@@ -292,7 +310,14 @@ def plan_switches(
                 reserved_now[link] += meters.reserved_kbps(reservation.rate(direction))
     metered_ports: dict[int, dict[int, int]] = defaultdict(dict)  # dpid -> port -> meter id
     view = topology.view()
-    for link in sorted({link for r in live for _, link in r.bookings() if link.src != HOST_SIDE}):
+    for link in sorted(
+        {
+            link
+            for r in live
+            for _, link in r.bookings()
+            if link.src != HOST_SIDE and link.src.dpid not in modes
+        }
+    ):
         usable_kbps = policy.usable(view.capacity_of(link)) // 1000
         rate = max(MIN_BEST_EFFORT_KBPS, usable_kbps - reserved_now[link])
         meter_id = best_effort_meter_id(link.src.port)

@@ -9,15 +9,22 @@ and compared per bridge by the OVSDB sync (``ovsdb/watcher.py``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Mapping
 
+from tegu_ryu.enforcement.unmetered import queue_rows
 from tegu_ryu.ovsdb.rows import BridgeRows, TunnelPort
 from tegu_ryu.reservations.model import MirrorReservation, Reservation, State
+from tegu_ryu.topology.refs import LinkId
 
 
-def plan_rows(reservations: Iterable[Reservation]) -> dict[int, BridgeRows]:
+def plan_rows(
+    reservations: Collection[Reservation],
+    queue_switches: Mapping[int, bool],
+    capacity_of: Callable[[LinkId], int],
+) -> dict[int, BridgeRows]:
     """Per switch, the rows the active reservations need: a tunnel port for each active mirror
-    whose copies are tunnelled."""
+    whose copies are tunnelled, and the queues of reservations crossing queue-mode switches
+    (``queue_switches``: dpid -> whether queues may borrow idle capacity)."""
     tunnels: defaultdict[int, set[TunnelPort]] = defaultdict(set)
     for reservation in reservations:
         if reservation.state is not State.ACTIVE:
@@ -29,4 +36,11 @@ def plan_rows(reservations: Iterable[Reservation]) -> dict[int, BridgeRows]:
                     sink.port_name, sink.kind, sink.remote_ip, sink.key, sink.ofport, reservation.id
                 )
             )
-    return {dpid: BridgeRows(frozenset(ports)) for dpid, ports in tunnels.items()}
+    queues = queue_rows(reservations, queue_switches, capacity_of) if queue_switches else {}
+    return {
+        dpid: BridgeRows(
+            frozenset(tunnels.get(dpid, ())),
+            queues[dpid].queues if dpid in queues else {},
+        )
+        for dpid in set(tunnels) | set(queues)
+    }

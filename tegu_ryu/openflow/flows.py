@@ -105,6 +105,14 @@ class PopVlan:
 
 
 @dataclass(frozen=True)
+class SetQueue:
+    """Send the packet through queue ``queue_id`` of the port it is output to (linux-htb
+    queues set up through OVSDB; the userspace datapath ignores it)."""
+
+    queue_id: int
+
+
+@dataclass(frozen=True)
 class Opaque:
     """An instruction or action read from a switch that tegu_ryu never installs.
 
@@ -115,7 +123,7 @@ class Opaque:
     text: str
 
 
-Action = Output | SetField | PushVlan | PopVlan | Opaque
+Action = Output | SetField | PushVlan | PopVlan | SetQueue | Opaque
 
 
 FlowKey = tuple[int, int, tuple[tuple[str, int | str], ...]]

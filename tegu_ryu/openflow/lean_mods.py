@@ -23,6 +23,7 @@ from tegu_ryu.openflow.flows import (
     PopVlan,
     PushVlan,
     SetField,
+    SetQueue,
     hard_timeout,
 )
 from tegu_ryu.openflow.messages import FULL_METADATA, flow_add, flow_delete, serialized
@@ -36,6 +37,7 @@ _OUTPUT = struct.Struct("!HHIH6x")
 _WRITE_METADATA = struct.Struct("!HH4xQQ")
 _PUSH = struct.Struct("!HHH2x")
 _POP = struct.Struct("!HH4x")
+_QUEUE = struct.Struct("!HHI")
 _HEADER = struct.Struct("!BBHI")
 _METER_MOD = struct.Struct("!BBHIHHI")
 _BAND = struct.Struct("!HHII4x")
@@ -130,4 +132,6 @@ def _action(action: object) -> bytes:
         return _PUSH.pack(ofp.OFPAT_PUSH_VLAN, _PUSH.size, action.ethertype)
     if isinstance(action, PopVlan):
         return _POP.pack(ofp.OFPAT_POP_VLAN, _POP.size)
+    if isinstance(action, SetQueue):
+        return _QUEUE.pack(ofp.OFPAT_SET_QUEUE, _QUEUE.size, action.queue_id)
     raise ValueError(f"{action} is not one tegu_ryu installs")

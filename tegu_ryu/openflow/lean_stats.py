@@ -26,7 +26,7 @@ from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from tegu_ryu.openflow import oxm
-from tegu_ryu.openflow.flows import Action, Flow, Output, PopVlan, PushVlan, SetField
+from tegu_ryu.openflow.flows import Action, Flow, Output, PopVlan, PushVlan, SetField, SetQueue
 from tegu_ryu.openflow.messages import FULL_METADATA, flow_from_stats
 
 _ENTRY = struct.Struct("!HBxIIHHHH4xQQQ")  # ofp_flow_stats up to the match
@@ -164,6 +164,8 @@ def _actions(buf: bytes, at: int, end: int) -> list[Action]:
             found.append(PushVlan(_U16.unpack_from(buf, at + 4)[0]))
         elif kind == ofp.OFPAT_POP_VLAN:
             found.append(PopVlan())
+        elif kind == ofp.OFPAT_SET_QUEUE:
+            found.append(SetQueue(_U32.unpack_from(buf, at + 4)[0]))
         else:
             raise _Unusual
         at += size

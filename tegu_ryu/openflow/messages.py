@@ -27,6 +27,7 @@ from tegu_ryu.openflow.flows import (
     PopVlan,
     PushVlan,
     SetField,
+    SetQueue,
     hard_timeout,
     match,
 )
@@ -248,6 +249,8 @@ def _action_to_parser(action: Action) -> Any:
         return parser.OFPActionPushVlan(action.ethertype)
     if isinstance(action, PopVlan):
         return parser.OFPActionPopVlan()
+    if isinstance(action, SetQueue):
+        return parser.OFPActionSetQueue(action.queue_id)
     raise ValueError(f"{action} comes from a switch and cannot be installed")
 
 
@@ -260,4 +263,6 @@ def _action_from_parser(action: Any) -> Action:
         return PushVlan(action.ethertype)
     if isinstance(action, parser.OFPActionPopVlan):
         return PopVlan()
+    if isinstance(action, parser.OFPActionSetQueue):
+        return SetQueue(action.queue_id)
     return Opaque(str(action))

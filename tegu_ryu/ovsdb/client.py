@@ -100,6 +100,22 @@ class OvsdbClient:
         """Write ``changes`` to their bridge in one transaction (all or nothing)."""
         self._write(changes).execute(check_error=True, log_errors=False)
 
+    def purge_orphans(self) -> int:
+        """Delete tegu_ryu's QoS rows no port uses and its Queue rows no QoS uses (QoS and
+        Queue are root tables: a port deleted or its QoS cleared by hand leaves them); the
+        number deleted. tegu_ryu's own writes never leave any (each is one transaction)."""
+        if not self.read(_orphans):
+            return 0
+
+        class Purge(self._command):  # type: ignore[name-defined,misc]
+            def run_idl(self, txn: Any) -> None:
+                self.result = 0
+                for row in _orphans(self.api.tables):
+                    row.delete()
+                    self.result += 1
+
+        return int(Purge(self._api).execute(check_error=True, log_errors=False))
+
     def _write(self, changes: RowChanges) -> Any:
         class Write(self._command):  # type: ignore[name-defined,misc]
             def run_idl(self, txn: Any) -> None:
@@ -189,6 +205,24 @@ def write_changes(api: Any, txn: Any, changes: RowChanges) -> None:
         qos.queues = queues
         qos.external_ids = owner_tag()
         port.qos = qos
+
+
+def _orphans(tables: Mapping[str, Any]) -> list[Any]:
+    used_qos = {port.qos[0].uuid for port in tables["Port"].rows.values() if port.qos}
+    qos_rows = [q for q in tables["QoS"].rows.values() if is_owned(q.external_ids)]
+    orphan_qos = [q for q in qos_rows if q.uuid not in used_qos]
+    used_queues = {
+        queue.uuid
+        for qos in tables["QoS"].rows.values()
+        if qos.uuid in used_qos or not is_owned(qos.external_ids)
+        for queue in qos.queues.values()
+    }
+    orphan_queues = [
+        q
+        for q in tables["Queue"].rows.values()
+        if is_owned(q.external_ids) and q.uuid not in used_queues
+    ]
+    return orphan_qos + orphan_queues
 
 
 def _drop_qos(port: Any) -> None:

@@ -97,6 +97,11 @@ class OvsdbWatcher:
 
     def _sync(self, client: OvsdbClient, view: OvsdbView, rows: RowSource) -> None:
         """Each managed bridge brought to its desired rows; one failing bridge spares the rest."""
+        purged = client.purge_orphans()
+        if purged:
+            LOG.info(
+                "OVSDB %s: %d tegu_ryu QoS/Queue rows no port used purged", self.remote, purged
+            )
         for bridge in view.bridges:
             desired = rows.desired_rows(bridge.dpid)
             if desired is None:

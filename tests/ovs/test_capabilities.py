@@ -76,4 +76,5 @@ def test_a_per_switch_override_is_honoured_and_said(controller: ControllerProces
     assert overridden is not None and overridden["enforcement"] == {
         "backend": "meters",
         "reason": "enforcement = meters (configured for this switch)",
+        "problem": None,
     }

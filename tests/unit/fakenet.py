@@ -15,9 +15,17 @@ traces them all; ``send`` gives the first, the packet as forwarded.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from tegu_ryu.openflow.flows import OFPP_CONTROLLER, Flow, Output, PopVlan, PushVlan, SetField
+from tegu_ryu.openflow.flows import (
+    OFPP_CONTROLLER,
+    Flow,
+    Output,
+    PopVlan,
+    PushVlan,
+    SetField,
+    SetQueue,
+)
 from tegu_ryu.topology.model import Topology
 from tegu_ryu.topology.refs import LinkId, PortRef
 
@@ -33,6 +41,7 @@ class Trace:
     links: tuple[LinkId, ...]
     meters: tuple[tuple[int, int], ...] = ()  # (dpid, meter id) in the order passed
     fields: tuple[tuple[str, int | str], ...] = ()  # header values when it arrived
+    queues: tuple[tuple[int, int, int], ...] = ()  # (dpid, port, queue id) where one was set
 
 
 @dataclass
@@ -42,6 +51,7 @@ class _Copy:
     vlans: list[int]  # tags under the outermost one (``headers["vlan_vid"]``)
     links: list[LinkId]
     meters: list[tuple[int, int]]
+    queues: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 class FakeSwitch:
@@ -88,7 +98,14 @@ class FakeNetwork:
                 if ref in self.links:
                     link = self.links[ref]
                     pending.append(
-                        _Copy(link.dst, out.headers, out.vlans, [*out.links, link.id], out.meters)
+                        _Copy(
+                            link.dst,
+                            out.headers,
+                            out.vlans,
+                            [*out.links, link.id],
+                            out.meters,
+                            out.queues,
+                        )
                     )
                 else:
                     done.append(self._end(self.hosts_at.get(ref, "dropped"), out))
@@ -97,7 +114,11 @@ class FakeNetwork:
     @staticmethod
     def _end(outcome: str, copy: _Copy) -> Trace:
         return Trace(
-            outcome, tuple(copy.links), tuple(copy.meters), tuple(sorted(copy.headers.items()))
+            outcome,
+            tuple(copy.links),
+            tuple(copy.meters),
+            tuple(sorted(copy.headers.items())),
+            tuple(copy.queues),
         )
 
     def _through_switch(self, copy: _Copy) -> list[tuple[int, _Copy]]:
@@ -105,6 +126,7 @@ class FakeNetwork:
         leaving = []
         headers, vlans, meters = dict(copy.headers), list(copy.vlans), list(copy.meters)
         metadata = 0
+        queue: int | None = None  # set_queue applies to this switch's outputs only
         table: int | None = 0
         while table is not None:
             packet = {**headers, "in_port": copy.at.port, "metadata": metadata}
@@ -124,13 +146,15 @@ class FakeNetwork:
                     headers.pop("vlan_vid", None)
                     if vlans:
                         headers["vlan_vid"] = vlans.pop(0)
+                elif isinstance(action, SetQueue):
+                    queue = action.queue_id
                 elif isinstance(action, Output):
-                    leaving.append(
-                        (
-                            action.port,
-                            _Copy(copy.at, dict(headers), list(vlans), copy.links, list(meters)),
-                        )
-                    )
+                    queues = list(copy.queues)
+                    if queue is not None:
+                        queues.append((copy.at.dpid, action.port, queue))
+                    out = _Copy(copy.at, dict(headers), list(vlans), copy.links, list(meters))
+                    out.queues = queues
+                    leaving.append((action.port, out))
             if flow.metadata is not None:
                 metadata = flow.metadata
             table = flow.goto

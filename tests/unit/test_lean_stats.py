@@ -10,7 +10,16 @@ from hypothesis import strategies as st
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from tegu_ryu.openflow import lean_stats
-from tegu_ryu.openflow.flows import Flow, Opaque, Output, PopVlan, PushVlan, SetField, match
+from tegu_ryu.openflow.flows import (
+    Flow,
+    Opaque,
+    Output,
+    PopVlan,
+    PushVlan,
+    SetField,
+    SetQueue,
+    match,
+)
 from tegu_ryu.openflow.messages import flow_add, flow_from_stats, serialized
 
 NOW = 1_800_000_000.0
@@ -56,6 +65,7 @@ actions = st.lists(
         macs.map(lambda m: SetField("eth_dst", m)),
         st.sampled_from([0x8100, 0x88A8]).map(PushVlan),
         st.just(PopVlan()),
+        st.integers(0, 2**32 - 1).map(SetQueue),
         st.integers(0, 4095).map(lambda v: SetField("vlan_vid", v | 0x1000)),
     ),
     max_size=4,
