@@ -138,6 +138,8 @@ def test_reserve_extend_and_cancel_through_the_forms_with_a_token(
     page.wait(lambda: not page.all(f'#reservations tr[data-rid="{rid}"]'), "the row to go")
     page.wait(lambda: not page.all(bar), "the bar to go")
     assert "cancelled" in page.one('#detail-fields dd[data-field="state"]').text
+    page.choose("filter-state", "cancelled")
+    page.wait(lambda: page.attributes("#reservations tbody tr", "data-rid") == {rid}, "the filter")
     gone = as_tenant(token_controller, "acme-secret", f"/v1/reservations/{rid}")
     assert gone["state"] == "cancelled"
     assert page.console_errors(expected_statuses=(401,)) == []

@@ -14,6 +14,7 @@ export class ReservationList {
     this.onSelect = onSelect;
     this.report = report;
     this.selected = null;
+    this.asked = 0; // loads started: only the latest one's answer is shown
     this.body = byId("reservations").tBodies[0];
     for (const id of ["filter-state", "filter-type", "filter-enforcement"]) {
       byId(id).addEventListener("change", () => this.load());
@@ -33,10 +34,13 @@ export class ReservationList {
   async load() {
     const state = byId("filter-state").value;
     const states = state === "current" ? CURRENT : [state];
+    this.asked += 1;
+    const asked = this.asked; // an answer to an older question (a refresh overtaken) is dropped
     try {
       const pages = await Promise.all(
         states.map((s) => call("GET", `/v1/reservations${query({ ...this.filters(), state: s })}`)),
       );
+      if (asked !== this.asked) return;
       const found = pages.flatMap((page) => page.reservations);
       found.sort((a, b) => a.start.localeCompare(b.start) || a.id.localeCompare(b.id));
       this.show(found, pages.some((page) => page.next));

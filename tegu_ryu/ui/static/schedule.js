@@ -16,6 +16,7 @@ export class SchedulePanel {
     this.onReservation = onReservation;
     this.report = report;
     this.links = new Map();
+    this.asked = 0; // loads started: only the latest one's answer is drawn
     byId("timeline-link").addEventListener("change", () => this.choose(byId("timeline-link").value));
     byId("timeline-range").addEventListener("change", () => this.load());
   }
@@ -51,8 +52,11 @@ export class SchedulePanel {
     const from = new Date();
     const to = new Date(from.getTime() + Number(byId("timeline-range").value) * 1000);
     const path = `/v1/links/${encodeURIComponent(src)}/${encodeURIComponent(dst)}/schedule`;
+    this.asked += 1;
+    const asked = this.asked; // an answer to an older question (another link, a refresh) is dropped
     try {
       const schedule = await call("GET", path + query({ from: from.toISOString(), to: to.toISOString() }));
+      if (asked !== this.asked) return;
       drawTimeline(byId("timeline"), schedule, this.mine, this.onReservation);
       byId("timeline").setAttribute("data-link", key);
       byId("timeline-summary").textContent = summary(schedule, linkLabel(this.links.get(key)));
