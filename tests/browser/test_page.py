@@ -193,3 +193,35 @@ def test_a_wrong_token_is_refused_and_the_right_one_kept_for_the_session(
     page.wait(lambda: page.shown("token-dialog"), "the token prompt again")
     assert page.driver.execute_script("return sessionStorage.length") == 0
     assert page.console_errors(expected_statuses=(401,)) == []
+
+
+def test_a_measured_rate_is_shown_with_its_recent_readings(
+    controller: ControllerProcess, page: Page
+) -> None:
+    """With no switch nothing is measured, so the detail view is given a reservation as the API
+    shows one once its meters have been read twice (the Measured schema)."""
+    status, made = controller.request(
+        "POST", "/v1/reservations", {"src": "h1", "dst": "h3", "bandwidth": "20M", "duration": 600}
+    )
+    assert status == 201
+    reading = {"rate_bps": 19_800_000, "dropped_bps": 0, "since": made["start"]}
+    made["measured"] = {
+        "out": {**reading, "recent_bps": [0, 12_000_000, 19_800_000]},
+        "in": {**reading, "rate_bps": 150_000, "dropped_bps": 2_000, "recent_bps": [1, 2]},
+    }
+    page.open(controller.url)
+    page.wait_for_data(len(SWITCHES))
+    page.driver.execute_async_script(
+        """const [reservation, done] = arguments;
+        import("./detail.js").then((detail) => {
+          new detail.ReservationDetail(() => {}, () => {}, () => {}).show(reservation);
+          done();
+        });""",
+        made,
+    )
+    rows = page.all("#detail-measured .measured")
+    assert [row.get_attribute("data-direction") for row in rows] == ["out", "in"]
+    assert rows[0].text.startswith("out: 19.8 Mbit/s passed, 0 bit/s dropped, since ")
+    assert rows[1].text.startswith("in: 150 kbit/s passed, 2 kbit/s dropped, since ")
+    assert len(page.all("#detail-measured .sparkline")) == 2
+    assert page.console_errors() == []

@@ -100,14 +100,17 @@ export class ReservationDetail {
     }
     box.replaceChildren(
       html("h3", {}, "Measured"),
-      ...Object.entries(measured).map(([direction, m]) =>
-        html(
-          "p",
-          { class: "measured", "data-direction": direction },
-          `${direction}: ${bps(m.rate_bps)} passed, ${bps(m.dropped_bps)} dropped, since ${utc(m.since)} `,
-          sparkline(m.recent_bps),
-        ),
-      ),
+      ...["out", "in"]
+        .filter((direction) => measured[direction])
+        .map((direction) => {
+          const m = measured[direction];
+          return html(
+            "p",
+            { class: "measured", "data-direction": direction },
+            `${direction}: ${bps(m.rate_bps)} passed, ${bps(m.dropped_bps)} dropped, since ${utc(m.since)} `,
+            sparkline(m.recent_bps),
+          );
+        }),
     );
   }
 
