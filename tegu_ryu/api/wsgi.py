@@ -4,7 +4,8 @@ Every answer is JSON, errors included: ``{"error": {"code", "message",
 "details"?}}`` with the status that fits (400 bad input, 401 no or bad token,
 403 not yours or not admin, 404 unknown, 405 wrong method with ``Allow``, 409
 refused by the current state). 500 is only for our own bugs, which are
-logged with the request.
+logged with the request. The one exception: the web page's files under
+``/ui/`` (``tegu_ryu.ui``), HTML, scripts and styles.
 """
 
 from __future__ import annotations

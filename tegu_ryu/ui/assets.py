@@ -67,12 +67,12 @@ class Assets:
         return response
 
     def page(self, request: Request, params: dict[str, str], who: Principal) -> Response:
-        return self._serve(request, INDEX)
+        return self._serve(INDEX)
 
     def asset(self, request: Request, params: dict[str, str], who: Principal) -> Response:
-        return self._serve(request, params["asset"])
+        return self._serve(params["asset"])
 
-    def _serve(self, request: Request, name: str) -> Response:
+    def _serve(self, name: str) -> Response:
         asset = self.files.get(name)
         if asset is None:
             raise NotFound(f"no such file of the web page: {clipped(name, 80)}")
