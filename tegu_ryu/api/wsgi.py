@@ -4,7 +4,8 @@ Every answer is JSON, errors included: ``{"error": {"code", "message",
 "details"?}}`` with the status that fits (400 bad input, 401 no or bad token,
 403 not yours or not admin, 404 unknown, 405 wrong method with ``Allow``, 409
 refused by the current state). 500 is only for our own bugs, which are
-logged with the request.
+logged with the request. The one exception: the web page's files under
+``/ui/`` (``tegu_ryu.ui``), HTML, scripts and styles.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from tegu_ryu.errors import (
 from tegu_ryu.metrics import CONTENT_TYPE
 from tegu_ryu.reservations.model import Reservation
 from tegu_ryu.tenancy import Principal
+from tegu_ryu.ui.assets import Assets
 
 LOG = logging.getLogger(__name__)
 
@@ -184,6 +186,11 @@ class Api:
         r.add("PUT", "/v1/settings", self.put_settings)
         r.add("GET", "/v1/alarms", self.alarms)
         r.add("GET", "/metrics", self.metrics, public=True)  # its access is decided inside
+        # The web page's files hold no data: its scripts ask /v1 with the user's token.
+        ui = Assets()
+        r.add("GET", "/ui", ui.redirect, public=True)
+        r.add("GET", "/ui/", ui.page, public=True)
+        r.add("GET", "/ui/{asset}", ui.asset, public=True)
         # Tegu's text protocol authenticates per command (auth=, X-Auth-Tegu), inside.
         for path in ("/tegu/api", "/tegu/bandwidth"):
             for method in ("POST", "PUT", "DELETE", "GET"):
