@@ -32,6 +32,7 @@ from tegu_ryu.metrics import Metrics
 from tegu_ryu.openflow.flows import Meter
 from tegu_ryu.openflow.reconcile import Changes, InstalledFlow
 from tegu_ryu.openflow.reconciler import Reconciler, SwitchState
+from tegu_ryu.ovsdb.rows import BridgeRows
 from tegu_ryu.reservations.mirror_admission import MirrorSettings
 from tegu_ryu.reservations.model import Direction, Reservation, State
 from tegu_ryu.reservations.policy import Policy
@@ -371,6 +372,13 @@ class Controller:
         with self.lock:
             known = self._facts.get(dpid, SwitchFacts())
             self._facts[dpid] = replace(known, datapath_type=datapath_type, ovs_version=ovs_version)
+
+    def desired_rows(self, dpid: int) -> BridgeRows:
+        """The tegu-owned OVSDB rows bridge ``dpid`` should hold (a host agent writes them).
+
+        Placeholder of the agent branch (none yet); the OVSDB backend's version replaces it.
+        """
+        return BridgeRows()
 
     def backend(self, dpid: int) -> Backend:
         """How switch ``dpid`` enforces reservations, and why (its facts and the settings)."""
