@@ -65,6 +65,10 @@ class Refused(Exception):
     """The controller said no (a wrong token); retried all the same, at the slowest pace."""
 
 
+class OvsdbUnavailable(Exception):
+    """The local OVSDB cannot be reached (yet); retried like the controller."""
+
+
 class Stopping(Exception):
     """Asked to stop while connected."""
 
@@ -105,7 +109,7 @@ class Agent:
         while not self._stopping.is_set():
             try:
                 if self._ovsdb is None:
-                    self._ovsdb = self._connect_ovsdb()
+                    self._ovsdb = self._local_ovsdb()
                 with self._connect() as sock:
                     self._converse(sock)
             except Stopping:
@@ -116,7 +120,7 @@ class Agent:
             except Exception as exc:  # any failure: say it once per streak, try again later
                 problem = f"{type(exc).__name__}: {exc}"
                 if problem != failing:
-                    LOG.warning("controller %s:%d: %s", *self.settings.controller, problem)
+                    LOG.warning("%s; retrying", problem)
                 failing = problem
             else:
                 failing = None
@@ -126,8 +130,19 @@ class Agent:
         if self._ovsdb is not None:
             self._ovsdb.close()
 
+    def _local_ovsdb(self) -> Ovsdb:
+        try:
+            return self._connect_ovsdb()
+        except Exception as exc:
+            raise OvsdbUnavailable(f"the local OVSDB: {exc}") from exc
+
     def _connect(self) -> socket.socket:
-        sock = socket.create_connection(self.settings.controller, timeout=WELCOME_TIMEOUT)
+        """A connection to the controller; OSError says why there is none."""
+        host, port = self.settings.controller
+        try:
+            sock = socket.create_connection((host, port), timeout=WELCOME_TIMEOUT)
+        except OSError as exc:
+            raise ConnectionError(f"controller {host}:{port}: {exc}") from exc
         if self.settings.tls is not None:
             name = self.settings.tls_server_name or self.settings.controller[0]
             sock = self.settings.tls.wrap_socket(sock, server_hostname=name)
