@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
+import ssl
 import struct
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -348,3 +351,43 @@ def test_listen_addresses() -> None:
     for bad in ("29055", "host:", "host:99999", ":5"):
         with pytest.raises(ValueError, match="HOST:PORT"):
             parse_listen(bad)
+
+
+def test_tls_carries_the_agent_and_a_plain_client_is_dropped(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "agent.pem", tmp_path / "agent.key"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert, key)
+    registry = AgentRegistry()
+    listener = AgentListener(
+        ("127.0.0.1", 0), TOKEN.encode(), registry, lambda dpid: BridgeRows(), tls=server
+    )
+    listener.start()
+    stopping = threading.Event()
+    settings = Settings(
+        listener.address, TOKEN, "compute-tls", 0.2, 0.1, 0.2,
+        ssl.create_default_context(cafile=str(cert)), "localhost",
+    )  # fmt: skip
+    thread = threading.Thread(target=Agent(settings, FakeOvsdb, stopping).run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: registry.dpids() == {DPID}, what="the agent over TLS")
+        with socket.create_connection(listener.address, timeout=5) as plain:
+            plain.sendall(protocol.encode(protocol.hello(TOKEN, "plain", "1")))
+            assert closed(plain)
+        assert [a["host"] for a in registry.view()] == ["compute-tls"]
+    finally:
+        stopping.set()
+        thread.join(5)
+        listener.stop()
