@@ -31,11 +31,12 @@ from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 from os_ken.topology import event as topo_event
 
+from tegu_ryu.agents.registry import AgentRegistry
 from tegu_ryu.api.server import ApiServer
 from tegu_ryu.api.wsgi import Api
 from tegu_ryu.assembly import assemble_controller
 from tegu_ryu.auth import Authenticator
-from tegu_ryu.config import controller_settings, metrics_public, server_limits
+from tegu_ryu.config import agent_listener, controller_settings, metrics_public, server_limits
 from tegu_ryu.controller import Controller
 from tegu_ryu.enforcement.planner import serial_of_meter
 from tegu_ryu.openflow import lean_mods, lean_stats, messages
@@ -168,6 +169,12 @@ class TeguApp(app_manager.OSKenApp):
             cfg.CONF.auth_mode, cfg.CONF.token_file, cfg.CONF.api_host
         )
         limits = server_limits(cfg.CONF)
+        self.agents = AgentRegistry()
+        self.controller.reservations.engine.endpoint_names = self.agents.endpoint_mac
+        self.controller.agent_dpids = self.agents.dpids
+        self.agent_listener = agent_listener(
+            cfg.CONF, self.agents, lambda dpid: self.controller.desired_rows(dpid, by_agent=True)
+        )
         api = Api(
             self.controller,
             authenticator,
@@ -175,6 +182,7 @@ class TeguApp(app_manager.OSKenApp):
             max_body=limits.max_body_bytes,
             max_waiting=max(1, limits.threads // 2),
             metrics_public=metrics_public(cfg.CONF.metrics_access, cfg.CONF.api_host),
+            agents=self.agents,
         )
         self.api = ApiServer(cfg.CONF.api_host, cfg.CONF.api_port, api, limits)
         self._wake = threading.Event()  # a change may have brought the next edge closer
@@ -186,6 +194,8 @@ class TeguApp(app_manager.OSKenApp):
     def start(self) -> None:
         super().start()
         self.api.start()
+        if self.agent_listener is not None:
+            self.agent_listener.start()
         self.threads.append(hub.spawn(self._timer))
         for remote in cfg.CONF.ovsdb_remotes:
             if remote.strip().lower() != "none":
@@ -207,6 +217,8 @@ class TeguApp(app_manager.OSKenApp):
         self._wake.set()
         for watcher in self._watchers:
             watcher.refresh()
+        if self.agent_listener is not None:
+            self.agent_listener.stop()
         self.api.stop()
         super().stop()
 
@@ -488,6 +500,8 @@ class TeguApp(app_manager.OSKenApp):
             self._rows_version = version
             for watcher in self._watchers:
                 watcher.refresh()
+        if self.agent_listener is not None:
+            self.agent_listener.refresh()  # the agents' rows follow the same desired state
         LOG.debug("pass: %s", {dpid_str(d): len(c) for d, c in work.items()} or "nothing now")
         for dpid, changes in work.items():
             self._send_changes(dpid, changes, now)

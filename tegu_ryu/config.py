@@ -9,14 +9,19 @@ ryu-manager. os-ken's own options (``ofp_listen_host``, ``ofp_tcp_listen_port``,
 from __future__ import annotations
 
 import ipaddress
+import ssl
+from collections.abc import Callable
 
 from oslo_config import cfg
 
+from tegu_ryu.agents.listener import AgentListener, parse_listen, read_token
+from tegu_ryu.agents.registry import AgentRegistry
 from tegu_ryu.api.server import ServerLimits
 from tegu_ryu.controller import ControllerSettings
 from tegu_ryu.enforcement.backends import SETTINGS as ENFORCEMENT_SETTINGS
 from tegu_ryu.enforcement.planner import MeterSettings
 from tegu_ryu.errors import ConfigurationError, RequestError
+from tegu_ryu.ovsdb.rows import BridgeRows
 from tegu_ryu.reservations.mirror_admission import MirrorSettings
 from tegu_ryu.reservations.mirror_requests import TunnelRequest
 from tegu_ryu.reservations.policy import Discount, Fence, Policy
@@ -270,6 +275,25 @@ OPTIONS = [
         "(drift repair); a switch is re-read no sooner than nine times as long as its last "
         "read took, so that drift repair stays a tenth of the work however many flows it holds.",
     ),
+    cfg.StrOpt(
+        "agent-listen",
+        default="",
+        help="HOST:PORT where host agents (tegu-agent) connect, e.g. 127.0.0.1:29055; empty "
+        "(the default) for no agents. Needs agent_token_file.",
+    ),
+    cfg.StrOpt(
+        "agent-token-file",
+        help="File holding the shared token agents must present (the same file as theirs).",
+    ),
+    cfg.StrOpt("agent-tls-cert", help="PEM certificate of the agent port; TLS when set."),
+    cfg.StrOpt("agent-tls-key", help="PEM private key of agent_tls_cert."),
+    cfg.FloatOpt(
+        "agent-heartbeat-timeout",
+        default=30.0,
+        min=1.0,
+        help="Seconds an agent may stay silent before it is dropped and shown as gone "
+        "(agents send a heartbeat every 10 s by default).",
+    ),
 ]
 
 APP_OPTION = cfg.MultiStrOpt(
@@ -352,6 +376,47 @@ def metrics_public(access: str, api_host: str) -> bool:
         return ipaddress.ip_address(api_host).is_loopback
     except ValueError:
         return api_host == "localhost"
+
+
+def agent_listener(
+    conf: cfg.ConfigOpts,
+    registry: AgentRegistry,
+    desired_rows: Callable[[int], BridgeRows | None],
+) -> AgentListener | None:
+    """The agent port as configured (bound, not started), or None when ``agent_listen`` is
+    empty; ConfigurationError naming the key that is wrong."""
+    try:
+        address = parse_listen(conf.agent_listen)
+    except ValueError as exc:
+        raise ConfigurationError(f"agent_listen: {exc}") from exc
+    if address is None:
+        return None
+    if not conf.agent_token_file:
+        raise ConfigurationError("agent_listen needs agent_token_file: agents must prove a token")
+    try:
+        token = read_token(conf.agent_token_file)
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"agent_token_file: {exc}") from exc
+    tls = None
+    if conf.agent_tls_cert or conf.agent_tls_key:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            tls.load_cert_chain(conf.agent_tls_cert or "", conf.agent_tls_key or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(f"agent_tls_cert/agent_tls_key: {exc}") from exc
+    try:
+        return AgentListener(
+            address,
+            token,
+            registry,
+            desired_rows,
+            tls=tls,
+            heartbeat_timeout=conf.agent_heartbeat_timeout,
+        )
+    except OSError as exc:
+        raise ConfigurationError(
+            f"agent_listen: cannot listen on {conf.agent_listen}: {exc}"
+        ) from exc
 
 
 def _enforcement_overrides(entries: list[str]) -> dict[int, str]:

@@ -103,6 +103,7 @@ class Controller:
         self._planned_version = -1  # the engine's version the desired state follows
         self._rows: tuple[object, dict[int, BridgeRows]] = (None, {})
         self._row_problems: dict[int, str] = {}  # per switch: why its OVSDB rows are not right
+        self.agent_dpids: Callable[[], frozenset[int]] = frozenset  # bridges agents write
         # Notified whenever what the switches hold may have moved on: clients waiting to
         # hear that their reservation is installed wake up instead of polling.
         self._enforcement_moved = threading.Condition(self.lock)
@@ -394,11 +395,15 @@ class Controller:
 
     # ------------------------------------------------------------ OVSDB rows
 
-    def desired_rows(self, dpid: int) -> BridgeRows | None:
+    def desired_rows(self, dpid: int, *, by_agent: bool = False) -> BridgeRows | None:
         """The tegu_ryu rows bridge ``dpid`` should hold; None unless it is connected to this
-        controller (an OVSDB server may hold bridges of other controllers: not ours to touch)."""
+        controller (an OVSDB server may hold bridges of other controllers: not ours to touch).
+
+        A bridge a connected host agent reports is written by that agent (``by_agent``), not
+        by the controller's own OVSDB remotes: one writer per bridge.
+        """
         with self.lock:
-            if dpid not in self.reconciler.switches:
+            if dpid not in self.reconciler.switches or by_agent != (dpid in self.agent_dpids()):
                 return None
             return self.planned_rows().get(dpid, BridgeRows())
 

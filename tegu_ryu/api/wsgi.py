@@ -23,6 +23,7 @@ import routes
 from webob import Request, Response
 
 from tegu_ryu import __version__
+from tegu_ryu.agents.registry import AgentRegistry
 from tegu_ryu.api import views
 from tegu_ryu.api.paging import page_of
 from tegu_ryu.auth import Authenticator
@@ -152,6 +153,7 @@ class Api:
         max_body: int = 1024 * 1024,
         max_waiting: int = 4,
         metrics_public: bool = True,
+        agents: AgentRegistry | None = None,
     ) -> None:
         """``max_waiting``: requests that may wait (``?wait=``) at once; the others answer
         at once, so that waiting clients can never take every server thread."""
@@ -159,6 +161,7 @@ class Api:
         self.max_body = max_body
         self._waiting = threading.BoundedSemaphore(max_waiting)
         self.metrics_public = metrics_public
+        self.agents = agents or AgentRegistry()
         controller.metrics.watch(controller, clock)
         self.service = controller.reservations
         self.authenticator = authenticator or Authenticator(None)
@@ -185,6 +188,7 @@ class Api:
         r.add("GET", "/v1/settings", self.get_settings)
         r.add("PUT", "/v1/settings", self.put_settings)
         r.add("GET", "/v1/alarms", self.alarms)
+        r.add("GET", "/v1/agents", self.list_agents)
         r.add("GET", "/metrics", self.metrics, public=True)  # its access is decided inside
         # The web page's files hold no data: its scripts ask /v1 with the user's token.
         ui = Assets()
@@ -432,6 +436,12 @@ class Api:
         if reply.body is None:
             return Response(status=reply.status)
         return json_response(reply.body, status=reply.status)
+
+    def list_agents(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        """The host agents and their inventories (admins: they show every tenant's VMs)."""
+        if not who.admin:
+            raise Forbidden("the list of host agents is for admins")
+        return json_response({"agents": self.agents.view()})
 
     def alarms(self, request: Request, params: dict[str, str], who: Principal) -> Response:
         return json_response({"alarms": [views.alarm_json(a) for a in self.service.alarms(who)]})

@@ -446,6 +446,14 @@ def topology(ctx: Context) -> None:
 
 
 @cli.command()
+@click.pass_obj
+def agents(ctx: Context) -> None:
+    """Host agents (tegu-agent): connected or gone, their bridges and VMs (admins)."""
+    answer = ctx.call("GET", "/v1/agents")
+    ctx.show(answer, render.agents_table(answer["agents"]))
+
+
+@cli.command()
 @click.option("--schedule", "link", help="One link's timeline: DPID:PORT->DPID:PORT.")
 @click.option("--from", "start", help="Timeline start (default now).")
 @click.option("--to", "end", help="Timeline end (default a day later).")

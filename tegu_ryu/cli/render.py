@@ -259,6 +259,32 @@ def links_table(links: list[dict[str, Any]]) -> Table:
     return table
 
 
+def agents_table(agents: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"{len(agents)} host agents")
+    for column in ("host", "connected", "since", "last heartbeat", "version", "bridges", "VMs"):
+        table.add_column(column)
+    for agent in agents:
+        bridges = agent["bridges"]
+        vms = sorted(
+            {
+                i.get("vm_name") or i["vm_uuid"]
+                for b in bridges
+                for i in b["interfaces"]
+                if "vm_uuid" in i or "vm_name" in i
+            }
+        )
+        table.add_row(
+            agent["host"],
+            "yes" if agent["connected"] else "[red]gone[/red]",
+            when(agent["connected_since"]),
+            when(agent["last_heartbeat"]),
+            agent["version"],
+            ", ".join(f"{b['name']} ({b['dpid']})" for b in bridges) or "-",
+            ", ".join(vms) or "-",
+        )
+    return table
+
+
 def topology_tables(topology: dict[str, Any]) -> list[Table]:
     switches = Table(title=f"{len(topology['switches'])} switches")
     for column in ("dpid", "connected", "sync", "ports"):

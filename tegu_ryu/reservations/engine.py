@@ -53,6 +53,7 @@ from tegu_ryu.topology.refs import HOST_SIDE, LinkId, PortRef, to_host
 from tegu_ryu.units import format_bitrate
 
 LOG = logging.getLogger(__name__)
+NAMED_ENDPOINTS = ("vm:", "iface:")  # endpoints named through the host agents' inventories
 JOURNAL = 100_000  # changes remembered by id (beyond that, enforcement compares everything)
 FoundT = TypeVar("FoundT")
 KindT = TypeVar("KindT", bound=Reservation)
@@ -133,6 +134,8 @@ class Engine:
         # Which reservation each change was about: the ids of changes version - len .. version.
         self._journal: deque[str] = deque(maxlen=JOURNAL)
         self._edges: list[tuple[float, str]] = []  # heap of (start or end, reservation id)
+        # ``vm:NAME`` / ``iface:ID`` -> MAC, from the host agents' inventories (app-wired).
+        self.endpoint_names: Callable[[str], str | None] | None = None
 
     # ---------------------------------------------------------------- queries
 
@@ -314,6 +317,8 @@ class Engine:
     def resolve(self, given: str, field: str, *, external_ok: bool) -> Endpoint:
         """An endpoint from an address, a MAC or a host name; 404 if the network lacks it."""
         text = given.strip()
+        if text.startswith(NAMED_ENDPOINTS):
+            return self._resolve_named(text, field)
         lowered = text.lower()
         host = (
             self.topology.host_by_ip(_canonical_ip(text) or text)
@@ -331,6 +336,25 @@ class Engine:
             code="unknown_endpoint",
             details={"field": field},
         )
+
+    def _resolve_named(self, text: str, field: str) -> Endpoint:
+        """``vm:NAME`` or ``iface:ID``: the MAC a host agent reports for it, then that host."""
+        mac = self.endpoint_names(text) if self.endpoint_names is not None else None
+        if mac is None:
+            raise NotFound(
+                f"{field} {text!r} names no VM or interface that a host agent reports",
+                code="unknown_endpoint",
+                details={"field": field},
+            )
+        host = self.topology.host_by_mac(mac)
+        if host is None:
+            raise NotFound(
+                f"{field} {text!r} is MAC {mac}, which the controller has not seen on the network",
+                code="unknown_endpoint",
+                details={"field": field},
+            )
+        ip = host.ips[0] if host.ips else None
+        return Endpoint(given=text, mac=host.mac, ip=ip, attach=host.attach, name=host.name)
 
     def room(self, tenant: str, link: LinkId, window: Window) -> Room:
         """What ``tenant`` could still book on ``link`` over ``window``."""

@@ -132,7 +132,7 @@ def _output(value: Any) -> str | TunnelRequest:
             f"output.{unknown[0]}", f"unknown field; expected {', '.join(sorted(_TUNNEL_FIELDS))}"
         )
     kind = value.get("tunnel")
-    if kind not in TUNNEL_KEYS:
+    if not isinstance(kind, str) or kind not in TUNNEL_KEYS:
         raise InvalidField("output.tunnel", "is required: gre or vxlan")
     fields = value
     remote = fields.get("remote_ip")

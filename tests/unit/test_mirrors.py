@@ -219,6 +219,19 @@ def test_a_booked_copy_that_would_overfill_a_link_is_refused_naming_it() -> None
         ({"match": {"dst_port": 80, "protocol": "icmp"}}, InvalidField, "match.dst_port"),
         ({"output": "0000000000000001:1"}, InvalidField, "output"),  # a port between switches
         ({"bogus": 1}, InvalidField, "bogus"),
+        ({"output": {"tunnel": {}, "remote_ip": "10.99.0.3"}}, InvalidField, "output.tunnel"),
+        ({"output": {"tunnel": "gre", "remote_ip": "nowhere"}}, InvalidField, "output.remote_ip"),
+        (
+            {"output": {"tunnel": "vxlan", "remote_ip": "::1", "key": 2**24}},
+            InvalidField,
+            "output.key",
+        ),
+        (
+            {"output": {"tunnel": "gre", "remote_ip": "10.99.0.3", "ttl": 1}},
+            InvalidField,
+            "output.ttl",
+        ),
+        ({"output": {"tunnel": "gre", "remote_ip": "10.99.0.3"}}, Forbidden, "output.remote_ip"),
     ],
 )
 def test_bad_requests_say_which_field_and_store_nothing(

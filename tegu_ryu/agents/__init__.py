@@ -1,0 +1,1 @@
+"""Host agents: the controller's side of ``tegu-agent`` (wire protocol, listener, registry)."""
