@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -66,9 +67,12 @@ class OvsdbWatcher:
         self._wake.set()
 
     def _pause(self, seconds: float) -> None:
-        self._stopping.wait(SPACING)
-        self._wake.wait(max(0.0, seconds - SPACING))
+        """Until woken or ``seconds`` passed, and at least ``SPACING`` after the last pass: a
+        change after a quiet time is handled at once, a burst of them once per spacing."""
+        began = time.monotonic()
+        self._wake.wait(seconds)
         self._wake.clear()
+        self._stopping.wait(max(0.0, SPACING - (time.monotonic() - began)))
 
     def run(self) -> None:
         failing: str | None = None
