@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from controller_process import terminate
+
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 
@@ -54,13 +56,7 @@ class AgentProcess:
     def stop(self, timeout: float = 10) -> int | None:
         if self.process is None:
             return None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        status = self.process.returncode
+        status = terminate(self.process, timeout)
         self.process = None
         return status
 

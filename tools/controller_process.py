@@ -116,14 +116,7 @@ class ControllerProcess:
         """SIGTERM, then SIGKILL if it will not go; returns the exit status."""
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        status = self.process.returncode
+        status = terminate(self.process, timeout)
         self.process = None
         return status
 
@@ -185,3 +178,15 @@ class ControllerProcess:
         raise TimeoutError(
             f"timed out after {timeout}s waiting for {what}; log:\n{self.log()[-4000:]}"
         )
+
+
+def terminate(process: subprocess.Popen[Any], timeout: float) -> int:
+    """SIGTERM, then SIGKILL if ``process`` will not go within ``timeout``; its exit status."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
