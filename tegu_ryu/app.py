@@ -49,6 +49,7 @@ from tegu_ryu.openflow.flows import (
 from tegu_ryu.openflow.reconcile import Changes, InstalledFlow
 from tegu_ryu.openflow.reconciler import owner_serial, wire_order
 from tegu_ryu.ovsdb.client import OvsdbView
+from tegu_ryu.ovsdb.rows import PORT_PREFIX
 from tegu_ryu.ovsdb.watcher import OvsdbWatcher
 from tegu_ryu.process import STOP
 from tegu_ryu.topology.model import PortState
@@ -134,6 +135,13 @@ def from_current_connection(handler: HandlerT) -> HandlerT:
     return wrapper  # type: ignore[return-value]
 
 
+def fabric_port(port: Any) -> bool:
+    """A port the topology knows: a physical one, and not a tunnel port tegu_ryu made for a
+    mirror (only the mirror's copies go there: flooding out of it would send tenants' frames
+    out of the network)."""
+    return bool(port.port_no <= MAX_PORT and not port_state(port).name.startswith(PORT_PREFIX))
+
+
 def port_state(port: Any) -> PortState:
     """Our view of an os-ken OFPPort."""
     ofp = ofproto_v1_3
@@ -188,7 +196,8 @@ class TeguApp(app_manager.OSKenApp):
         self._wake = threading.Event()  # a change may have brought the next edge closer
         self._tick_pending = threading.Event()  # posted, not yet handled
         self._watchers: list[OvsdbWatcher] = []
-        self._rows_version = -1  # the reservations' version the OVSDB watchers last looked at
+        # The reservations' version and switches' backends the OVSDB writers last looked at.
+        self._rows_key: tuple[int, tuple[tuple[int, str], ...]] = (-1, ())
         self.controller.on_change = self._on_change
 
     def start(self) -> None:
@@ -342,7 +351,7 @@ class TeguApp(app_manager.OSKenApp):
                 datapath.address,
                 " (replacing its previous connection)" if replaced is not None else "",
             )
-            ports = [port_state(p) for p in datapath.ports.values() if p.port_no <= MAX_PORT]
+            ports = [port_state(p) for p in datapath.ports.values() if fabric_port(p)]
             self.controller.switch_connected(datapath.id, ports, time.time())
             self._probe_features(datapath.id)
             for watcher in self._watchers:
@@ -362,7 +371,7 @@ class TeguApp(app_manager.OSKenApp):
     def _port_status(self, ev: Any) -> None:
         msg = ev.msg
         dpid = msg.datapath.id
-        if msg.desc.port_no > MAX_PORT:
+        if not fabric_port(msg.desc):
             return
         if msg.reason == ofproto_v1_3.OFPPR_DELETE:
             self.controller.port_deleted(dpid, msg.desc.port_no)
@@ -495,13 +504,16 @@ class TeguApp(app_manager.OSKenApp):
         """Send the next phase of changes, if no earlier one awaits confirmation."""
         now = time.time()
         work = self.controller.next_pass(now)
-        version = self.controller.reservations.engine.version
-        if version != self._rows_version:  # reservations changed: so may their OVSDB rows
-            self._rows_version = version
+        rows_key = (
+            self.controller.reservations.engine.version,
+            tuple(sorted(self.controller.desired.modes.items())),
+        )
+        if rows_key != self._rows_key:  # reservations or backends changed: so may OVSDB rows
+            self._rows_key = rows_key
             for watcher in self._watchers:
                 watcher.refresh()
-        if self.agent_listener is not None:
-            self.agent_listener.refresh()  # the agents' rows follow the same desired state
+            if self.agent_listener is not None:
+                self.agent_listener.refresh()  # the agents' rows follow the same desired state
         LOG.debug("pass: %s", {dpid_str(d): len(c) for d, c in work.items()} or "nothing now")
         for dpid, changes in work.items():
             self._send_changes(dpid, changes, now)

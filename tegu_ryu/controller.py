@@ -405,6 +405,9 @@ class Controller:
         with self.lock:
             if dpid not in self.reconciler.switches or by_agent != (dpid in self.agent_dpids()):
                 return None
+            setting = self.settings.enforcement_overrides.get(dpid, self.settings.enforcement)
+            if setting == "auto" and self._facts.get(dpid, SwitchFacts()).meters is None:
+                return None  # its backend, hence its queues, is not known yet: touch nothing
             return self.planned_rows().get(dpid, BridgeRows())
 
     def planned_rows(self) -> dict[int, BridgeRows]:

@@ -11,20 +11,12 @@ before the controller has said what it wants.
 from __future__ import annotations
 
 import logging
-from typing import Protocol
 
 from tegu_ryu.agents.protocol import Applied
-from tegu_ryu.ovsdb.rows import BridgeRows, RowChanges, row_changes
+from tegu_ryu.ovsdb.rows import BridgeRows
+from tegu_ryu.ovsdb.sync import RowStore, describe, sync_bridge
 
 LOG = logging.getLogger(__name__)
-
-
-class RowStore(Protocol):
-    """What the keeper needs of an OVSDB connection (``OvsdbClient``)."""
-
-    def held(self, bridge: str) -> tuple[BridgeRows, frozenset[int]]: ...
-
-    def apply(self, changes: RowChanges) -> None: ...
 
 
 class Keeper:
@@ -41,6 +33,8 @@ class Keeper:
         check) only those written to or failing.
         """
         results = []
+        if self.desired is not None:
+            self._purge(store)
         for dpid, rows in sorted((self.desired or {}).items()):
             result = self._apply_one(store, dpid, names.get(dpid), rows)
             if not quiet or result.written or result.error is not None:
@@ -53,11 +47,21 @@ class Keeper:
         if bridge is None:
             return Applied(dpid, 0, f"this host has no bridge with datapath id {dpid:016x}")
         try:
-            changes = row_changes(bridge, rows, *store.held(bridge))
-            if changes:
-                store.apply(changes)
-                LOG.info("bridge %s: wrote %d changes (%s)", bridge, len(changes), changes)
+            result = sync_bridge(store, bridge, rows)
         except Exception as exc:  # the OVSDB said no: report it, try again next time
             LOG.error("bridge %s: writing tegu rows failed: %s", bridge, exc)
             return Applied(dpid, 0, f"{type(exc).__name__}: {exc}")
-        return Applied(dpid, len(changes), None)
+        if result.changes:
+            LOG.info("bridge %s: %s", bridge, describe(result.changes))
+        return Applied(dpid, len(result.changes), result.problem)
+
+    @staticmethod
+    def _purge(store: RowStore) -> None:
+        """tegu_ryu's QoS and Queue rows that no port uses any more (left by a hand edit)."""
+        try:
+            purged = store.purge_orphans()
+        except Exception as exc:  # the OVSDB said no: the bridges may still be written
+            LOG.error("purging unused tegu rows failed: %s", exc)
+            return
+        if purged:
+            LOG.info("purged %d unused tegu QoS/Queue rows", purged)

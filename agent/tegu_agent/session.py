@@ -44,7 +44,11 @@ class Ovsdb(Protocol):
 
     def held(self, bridge: str) -> tuple[BridgeRows, frozenset[int]]: ...
 
+    def ofports(self, bridge: str) -> frozenset[int]: ...
+
     def apply(self, changes: RowChanges) -> None: ...
+
+    def purge_orphans(self) -> int: ...
 
     def close(self) -> None: ...
 
@@ -165,7 +169,7 @@ class Agent:
             settings.host,
         )
         self.backoff.reset()
-        Connection(self, sock).run()
+        Connection(self, sock, heartbeat_interval(settings.heartbeat, welcome)).run()
 
     def inventory(self) -> tuple[InventoryBridge, ...]:
         assert self._ovsdb is not None
@@ -184,18 +188,19 @@ class Agent:
 class Connection:
     """One welcomed connection: the timers and the messages on it."""
 
-    def __init__(self, agent: Agent, sock: socket.socket) -> None:
+    def __init__(self, agent: Agent, sock: socket.socket, heartbeat: float) -> None:
         self.agent = agent
         self.sock = sock
+        self.heartbeat = heartbeat
         self.reported: tuple[InventoryBridge, ...] | None = None
         now = time.monotonic()
-        self.next_heartbeat = now + agent.settings.heartbeat
+        self.next_heartbeat = now + heartbeat
         self.next_poll = now
         self.next_resync = now + agent.settings.resync
 
     def run(self) -> None:
         self.report_inventory()
-        silence = 3 * self.agent.settings.heartbeat  # the controller answers every heartbeat
+        silence = 3 * self.heartbeat  # the controller answers every heartbeat
         while True:
             message = protocol.read_message(self.sock, time.monotonic() + silence, self.tick)
             if message is None:
@@ -213,7 +218,7 @@ class Connection:
         now = time.monotonic()
         settings = self.agent.settings
         if now >= self.next_heartbeat:
-            self.next_heartbeat = now + settings.heartbeat
+            self.next_heartbeat = now + self.heartbeat
             protocol.write_message(self.sock, {"type": "heartbeat"})
         if now >= self.next_poll:
             self.next_poll = now + settings.poll
@@ -239,3 +244,12 @@ class Connection:
             protocol.write_message(
                 self.sock, protocol.applied(result.dpid, result.written, result.error)
             )
+
+
+def heartbeat_interval(configured: float, welcome: dict[str, Any]) -> float:
+    """The configured interval, but at most a third of the controller's timeout (it says it in
+    its welcome): a slower heartbeat would have the controller drop the agent over and over."""
+    timeout = welcome.get("heartbeat_timeout")
+    if isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0:
+        return min(configured, timeout / 3)
+    return configured

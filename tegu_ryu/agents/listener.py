@@ -38,6 +38,7 @@ from tegu_ryu.ovsdb.rows import BridgeRows
 LOG = logging.getLogger(__name__)
 POLL = 0.25  # seconds a connection thread waits on its socket before looking at its outbox
 REFRESH_PERIOD = 10.0  # seconds between checks of every agent's rows even unasked
+REFRESH_SPACING = 0.1  # seconds at least between checks: a burst of changes costs one
 
 
 def parse_listen(text: str) -> tuple[str, int] | None:
@@ -184,7 +185,7 @@ class AgentListener:
     def _welcome(self, sock: socket.socket, peer: str) -> _Session | None:
         """Read the hello and check its token; the session, or None when refused."""
         deadline = time.monotonic() + self.hello_timeout
-        message = protocol.read_message(sock, deadline, on_idle=None)
+        message = protocol.read_message(sock, deadline, on_idle=None, limit=protocol.MAX_HELLO)
         if message is None:
             LOG.info("agents: %s closed before its hello", peer)
             return None
@@ -201,14 +202,18 @@ class AgentListener:
         if replaced is not None:
             LOG.info("agents: %s replaces the connection from %s", hello.host, replaced.peer)
             replaced.close()
-        protocol.write_message(
-            sock,
-            {
-                "type": "welcome",
-                "version": __version__,
-                "heartbeat_timeout": self.heartbeat_timeout,
-            },
-        )
+        try:  # registered first, so that a welcomed agent is known; gone, it is forgotten
+            protocol.write_message(
+                sock,
+                {
+                    "type": "welcome",
+                    "version": __version__,
+                    "heartbeat_timeout": self.heartbeat_timeout,
+                },
+            )
+        except BaseException:
+            self._forget(session)
+            raise
         LOG.info("agents: %s (agent %s) connected from %s", hello.host, hello.version, peer)
         return session
 
@@ -284,6 +289,7 @@ class AgentListener:
                 sessions = list(self._sessions.values())
             for session in sessions:
                 self._queue_rows(session)
+            self._stopping.wait(REFRESH_SPACING)
 
     def _queue_rows(self, session: _Session) -> None:
         """Put the agent's rows in its outbox if they differ from what it was last sent."""

@@ -31,6 +31,7 @@ import msgpack
 from tegu_ryu.ovsdb.rows import BridgeRows, rows_from_wire, rows_to_wire
 
 MAX_FRAME = 1024 * 1024  # bytes of one message; an inventory of thousands of ports fits
+MAX_HELLO = 4096  # bytes of a hello: before its token is checked, a peer gets no more
 HEADER = struct.Struct(">I")
 PROTOCOL_VERSION = 1
 MAX_TEXT = 256  # characters of a name, id or MAC in an inventory
@@ -59,16 +60,19 @@ def decode(body: bytes) -> dict[str, Any]:
     return message
 
 
-def frame_length(header: bytes) -> int:
-    """The body length a header announces; ProtocolError when it exceeds ``MAX_FRAME``."""
+def frame_length(header: bytes, limit: int = MAX_FRAME) -> int:
+    """The body length a header announces; ProtocolError when it exceeds ``limit``."""
     (length,) = HEADER.unpack(header)
-    if length > MAX_FRAME:
-        raise ProtocolError(f"a frame of {length} bytes announced; the limit is {MAX_FRAME}")
+    if length > limit:
+        raise ProtocolError(f"a frame of {length} bytes announced; the limit is {limit}")
     return int(length)
 
 
 def read_message(
-    sock: socket.socket, deadline: float, on_idle: Callable[[], None] | None = None
+    sock: socket.socket,
+    deadline: float,
+    on_idle: Callable[[], None] | None = None,
+    limit: int = MAX_FRAME,
 ) -> dict[str, Any] | None:
     """The next message from ``sock``, whole by ``deadline`` (``time.monotonic``).
 
@@ -80,7 +84,7 @@ def read_message(
     header = _read_exactly(sock, HEADER.size, deadline, on_idle)
     if header is None:
         return None
-    body = _read_exactly(sock, frame_length(header), deadline, on_idle)
+    body = _read_exactly(sock, frame_length(header, limit), deadline, on_idle)
     if body is None:
         raise ProtocolError("the connection closed inside a frame")
     return decode(body)
@@ -203,7 +207,7 @@ def parse_hello(message: dict[str, Any]) -> Hello:
 def parse_inventory(message: dict[str, Any]) -> tuple[InventoryBridge, ...]:
     try:
         return tuple(_bridge(entry) for entry in message["bridges"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ProtocolError(f"bad inventory: {type(exc).__name__} {_clip(str(exc))}") from exc
 
 
@@ -223,7 +227,7 @@ def _bridge(entry: dict[str, Any]) -> InventoryBridge:
 def parse_rows(message: dict[str, Any]) -> dict[int, BridgeRows]:
     try:
         return {int(dpid, 16): rows_from_wire(r) for dpid, r in message["bridges"].items()}
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError, OverflowError) as exc:
         raise ProtocolError(f"bad rows: {_clip(str(exc))}") from exc
 
 
@@ -242,7 +246,7 @@ def parse_applied(message: dict[str, Any]) -> Applied:
             int(message["written"]),
             None if error is None else _clip(str(error), 1000),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ProtocolError(f"bad applied: {_clip(str(exc))}") from exc
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tegu_ryu.agents.protocol import Applied, Interface, InventoryBridge
+from tegu_ryu.errors import Conflict
 from tegu_ryu.timefmt import format_time
 
 ENDPOINT_PREFIXES = ("vm:", "iface:")
@@ -91,14 +92,25 @@ class AgentRegistry:
 
     def endpoint_mac(self, name: str) -> str | None:
         """The MAC of ``vm:NAME`` (a VM name or uuid) or ``iface:ID`` (an interface's
-        iface-id or name) in the inventories reported; None if no agent knows it."""
+        iface-id or name) in the inventories reported; None if no agent knows it.
+
+        VM names need not be unique (uuids are): a name that several interfaces with
+        different MACs answer to is refused (409 ``ambiguous_endpoint``), not guessed.
+        """
         kind, _, wanted = name.partition(":")
-        for interface in self._interfaces():
-            if kind == "vm" and wanted in (interface.vm_name, interface.vm_uuid):
-                return interface.endpoint_mac
-            if kind == "iface" and wanted in (interface.iface_id, interface.name):
-                return interface.endpoint_mac
-        return None
+        found = {
+            interface.endpoint_mac
+            for interface in self._interfaces()
+            if (kind == "vm" and wanted in (interface.vm_name, interface.vm_uuid))
+            or (kind == "iface" and wanted in (interface.iface_id, interface.name))
+        }
+        if len(found) > 1:
+            raise Conflict(
+                f"{name} names {len(found)} interfaces ({', '.join(sorted(found))}); "
+                "name the VM by its uuid or the interface by its iface-id",
+                code="ambiguous_endpoint",
+            )
+        return next(iter(found), None)
 
     def _interfaces(self) -> list[Interface]:
         with self._lock:

@@ -33,7 +33,12 @@ def plan_rows(
             sink = reservation.tunnel
             tunnels[reservation.switch].add(
                 TunnelPort(
-                    sink.port_name, sink.kind, sink.remote_ip, sink.key, sink.ofport, reservation.id
+                    str(reservation.tunnel_port),
+                    sink.kind,
+                    sink.remote_ip,
+                    sink.key,
+                    sink.ofport,
+                    reservation.id,
                 )
             )
     queues = queue_rows(reservations, queue_switches, capacity_of) if queue_switches else {}

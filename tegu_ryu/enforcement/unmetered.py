@@ -6,9 +6,11 @@ reservation's queue (``set_queue``) before every output, and carry no meter:
 a linux-htb ``Queue`` on each egress port guarantees the reserved rate
 (min-rate) and caps it (max-rate: the reserved rate, or the link's capacity
 with ``queue_borrow``), and best-effort traffic is left in the port's default
-queue, which gets what the reservations leave (so no best-effort meters
-either). The queues are OVSDB rows (``queue_rows``), written by the OVSDB sync.
-On a switch in **dscp** mode the reservation's traffic is marked where it
+queue (queue 0, guaranteed what the reservations leave, up to the link's
+capacity; without a queue 0 HTB would send unclassified traffic unshaped,
+ahead of every reservation), so no best-effort meters either. The queues
+are OVSDB rows (``queue_rows``), written by the OVSDB sync. On a switch
+in **dscp** mode a bandwidth reservation's traffic is marked where it
 enters (its own ``dscp``, else ``DEFAULT_DSCP``) and nothing is policed: the
 network beyond is trusted to honour the mark.
 
@@ -26,11 +28,12 @@ from dataclasses import replace
 
 from tegu_ryu.openflow.flows import Action, Flow, Output, SetField, SetQueue
 from tegu_ryu.ovsdb.rows import BridgeRows, PortQueues, QueueRow
-from tegu_ryu.reservations.model import Reservation, State
+from tegu_ryu.reservations.model import BandwidthReservation, Reservation, State
 from tegu_ryu.topology.refs import HOST_SIDE, LinkId
 
 QUEUES, DSCP = "queues", "dscp"
 QUEUE_IDS = 0xF000 - 1  # linux-htb in OVS takes queue ids below 0xf000; 0 is the default
+BEST_EFFORT_QUEUE = 0  # what no flow picks a queue for: without it HTB would not shape it
 DEFAULT_DSCP = 34  # AF41: what a reservation is marked with on a dscp switch unless it says
 IP_TYPES = (0x0800, 0x86DD)
 
@@ -51,6 +54,8 @@ def unmetered_flow(flow: Flow, mode: str, reservation: Reservation, dscp: int | 
         return replace(flow, actions=tuple(actions), meter=None)
     if flow.meter is None:  # marked where it enters (the entry that held its meter) only
         return flow
+    if dscp is None and not isinstance(reservation, BandwidthReservation):
+        return replace(flow, meter=None)  # a mirror's copy or a chain: not rewritten
     marked = any(isinstance(a, SetField) and a.field == "ip_dscp" for a in flow.actions)
     fields = dict(flow.match)
     if marked or fields.get("eth_type") not in IP_TYPES:
@@ -90,7 +95,8 @@ def queue_rows(
             shares[egress][wanted.queue_id] = wanted
     by_switch: defaultdict[int, dict[int, PortQueues]] = defaultdict(dict)
     for (dpid, port), queues in shares.items():
-        by_switch[dpid][port] = PortQueues(
-            port, capacity[(dpid, port)], tuple(sorted(queues.values()))
-        )
+        most = capacity[(dpid, port)]
+        reserved = sum(queue.min_rate for queue in queues.values())
+        best_effort = QueueRow(BEST_EFFORT_QUEUE, max(0, most - reserved), most, "")
+        by_switch[dpid][port] = PortQueues(port, most, (best_effort, *sorted(queues.values())))
     return {dpid: BridgeRows(queues=queues) for dpid, queues in by_switch.items()}

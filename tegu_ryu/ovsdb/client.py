@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 from tegu_ryu.ovsdb.rows import (
     RESERVATION_KEY,
-    TUNNEL_KINDS,
     BridgeRows,
     PortQueues,
     QueueRow,
@@ -96,6 +95,10 @@ class OvsdbClient:
         """The tegu_ryu rows ``bridge`` holds, and its ports whose QoS is someone else's."""
         return self.read(lambda tables: _held(tables, bridge))
 
+    def ofports(self, bridge: str) -> frozenset[int]:
+        """The OpenFlow port numbers ``bridge`` has now."""
+        return self.read(lambda tables: _ofports(tables, bridge))
+
     def apply(self, changes: RowChanges) -> None:
         """Write ``changes`` to their bridge in one transaction (all or nothing)."""
         self._write(changes).execute(check_error=True, log_errors=False)
@@ -127,6 +130,14 @@ class OvsdbClient:
         self._connection.stop()
 
 
+def _ofports(tables: Mapping[str, Any], bridge: str) -> frozenset[int]:
+    row = _bridge_row(tables, bridge)
+    if row is None:
+        return frozenset()
+    numbers = (_single(iface.ofport) for port in row.ports for iface in port.interfaces)
+    return frozenset(n for n in numbers if isinstance(n, int) and n > 0)
+
+
 def _held(tables: Mapping[str, Any], bridge: str) -> tuple[BridgeRows, frozenset[int]]:
     row = _bridge_row(tables, bridge)
     if row is None:
@@ -138,7 +149,7 @@ def _held(tables: Mapping[str, Any], bridge: str) -> tuple[BridgeRows, frozenset
         iface = port.interfaces[0] if len(port.interfaces) == 1 else None
         if iface is None:
             continue
-        if is_owned(port.external_ids) and iface.type in TUNNEL_KINDS:
+        if is_owned(port.external_ids):  # whatever its type now: it is compared, and replaced
             tunnels.add(_tunnel(port, iface))
         ofport = _single(iface.ofport)
         if not port.qos or not isinstance(ofport, int) or ofport <= 0:
@@ -181,23 +192,28 @@ def write_changes(api: Any, txn: Any, changes: RowChanges) -> None:
         port.interfaces = [iface]
         port.external_ids = owner_tag(tunnel.reservation)
         bridge.addvalue("ports", port)
+    # A port's QoS is verified: if anyone changes it before this commits, the transaction is
+    # tried again on fresh data instead of overwriting their QoS.
     for ofport in changes.clear_queues:
         port = by_ofport.get(ofport)
-        if port is not None and port.qos and is_owned(port.qos[0].external_ids):
-            _drop_qos(port)
+        if port is not None:
+            port.verify("qos")
+            if port.qos and is_owned(port.qos[0].external_ids):
+                _drop_qos(api.tables, port)
     for wanted in changes.set_queues:
         port = by_ofport.get(wanted.ofport)
         if port is None:
-            raise LookupError(f"bridge {changes.bridge} has no port {wanted.ofport}")
+            continue  # gone since the sync looked: the next sync reports it
+        port.verify("qos")
         if port.qos and not is_owned(port.qos[0].external_ids):
             continue  # someone else's QoS: reported, never overwritten
         if port.qos:
-            _drop_qos(port)
+            _drop_qos(api.tables, port)
         queues = {}
         for queue in wanted.queues:
             row = txn.insert(api._tables["Queue"])
             row.other_config = {"min-rate": str(queue.min_rate), "max-rate": str(queue.max_rate)}
-            row.external_ids = owner_tag(queue.reservation)
+            row.external_ids = owner_tag(queue.reservation or None)
             queues[queue.queue_id] = row
         qos = txn.insert(api._tables["QoS"])
         qos.type = "linux-htb"
@@ -225,9 +241,16 @@ def _orphans(tables: Mapping[str, Any]) -> list[Any]:
     return orphan_qos + orphan_queues
 
 
-def _drop_qos(port: Any) -> None:
+def _drop_qos(tables: Mapping[str, Any], port: Any) -> None:
+    """Take tegu_ryu's QoS off ``port``; delete it and its queues unless another port (set by
+    hand) still uses it (then it goes when unused: ``purge_orphans``)."""
     qos = port.qos[0]
     port.qos = []
+    if any(
+        other.qos and other.qos[0].uuid == qos.uuid and other.uuid != port.uuid
+        for other in tables["Port"].rows.values()
+    ):
+        return
     for queue in qos.queues.values():
         if is_owned(queue.external_ids):
             queue.delete()

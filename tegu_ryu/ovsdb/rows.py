@@ -28,6 +28,7 @@ OWNER_KEY = "tegu-owner"
 OWNER = "tegu_ryu"
 RESERVATION_KEY = "tegu-reservation"
 TUNNEL_KINDS = ("gre", "vxlan")
+PORT_PREFIX = "tegu-"  # the names of the ports tegu_ryu creates (the topology leaves them out)
 
 
 def owner_tag(reservation: str | None = None) -> dict[str, str]:
@@ -180,7 +181,7 @@ def rows_from_wire(value: Any) -> BridgeRows:
             )
             for ofport, max_rate, entries in value["queues"]
         }
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ValueError(f"not a set of OVSDB rows: {exc}") from exc
     if any(t.kind not in TUNNEL_KINDS for t in tunnels):
         raise ValueError("a tunnel port must be gre or vxlan")

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from tegu_ryu.ovsdb.client import OvsdbClient, OvsdbView
-from tegu_ryu.ovsdb.rows import BridgeRows, RowChanges, row_changes
+from tegu_ryu.ovsdb.rows import BridgeRows, RowChanges
+from tegu_ryu.ovsdb.sync import describe, sync_bridge
 from tegu_ryu.topology.refs import dpid_str
 
 LOG = logging.getLogger(__name__)
@@ -101,52 +102,29 @@ class OvsdbWatcher:
 
     def _sync(self, client: OvsdbClient, view: OvsdbView, rows: RowSource) -> None:
         """Each managed bridge brought to its desired rows; one failing bridge spares the rest."""
-        purged = client.purge_orphans()
+        try:
+            purged = client.purge_orphans()
+        except Exception as exc:  # the server refused: the bridges may still be synced
+            LOG.error("OVSDB %s: purging unused tegu_ryu rows: %s", self.remote, exc)
+            purged = 0
         if purged:
-            LOG.info(
-                "OVSDB %s: %d tegu_ryu QoS/Queue rows no port used purged", self.remote, purged
-            )
+            LOG.info("OVSDB %s: %d unused tegu_ryu QoS/Queue rows purged", self.remote, purged)
         for bridge in view.bridges:
             desired = rows.desired_rows(bridge.dpid)
             if desired is None:
                 continue
-            held, foreign = client.held(bridge.name)
-            changes = row_changes(bridge.name, desired, held, foreign)
-            if not changes:
-                rows.rows_written(bridge.dpid, changes, _foreign_problem(desired, foreign))
-                continue
             try:
-                client.apply(changes)
+                result = sync_bridge(client, bridge.name, desired)
             except Exception as exc:  # the server refused: say why, try again next period
                 LOG.error("OVSDB %s bridge %s: %s", self.remote, bridge.name, exc)
                 rows.rows_written(bridge.dpid, None, f"OVSDB refused the change: {exc}")
                 continue
-            LOG.info(
-                "OVSDB %s bridge %s (%s): %s",
-                self.remote,
-                bridge.name,
-                dpid_str(bridge.dpid),
-                describe(changes),
-            )
-            rows.rows_written(bridge.dpid, changes, _foreign_problem(desired, foreign))
-
-
-def describe(changes: RowChanges) -> str:
-    parts = [
-        (len(changes.add_tunnels), "tunnel ports added"),
-        (len(changes.delete_tunnels), "tunnel ports removed"),
-        (len(changes.set_queues), "port queue sets written"),
-        (len(changes.clear_queues), "port queue sets removed"),
-    ]
-    return ", ".join(f"{count} {what}" for count, what in parts if count) or "nothing"
-
-
-def _foreign_problem(desired: BridgeRows, foreign: frozenset[int]) -> str | None:
-    """The ports whose queues cannot be set because their QoS is someone else's."""
-    blocked = sorted(port for port in desired.queues if port in foreign)
-    if not blocked:
-        return None
-    return (
-        f"port {', '.join(map(str, blocked))} already has a QoS that tegu_ryu did not create; "
-        "its reservations' queues are not set there (remove that QoS or use meters)"
-    )
+            if result.changes:
+                LOG.info(
+                    "OVSDB %s bridge %s (%s): %s",
+                    self.remote,
+                    bridge.name,
+                    dpid_str(bridge.dpid),
+                    describe(result.changes),
+                )
+            rows.rows_written(bridge.dpid, result.changes, result.problem)

@@ -7,6 +7,7 @@ import hmac
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
+from tegu_ryu.ovsdb.rows import PORT_PREFIX
 from tegu_ryu.reservations.paths import Hop, PathMode
 from tegu_ryu.reservations.window import Window
 from tegu_ryu.topology.refs import LinkId, PortRef, from_host, to_host
@@ -231,10 +232,6 @@ class TunnelSink:
     key: int | None
     ofport: int
 
-    @property
-    def port_name(self) -> str:
-        return f"tegu-t{self.ofport}"
-
     def describe(self) -> str:
         key = "" if self.key is None else f" key {self.key}"
         return f"{self.kind} to {self.remote_ip}{key}"
@@ -275,6 +272,12 @@ class MirrorReservation(Reservation):
 
     def rate(self, direction: Direction) -> int:
         return (self.bandwidth or 0) if direction is Direction.OUT else 0
+
+    @property
+    def tunnel_port(self) -> str | None:
+        """The name of the tunnel port tegu_ryu creates for it: by serial, which is never
+        reused (a port number is, and names are unique in the whole OVSDB)."""
+        return None if self.tunnel is None else f"{PORT_PREFIX}m{self.serial}"
 
     def path_links(self) -> list[LinkId]:
         return [] if self.route is None else list(self.route.links)

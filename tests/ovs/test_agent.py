@@ -140,4 +140,4 @@ def test_rows_handed_to_the_agent_are_written_kept_and_removed(
     finally:
         agent.stop()
         listener.stop()
-    assert "wrote 1 changes" in agent.log()
+    assert "1 tunnel ports added" in agent.log()

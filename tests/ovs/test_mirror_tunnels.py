@@ -100,6 +100,10 @@ def test_a_tunnel_port_lives_as_long_as_its_mirror_and_carries_the_copies(
         timeout=10,
         what="the mirror table sending copies into the tunnel",
     )
+    status, topology = switch.controller.get("/v1/topology")
+    assert status == 200
+    (entry,) = [s for s in topology["switches"] if s["dpid"] == "0000000000000061"]
+    assert ofport not in [port["port"] for port in entry["ports"]]  # never flooded to
     assert switch.controller.request("DELETE", f"/v1/reservations/{made['id']}")[0] == 204
     switch.controller.wait_for(
         lambda: name not in switch.port_names(), timeout=10, what="the tunnel port gone"

@@ -97,7 +97,7 @@ def test_queues_and_set_queue_flows_follow_the_reservation(switch: Switch) -> No
         what="a QoS on both egress ports",
     )
     queues = switch.queues()
-    assert queues.count("tegu-owner=tegu_ryu") == 2
+    assert queues.count("tegu-owner=tegu_ryu") == 4  # per port: the reservation's and queue 0
     assert 'min-rate="20000000"' in queues and f"tegu-reservation={made['id']}" in queues
     qos = switch.ovs.vsctl("list", "qos", switch.qos_of("q1-h2"))
     assert "linux-htb" in qos and "tegu-owner=tegu_ryu" in qos

@@ -21,12 +21,12 @@ import msgpack
 import pytest
 
 from tegu_agent.keeper import Keeper
-from tegu_agent.session import Agent, Backoff, Settings
+from tegu_agent.session import Agent, Backoff, Settings, heartbeat_interval
 from tegu_ryu.agents import protocol
 from tegu_ryu.agents.listener import AgentListener, parse_listen
 from tegu_ryu.agents.protocol import Interface, InventoryBridge
 from tegu_ryu.agents.registry import AgentRegistry
-from tegu_ryu.errors import NotFound
+from tegu_ryu.errors import Conflict, NotFound
 from tegu_ryu.ovsdb.rows import BridgeRows, PortQueues, RowChanges, TunnelPort
 from tegu_ryu.reservations.engine import Engine
 
@@ -62,6 +62,12 @@ class FakeOvsdb:
     def held(self, bridge: str) -> tuple[BridgeRows, frozenset[int]]:
         with self.lock:
             return self.rows.get(bridge, BridgeRows()), frozenset()
+
+    def ofports(self, bridge: str) -> frozenset[int]:
+        return frozenset(i.ofport for b in self.bridges if b.name == bridge for i in b.interfaces)
+
+    def purge_orphans(self) -> int:
+        return 0
 
     def apply(self, changes: RowChanges) -> None:
         with self.lock:
@@ -149,7 +155,7 @@ def test_a_wrong_token_is_refused_and_logged_by_peer(
 @pytest.mark.parametrize(
     ("garbage", "said"),
     [
-        (os.urandom(4096), ""),
+        (b"\x00\x00\x01\x00" + bytes(range(256)) + os.urandom(3836), ""),
         (struct.pack(">I", 100 * 1024 * 1024) + b"x" * 100, "104857600 bytes announced"),
         (protocol.HEADER.pack(3) + msgpack.packb([1, 2]), "must be a map"),
         (protocol.encode({"type": "inventory", "bridges": []}), "expected hello"),
@@ -313,6 +319,16 @@ def test_the_registry_resolves_vm_and_iface_names() -> None:
     assert registry.dpids() == {0xB0}
     assert registry.endpoint_mac("vm:web") is not None  # a restarting agent's VMs still resolve
     assert not registry.inventory("compute-1", session - 1, ())  # a stale session changes nothing
+    twin = Interface("tap9", 9, "fa:16:3e:00:00:09", vm_name="web", vm_uuid="uuid-9")
+    registry.inventory(
+        "compute-3",
+        registry.connected("compute-3", "1", "127.0.0.1:3", 0.0),
+        (InventoryBridge("br1", 0xB1, (twin,)),),
+    )
+    with pytest.raises(Conflict) as ambiguous:
+        registry.endpoint_mac("vm:web")  # two VMs called web: which one is not guessed
+    assert ambiguous.value.code == "ambiguous_endpoint"
+    assert registry.endpoint_mac("vm:uuid-9") == "fa:16:3e:00:00:09"
 
 
 def test_named_endpoints_resolve_through_the_hook() -> None:
@@ -391,3 +407,31 @@ def test_tls_carries_the_agent_and_a_plain_client_is_dropped(tmp_path: Path) -> 
         stopping.set()
         thread.join(5)
         listener.stop()
+
+
+def test_a_peer_gone_right_after_its_hello_leaves_no_agent_behind(rig: Rig) -> None:
+    for _ in range(20):
+        sock = rig.connect()
+        protocol.write_message(sock, protocol.hello(TOKEN, "flaky", "1"))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # a reset, before or while the welcome is written
+    wait_until(
+        lambda: not any(a["connected"] for a in rig.registry.view()),
+        timeout=rig.listener.heartbeat_timeout + 3,
+        what="no connected agent",
+    )
+
+
+def test_a_hello_larger_than_a_hello_is_dropped_before_its_token_is_read(rig: Rig) -> None:
+    with rig.connect() as sock:
+        sock.sendall(protocol.HEADER.pack(protocol.MAX_HELLO + 1) + b"x" * 100)
+        assert closed(sock)
+    assert rig.registry.view() == []
+
+
+def test_the_agent_beats_at_least_three_times_per_controller_timeout() -> None:
+    assert heartbeat_interval(10.0, {"heartbeat_timeout": 30.0}) == 10.0
+    assert heartbeat_interval(30.0, {"heartbeat_timeout": 30.0}) == 10.0
+    assert heartbeat_interval(10.0, {"heartbeat_timeout": 6}) == 2.0
+    assert heartbeat_interval(10.0, {}) == 10.0
+    assert heartbeat_interval(10.0, {"heartbeat_timeout": True}) == 10.0

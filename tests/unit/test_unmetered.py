@@ -76,14 +76,26 @@ def test_queue_rows_sit_on_every_queue_mode_egress_port_with_the_reserved_rates(
     rows = plan_rows(engine.reservations.values(), {1: False, 4: True}, capacity)
     queue = queue_id(reservation)
     port_12, h1_port = links["1-2"].src.port, engine.topology.hosts()[0].attach.port
-    assert rows[1].queues == {  # out toward s2 at 20M; in toward h1 at 5M; capped at the rate
-        port_12: PortQueues(port_12, 50 * M, (QueueRow(queue, 20 * M, 20 * M, reservation.id),)),
-        h1_port: PortQueues(h1_port, 10**10, (QueueRow(queue, 5 * M, 5 * M, reservation.id),)),
+    # out toward s2 at 20M, in toward h1 at 5M, capped at the rate; queue 0 gets the rest
+    assert rows[1].queues == {
+        port_12: PortQueues(
+            port_12,
+            50 * M,
+            (QueueRow(0, 30 * M, 50 * M, ""), QueueRow(queue, 20 * M, 20 * M, reservation.id)),
+        ),
+        h1_port: PortQueues(
+            h1_port,
+            10**10,
+            (
+                QueueRow(0, 10**10 - 5 * M, 10**10, ""),
+                QueueRow(queue, 5 * M, 5 * M, reservation.id),
+            ),
+        ),
     }
     into_h4 = rows[4].queues[engine.topology.hosts()[1].attach.port]
-    assert into_h4.queues == (QueueRow(queue, 20 * M, 10**10, reservation.id),)  # s4 borrows
+    assert into_h4.queues[1:] == (QueueRow(queue, 20 * M, 10**10, reservation.id),)  # borrows
     back = rows[4].queues[links["2-4"].dst.port]  # toward s2, the way back
-    assert back.queues == (QueueRow(queue, 5 * M, 50 * M, reservation.id),)
+    assert back.queues[1:] == (QueueRow(queue, 5 * M, 50 * M, reservation.id),)
     assert 2 not in rows  # s2 meters
 
 
@@ -99,8 +111,9 @@ def test_queues_exist_while_the_reservation_is_active_and_collisions_share_one()
     twin = replace(active, id="twin", serial=active.serial + 0xF000 - 1)
     assert queue_id(twin) == queue_id(active)
     queues = plan_rows([active, twin], {1: False}, capacity)[1].queues[links["1-2"].src.port]
-    (shared,) = queues.queues
+    best_effort, shared = queues.queues
     assert shared.min_rate == 20 * M  # both reservations' rates in the one queue
+    assert best_effort == QueueRow(0, 30 * M, 50 * M, "")
 
 
 def test_on_a_dscp_switch_reserved_traffic_is_marked_not_metered() -> None:

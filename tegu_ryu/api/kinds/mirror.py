@@ -28,7 +28,7 @@ def view(mirror: MirrorReservation) -> dict[str, Any]:
                 "tunnel": mirror.tunnel.kind,
                 "remote_ip": mirror.tunnel.remote_ip,
                 "key": mirror.tunnel.key,
-                "port_name": mirror.tunnel.port_name,
+                "port_name": mirror.tunnel_port,
             }
         ),
         "bandwidth": mirror.bandwidth,
