@@ -443,8 +443,7 @@ class Controller:
                 self._row_problems.pop(dpid, None)
             else:
                 self._row_problems[dpid] = problem
-            if changes:
-                self.metrics.record_rows(len(changes))
+            self.metrics.record_rows(len(changes) if changes else 0)
 
     def backend(self, dpid: int) -> Backend:
         """How switch ``dpid`` enforces reservations, and why (its facts and the settings)."""

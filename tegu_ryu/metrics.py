@@ -71,6 +71,11 @@ class Metrics:
         self.readbacks = PromCounter(
             "tegu_readbacks", "Complete read-backs of a switch's flows and meters", registry=r
         )
+        self.ovsdb_bridge_syncs = PromCounter(
+            "tegu_ovsdb_bridge_syncs",
+            "Times the OVSDB sync compared a bridge with its desired rows (written or not)",
+            registry=r,
+        )
         self.ovsdb_row_changes = PromCounter(
             "tegu_ovsdb_row_changes",
             "Changes to tegu_ryu's OVSDB rows written (tunnel ports, port queue sets)",
@@ -114,6 +119,7 @@ class Metrics:
         self.openflow_errors.inc()
 
     def record_rows(self, changes: int) -> None:
+        self.ovsdb_bridge_syncs.inc()
         self.ovsdb_row_changes.inc(changes)
 
     def record_readback(self, seconds: float) -> None:

@@ -135,7 +135,11 @@ def bench_repair_and_restart(controller: ControllerProcess, ovs: PrivateOvs) -> 
     logged = len(controller.log())
     controller.start()
     controller.wait_for_sync(1, 0)
-    time.sleep(3)  # three resync periods: the sync has looked
+    controller.wait_for(
+        lambda: controller.metric("tegu_ovsdb_bridge_syncs_total") >= 3,
+        timeout=30,
+        what="three syncs of the bridge",
+    )
     after = controller.log()[logged:]
     writes = [line for line in after.splitlines() if "ovsdb.watcher" in line and "OVSDB" in line]
     print(f"restart with {queues_held(ovs)} queues in place: {len(writes)} OVSDB writes")

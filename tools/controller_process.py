@@ -135,6 +135,15 @@ class ControllerProcess:
             raw = error.read()
             return error.code, json.loads(raw) if raw else None
 
+    def metric(self, name: str) -> float:
+        """The value of one unlabelled metric in ``GET /metrics`` (0 when absent)."""
+        with urllib.request.urlopen(self.url + "/metrics", timeout=10) as response:
+            text = response.read().decode()
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return 0.0
+
     def get(self, path: str) -> tuple[int, Any]:
         try:
             return self.request("GET", path)

@@ -7,7 +7,6 @@ outside ``mirror_allowed_remotes`` are refused."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -127,7 +126,11 @@ def test_a_port_deleted_by_hand_comes_back_and_a_restart_writes_nothing(
     logged = len(switch.controller.log())
     switch.controller.start()
     switch.controller.wait_for_sync(1, 0)
-    time.sleep(2.5)  # two resync periods: the sync has looked at the bridge by now
+    switch.controller.wait_for(
+        lambda: switch.controller.metric("tegu_ovsdb_bridge_syncs_total") >= 2,
+        timeout=10,
+        what="the OVSDB sync has compared the bridge twice",
+    )
     assert switch.ovs.vsctl("get", "port", name, "_uuid") == before
     after_restart = switch.controller.log()[logged:]
     assert "tunnel ports" not in after_restart

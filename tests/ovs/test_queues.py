@@ -8,7 +8,6 @@ kernel datapath only; README, "Enforcement backends".)"""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -137,7 +136,11 @@ def test_a_restart_writes_no_rows(switch: Switch) -> None:
     logged = len(switch.controller.log())
     switch.controller.start()
     switch.controller.wait_for_sync(1, 0)
-    time.sleep(2.5)  # two resync periods
+    switch.controller.wait_for(
+        lambda: switch.controller.metric("tegu_ovsdb_bridge_syncs_total") >= 2,
+        timeout=10,
+        what="the OVSDB sync has compared the bridge twice",
+    )
     assert (switch.qos_of("q1-h2"), switch.queues()) == before
     assert "port queue sets" not in switch.controller.log()[logged:]
     assert switch.controller.request("DELETE", f"/v1/reservations/{made['id']}")[0] == 204
