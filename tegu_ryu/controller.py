@@ -39,6 +39,7 @@ from tegu_ryu.reservations.mirror_admission import MirrorSettings
 from tegu_ryu.reservations.model import Direction, Reservation, State
 from tegu_ryu.reservations.policy import Policy
 from tegu_ryu.reservations.service import ReservationService
+from tegu_ryu.stitching.points import StitchSettings
 from tegu_ryu.timefmt import format_time
 from tegu_ryu.topology.capacity import CapacityPolicy
 from tegu_ryu.topology.model import PortState, Topology
@@ -68,6 +69,7 @@ class ControllerSettings:
     enforcement: str = "auto"  # how switches enforce rates (enforcement/backends.py)
     enforcement_overrides: dict[int, str] = field(default_factory=dict)  # per datapath id
     queue_borrow: bool = False  # a reservation's queue may use idle capacity beyond its rate
+    stitching: StitchSettings = field(default_factory=StitchSettings)  # WAN: domain, peers
 
 
 class Controller:

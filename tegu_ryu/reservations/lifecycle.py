@@ -25,6 +25,8 @@ from tegu_ryu.reservations.model import (
 )
 from tegu_ryu.topology.refs import PortRef
 
+LAPSED = "the hold lapsed before both sides committed"
+
 
 class Lifecycle:
     """Moves the engine's reservations on with time and topology."""
@@ -53,7 +55,9 @@ class Lifecycle:
                 updated = replace(reservation, state=state)
                 if state is State.EXPIRED:
                     engine.ledger.release(reservation.id)
-                    updated = replace(updated, ended=reservation.window.end)
+                    updated = replace(updated, ended=min(reservation.window.end, now))
+                    if reservation.state is State.HELD:
+                        updated = replace(updated, reason=LAPSED)
                 engine.put(updated)
                 changed[reservation.id] = updated
         topology = engine.topology
