@@ -176,7 +176,9 @@ class Api:
         self.stitcher = stitcher or Stitcher(
             self.service, stitching, PeerClient(stitching.peer_timeout), clock
         )
-        self.tegu = TeguApi(controller, self.authenticator, super_cookie, clock)
+        self.tegu = TeguApi(
+            controller, self.authenticator, super_cookie, clock, stitcher=self.stitcher
+        )
         self.tegu_mirror_api = TeguMirrors(controller, self.authenticator, super_cookie, clock)
         r = self.router = Router()
         r.add("GET", "/v1/health", self.health, public=True)

@@ -19,7 +19,7 @@ from tegu_ryu.stitching.points import Handoff, Peer, StitchPoint, StitchSettings
 from tegu_ryu.topology.capacity import CapacityPolicy
 from tegu_ryu.topology.refs import PortRef
 
-from .test_api import NOW, STATIC, TOKENS, Client
+from .test_api import NOW, STATIC, TOKENS, Client, tegu_post
 
 SHARED = "a-b-shared-token"
 
@@ -256,3 +256,22 @@ def test_a_peer_hold_lapses_unless_committed(sites: tuple[Client, Client]) -> No
     )
     assert status == 409 and late["error"]["code"] == "hold_expired"
     assert b.call("DELETE", path, token=SHARED, template="/v1/stitches/{sid}")[0] == 204
+
+
+def test_tegus_reserve_stitches_to_a_peer_domain_named_as_a_project(
+    sites: tuple[Client, Client],
+) -> None:
+    a, b = sites
+    reply = tegu_post(a.api, "reserve 10M +600 h1,siteB/h3 cookie voice", "acme-token")
+    (state,) = reply["reqstate"]
+    assert state["status"] == "OK", state
+    pledge = state["details"]
+    assert pledge["host2"] == "siteB/h3" and pledge["label"] == 100
+    _, theirs = b.call(
+        "GET",
+        f"/v1/reservations/{pledge['peer_id']}",
+        None,
+        "admin-token",
+        "/v1/reservations/{rid}",
+    )
+    assert theirs["stitch"]["peer_reservation"] == pledge["id"]
