@@ -99,7 +99,11 @@ class Controller:
                     self.topology.expect_link(link, now + settings.control_grace)
         self._flood_memory = FloodMemory()
         self._wan: tuple[int, WanFacts] = (-1, WanFacts())
-        self.desired = DesiredState(settings.meters, reset_dscp=settings.reset_dscp)
+        self.desired = DesiredState(
+            settings.meters,
+            reset_dscp=settings.reset_dscp,
+            closed_ports=frozenset(p.port for p in settings.stitching.points.values()),
+        )
         self.reconciler = Reconciler(self.desired, settle=settings.discovery_settle)
         self._paths_trusted_from = now + settings.discovery_settle
         self._errors: dict[str, str] = {}

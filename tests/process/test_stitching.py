@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -153,3 +154,27 @@ def test_a_dead_peer_leaves_nothing_held(
     status, failed = reserve(a)
     assert status == 502 and failed["error"]["code"] == "peer_unreachable"
     assert a.get("/v1/reservations?state=held")[1]["reservations"] == []
+
+
+def test_a_peer_frozen_during_the_hold_leaves_nothing_held_on_either_side(
+    sites: tuple[ControllerProcess, ControllerProcess],
+) -> None:
+    """B stops answering (SIGSTOP) while A asks it to hold: A gives up after peer_timeout and
+    holds nothing; B, woken, may still hold what it read, until its hold lapses by itself."""
+    a, b = sites
+    assert b.process is not None
+    b.process.send_signal(signal.SIGSTOP)
+    try:
+        began = time.monotonic()
+        status, failed = reserve(a)
+        assert status == 502 and failed["error"]["code"] == "peer_unreachable"
+        assert time.monotonic() - began < 4  # peer_timeout is 2 s
+        assert a.get("/v1/reservations?state=held")[1]["reservations"] == []
+    finally:
+        b.process.send_signal(signal.SIGCONT)
+    b.wait_for(
+        lambda: b.get("/v1/reservations?state=held")[1]["reservations"] == [],
+        timeout=8,
+        what="B's orphaned hold lapsed (stitch_hold_timeout is 3 s)",
+    )
+    assert a.get("/v1/reservations?state=active")[1]["reservations"] == []
