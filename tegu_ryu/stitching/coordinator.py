@@ -33,6 +33,7 @@ from tegu_ryu.tenancy import Principal
 
 LOG = logging.getLogger(__name__)
 CANCEL = "cancel"
+LABEL_TRIES = 4  # labels offered to a peer that says the one offered is busy there
 
 
 class PeerUnavailable(RequestError):
@@ -68,16 +69,7 @@ class Stitcher:
             )
         peer = self._peer(request.remote.domain)
         engine = self.service.engine
-        with self.service.lock:
-            held = protocol.hold(engine, self.settings, self.clock(), principal.tenant, request)
-            self._save(None, held)
-        src = {"host": held.local.name or held.local.given, "mac": held.local.mac}
-        src["ip"] = held.local.ip
-        try:
-            answer = self.client.hold(peer, hold_body(request, held.id, held.label, src))
-        except PeerError as failure:
-            self._abort(held.id, f"the peer did not hold its side: {failure}", owed=False)
-            raise _refused(peer, failure) from None
+        held, answer = self._held_on_both_sides(principal, request, peer)
         try:
             remote = _remote_from(request.remote, answer)
             peer_id = _text(answer, "id")
@@ -104,6 +96,41 @@ class Stitcher:
             raise
         self.service.on_change()
         return committed
+
+    def _held_on_both_sides(
+        self, principal: Principal, request: SegmentRequest, peer: Peer
+    ) -> tuple[StitchReservation, dict[str, Any]]:
+        """Hold here, then ask the peer to hold the same label; the peer's answer.
+
+        A label free here can be busy there (a cancel it has not heard yet still
+        holds it): then the next free label is tried, up to ``LABEL_TRIES``.
+        """
+        avoid: set[int] = set()
+        busy: PeerRefused | None = None  # the peer's last "that label is busy here"
+        while True:
+            attempt = replace(request, avoid=frozenset(avoid))
+            try:
+                with self.service.lock:
+                    held = protocol.hold(
+                        self.service.engine, self.settings, self.clock(), principal.tenant, attempt
+                    )
+                    self._save(None, held)
+            except Conflict as refused:
+                if busy is not None and refused.code == "no_label":  # the rest is busy there
+                    raise _refused(peer, busy) from None
+                raise
+            src = {"host": held.local.name or held.local.given, "mac": held.local.mac}
+            src["ip"] = held.local.ip
+            try:
+                return held, self.client.hold(peer, hold_body(request, held.id, held.label, src))
+            except PeerError as failure:
+                self._abort(held.id, f"the peer did not hold its side: {failure}", owed=False)
+                avoid.add(held.label)
+                if not isinstance(failure, PeerRefused) or failure.code != "no_label":
+                    raise _refused(peer, failure) from None
+                busy = failure
+                if len(avoid) >= LABEL_TRIES:
+                    raise _refused(peer, busy) from None
 
     # ---------------------------------------------------- either side, tenants
 

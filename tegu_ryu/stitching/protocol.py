@@ -53,6 +53,7 @@ class SegmentRequest:
     label: int | None = None
     point: str | None = None
     peer_id: str | None = None
+    avoid: frozenset[int] = frozenset()  # labels not to take (the peer said they are busy)
 
 
 def hold(
@@ -80,7 +81,9 @@ def hold(
         peer_id=request.peer_id,
         hold_until=now + settings.hold_timeout,
     )
-    label = _label(engine, point, candidate, request.window, request.label)
+    label = _label(
+        engine, point, candidate, request.window, wanted=request.label, avoid=request.avoid
+    )
     routes = _segment_routes(engine, point, candidate, request.bandwidth, request.window)
     return engine.admitted(now, replace(candidate, label=label, routes=routes))
 
@@ -152,7 +155,7 @@ def modify(
     point = stitch_point(settings, segment.remote.domain, segment.point)
 
     def find() -> dict[Direction, Route]:
-        _label(engine, point, segment, window, segment.label)
+        _label(engine, point, segment, window, wanted=segment.label)
         return _segment_routes(engine, point, segment, rate, window)
 
     routes = engine.without_itself(segment.id, find)
@@ -199,9 +202,12 @@ def _label(
     point: StitchPoint,
     segment: StitchReservation,
     window: Window,
+    *,
     wanted: int | None,
+    avoid: frozenset[int] = frozenset(),
 ) -> int:
     taken = labels_taken(engine, point.name, besides=segment.id or None)
+    taken += [(label, window) for label in avoid]
     label = free_label(point.handoff.labels, taken, window, wanted)
     if label is None:
         labels = point.handoff.labels

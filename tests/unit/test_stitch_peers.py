@@ -304,3 +304,27 @@ def test_the_peer_endpoint_knows_peers_by_their_token_only() -> None:
         with pytest.raises(RequestError) as refused:
             p.a.peer_of(header)
         assert refused.value.status == 403
+
+
+def test_a_label_busy_only_at_the_peer_is_skipped_for_the_next_one() -> None:
+    """B still holds label 100 for a segment A has already ended (its cancel not yet heard):
+    A offers 100, B says no_label, A offers 101."""
+    p = pair()
+    stale = p.a.reserve(ACME, ask(out=M))
+    p.a_to_b.down = True
+    p.a.cancel(ACME, stale.id)  # owed to B, which still holds label 100
+    p.a_to_b.down = False
+    mine = p.a.reserve(ACME, ask(out=M))
+    assert mine.label == 101 and mine.state is State.ACTIVE
+    assert sorted(r.label for r in live(p.b)) == [100, 101]
+    tried = [r for r in p.a.service.engine.reservations.values() if r.state is State.CANCELLED]
+    assert len(tried) == 2  # the stale one and the refused offer of label 100
+
+
+def test_a_peer_with_no_label_at_all_is_refused_after_a_few_offers() -> None:
+    p = pair(labels_a=range(100, 110), labels_b=range(200, 210))
+    with pytest.raises(Conflict) as refused:
+        p.a.reserve(ACME, ask(out=M))
+    assert refused.value.details == {"domain": "siteB", "peer_code": "no_label"}
+    assert [step for step, _ in p.a_to_b.calls] == ["hold"] * 4
+    assert live(p.a) == []
