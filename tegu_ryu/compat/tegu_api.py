@@ -51,6 +51,7 @@ from tegu_ryu.reservations.model import (
     RemoteEnd,
     Reservation,
     SteeringReservation,
+    StitchReservation,
     StitchRole,
 )
 from tegu_ryu.reservations.paths import PathMode
@@ -309,6 +310,13 @@ class TeguApi:
                 {"cancelled": [r.id for r in chosen]},
             )
         pledge = self.service.get(principal, target)
+        if isinstance(pledge, StitchReservation) and self.stitcher is not None:
+            self.stitcher.cancel(principal, target)  # and the peer domain's side
+            return Outcome(
+                "OK",
+                "reservation successfully deleted",
+                f"stitched reservation was cancelled (deleted) here and at {pledge.remote.domain}",
+            )
         if not isinstance(pledge, BandwidthReservation | SteeringReservation | PassthruReservation):
             raise Refused(f"{target} is a mirror: end it with DELETE /tegu/mirrors/NAME/")
         if not super_cookie and not pledge.cookie_matches(cookie):

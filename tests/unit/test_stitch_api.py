@@ -275,3 +275,14 @@ def test_tegus_reserve_stitches_to_a_peer_domain_named_as_a_project(
         "/v1/reservations/{rid}",
     )
     assert theirs["stitch"]["peer_reservation"] == pledge["id"]
+
+
+def test_tegus_cancelres_cancels_both_sides(sites: tuple[Client, Client]) -> None:
+    a, b = sites
+    made = tegu_post(a.api, "reserve 10M +600 h1,siteB/h3 cookie voice", "acme-token")
+    pledge = made["reqstate"][0]["details"]
+    (state,) = tegu_post(a.api, f"cancelres {pledge['id']} cookie", "acme-token")["reqstate"]
+    assert state["status"] == "OK", state
+    path = f"/v1/reservations/{pledge['peer_id']}"
+    _, theirs = b.call("GET", path, None, "admin-token", "/v1/reservations/{rid}")
+    assert theirs["state"] == "cancelled"
