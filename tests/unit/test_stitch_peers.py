@@ -328,3 +328,24 @@ def test_a_peer_with_no_label_at_all_is_refused_after_a_few_offers() -> None:
     assert refused.value.details == {"domain": "siteB", "peer_code": "no_label"}
     assert [step for step, _ in p.a_to_b.calls] == ["hold"] * 4
     assert live(p.a) == []
+
+
+def test_an_origin_that_dies_between_the_peers_commit_and_its_own_cancels_the_peer() -> None:
+    """A's hold lapses while B has committed (A died in between): A owes B the cancel."""
+    p = pair()
+    real = p.a_to_b.commit
+
+    def commit_then_die(peer: Peer, segment: str) -> dict[str, Any]:
+        answer = real(peer, segment)
+        raise SystemExit(answer["id"])  # A stops right after B committed
+
+    p.a_to_b.commit = commit_then_die  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        p.a.reserve(ACME, ask())
+    (theirs,) = live(p.b)
+    assert theirs.state is State.ACTIVE
+    p.clock.now += 31
+    p.a.service.tick(p.clock.now, check_paths=False)
+    (lapsed,) = p.a.owed()
+    assert lapsed.state is State.EXPIRED and lapsed.peer_pending == "cancel"
+    assert p.a.retry() == 0 and live(p.b) == []
