@@ -25,6 +25,7 @@ from tegu_ryu.ovsdb.rows import BridgeRows
 from tegu_ryu.reservations.mirror_admission import MirrorSettings
 from tegu_ryu.reservations.mirror_requests import TunnelRequest
 from tegu_ryu.reservations.policy import Discount, Fence, Policy
+from tegu_ryu.stitching.points import stitch_settings
 from tegu_ryu.topology.capacity import CapacityPolicy
 from tegu_ryu.topology.refs import RefError, parse_dpid
 
@@ -287,6 +288,48 @@ OPTIONS = [
     ),
     cfg.StrOpt("agent-tls-cert", help="PEM certificate of the agent port; TLS when set."),
     cfg.StrOpt("agent-tls-key", help="PEM private key of agent_tls_cert."),
+    cfg.StrOpt(
+        "domain",
+        help="This controller's domain name, as peer domains know it (WAN stitching); a "
+        "remote endpoint is DOMAIN/HOST.",
+    ),
+    cfg.MultiStrOpt(
+        "stitch",
+        default=[],
+        help="A stitch point toward a peer domain: NAME:DPID:PORT peer=DOMAIN "
+        "vlan=FIRST-LAST (or gre=IP / vxlan=IP with keys=FIRST-LAST) capacity=RATE; may be "
+        "repeated. GRE and VXLAN handoffs are accepted and booked but not yet enforced.",
+    ),
+    cfg.MultiStrOpt(
+        "peer",
+        default=[],
+        help="A peer domain's controller, DOMAIN=URL of its REST API; may be repeated.",
+    ),
+    cfg.MultiStrOpt(
+        "peer-token-file",
+        default=[],
+        help="DOMAIN=PATH of the file holding the token this controller and that peer both "
+        "present to each other; may be repeated.",
+    ),
+    cfg.FloatOpt(
+        "stitch-hold-timeout",
+        default=30.0,
+        min=1.0,
+        help="Seconds a stitched reservation's segment stays held without both domains "
+        "committing, before it lapses by itself.",
+    ),
+    cfg.FloatOpt(
+        "peer-timeout",
+        default=5.0,
+        min=0.1,
+        help="Seconds to wait for a peer controller's answer.",
+    ),
+    cfg.FloatOpt(
+        "peer-retry-interval",
+        default=5.0,
+        min=0.1,
+        help="Seconds between retries of a cancel a peer has not acknowledged yet.",
+    ),
     cfg.FloatOpt(
         "agent-heartbeat-timeout",
         default=30.0,
@@ -365,6 +408,15 @@ def controller_settings(conf: cfg.ConfigOpts) -> ControllerSettings:
         enforcement=conf.enforcement,
         queue_borrow=conf.queue_borrow,
         enforcement_overrides=_enforcement_overrides(conf.enforcement_override),
+        stitching=stitch_settings(
+            conf.domain,
+            conf.stitch,
+            conf.peer,
+            conf.peer_token_file,
+            hold_timeout=conf.stitch_hold_timeout,
+            peer_timeout=conf.peer_timeout,
+            retry_interval=conf.peer_retry_interval,
+        ),
     )
 
 

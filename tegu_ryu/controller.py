@@ -29,7 +29,12 @@ from tegu_ryu.enforcement.planner import MeterSettings, serial_of_meter
 from tegu_ryu.enforcement.row_plan import plan_rows
 from tegu_ryu.enforcement.unmetered import DSCP, QUEUES
 from tegu_ryu.forwarding.base import host_attachments
-from tegu_ryu.forwarding.packet_in import FloodMemory, PacketInOutcome, handle_packet_in
+from tegu_ryu.forwarding.packet_in import (
+    FloodMemory,
+    PacketInOutcome,
+    WanFacts,
+    handle_packet_in,
+)
 from tegu_ryu.metrics import Metrics
 from tegu_ryu.openflow.flows import Meter
 from tegu_ryu.openflow.reconcile import Changes, InstalledFlow
@@ -39,6 +44,8 @@ from tegu_ryu.reservations.mirror_admission import MirrorSettings
 from tegu_ryu.reservations.model import Direction, Reservation, State
 from tegu_ryu.reservations.policy import Policy
 from tegu_ryu.reservations.service import ReservationService
+from tegu_ryu.stitching.arp import wan_facts
+from tegu_ryu.stitching.points import StitchSettings
 from tegu_ryu.timefmt import format_time
 from tegu_ryu.topology.capacity import CapacityPolicy
 from tegu_ryu.topology.model import PortState, Topology
@@ -68,6 +75,7 @@ class ControllerSettings:
     enforcement: str = "auto"  # how switches enforce rates (enforcement/backends.py)
     enforcement_overrides: dict[int, str] = field(default_factory=dict)  # per datapath id
     queue_borrow: bool = False  # a reservation's queue may use idle capacity beyond its rate
+    stitching: StitchSettings = field(default_factory=StitchSettings)  # WAN: domain, peers
 
 
 class Controller:
@@ -90,7 +98,12 @@ class Controller:
                 for link in reservation.path_links():
                     self.topology.expect_link(link, now + settings.control_grace)
         self._flood_memory = FloodMemory()
-        self.desired = DesiredState(settings.meters, reset_dscp=settings.reset_dscp)
+        self._wan: tuple[int, WanFacts] = (-1, WanFacts())
+        self.desired = DesiredState(
+            settings.meters,
+            reset_dscp=settings.reset_dscp,
+            closed_ports=frozenset(p.port for p in settings.stitching.points.values()),
+        )
         self.reconciler = Reconciler(self.desired, settle=settings.discovery_settle)
         self._paths_trusted_from = now + settings.discovery_settle
         self._errors: dict[str, str] = {}
@@ -187,7 +200,17 @@ class Controller:
 
     def packet_in(self, now: float, at: PortRef, data: bytes) -> PacketInOutcome:
         with self.lock:
-            return handle_packet_in(self.topology, self._flood_memory, now, at, data)
+            return handle_packet_in(
+                self.topology, self._flood_memory, now, at, data, wan=self._wan_facts()
+            )
+
+    def _wan_facts(self) -> WanFacts:
+        """Stitch ports and the far hosts of live stitched reservations (for proxy ARP),
+        worked out again only when the reservations changed."""
+        engine = self.reservations.engine
+        if self._wan[0] != engine.version:
+            self._wan = (engine.version, wan_facts(self.settings.stitching, engine))
+        return self._wan[1]
 
     # ------------------------------------------------------------ read-backs
 

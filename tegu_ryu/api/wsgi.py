@@ -39,7 +39,11 @@ from tegu_ryu.errors import (
     clipped,
 )
 from tegu_ryu.metrics import CONTENT_TYPE
-from tegu_ryu.reservations.model import Reservation
+from tegu_ryu.reservations.model import Reservation, StitchReservation
+from tegu_ryu.stitching.coordinator import Stitcher, peer_view
+from tegu_ryu.stitching.peer_client import PeerClient
+from tegu_ryu.stitching.points import Peer
+from tegu_ryu.stitching.requests import parse_stitched, remote_of
 from tegu_ryu.tenancy import Principal
 from tegu_ryu.ui.assets import Assets
 
@@ -154,6 +158,7 @@ class Api:
         max_waiting: int = 4,
         metrics_public: bool = True,
         agents: AgentRegistry | None = None,
+        stitcher: Stitcher | None = None,
     ) -> None:
         """``max_waiting``: requests that may wait (``?wait=``) at once; the others answer
         at once, so that waiting clients can never take every server thread."""
@@ -167,7 +172,13 @@ class Api:
         self.authenticator = authenticator or Authenticator(None)
         self.clock = clock
         self.openapi_document = load_openapi()
-        self.tegu = TeguApi(controller, self.authenticator, super_cookie, clock)
+        stitching = controller.settings.stitching
+        self.stitcher = stitcher or Stitcher(
+            self.service, stitching, PeerClient(stitching.peer_timeout), clock
+        )
+        self.tegu = TeguApi(
+            controller, self.authenticator, super_cookie, clock, stitcher=self.stitcher
+        )
         self.tegu_mirror_api = TeguMirrors(controller, self.authenticator, super_cookie, clock)
         r = self.router = Router()
         r.add("GET", "/v1/health", self.health, public=True)
@@ -190,6 +201,12 @@ class Api:
         r.add("GET", "/v1/alarms", self.alarms)
         r.add("GET", "/v1/agents", self.list_agents)
         r.add("GET", "/metrics", self.metrics, public=True)  # its access is decided inside
+        # Peer controllers present their shared token, checked inside (not tenants' tokens).
+        r.add("POST", "/v1/stitches", self.peer_hold, public=True)
+        r.add("GET", "/v1/stitches/{sid}", self.peer_segment, public=True)
+        r.add("PATCH", "/v1/stitches/{sid}", self.peer_modify, public=True)
+        r.add("DELETE", "/v1/stitches/{sid}", self.peer_cancel, public=True)
+        r.add("POST", "/v1/stitches/{sid}/commit", self.peer_commit, public=True)
         # The web page's files hold no data: its scripts ask /v1 with the user's token.
         ui = Assets()
         r.add("GET", "/ui", ui.redirect, public=True)
@@ -337,7 +354,13 @@ class Api:
         self, request: Request, params: dict[str, str], who: Principal
     ) -> Response:
         wait = wait_seconds(request)
-        view = self.service.create(who, json_body(request), self.clock(), self._reservation)
+        body = json_body(request)
+        remote = remote_of(body)
+        if remote is not None:
+            stitched = self.stitcher.reserve(who, parse_stitched(body, self.clock(), remote))
+            view = self._reservation(stitched)
+        else:
+            view = self.service.create(who, body, self.clock(), self._reservation)
         if wait:
             view = self._reservation(self._settled(who, view["id"], wait))
         response = json_response(view, status=201)
@@ -364,14 +387,53 @@ class Api:
     def modify_reservation(
         self, request: Request, params: dict[str, str], who: Principal
     ) -> Response:
-        changed = self.service.modify(who, params["rid"], json_body(request), self.clock())
+        body = json_body(request)
+        changed: Reservation
+        if isinstance(self.service.get(who, params["rid"]), StitchReservation):
+            changed = self.stitcher.modify(who, params["rid"], body)
+        else:
+            changed = self.service.modify(who, params["rid"], body, self.clock())
         return json_response(self._reservation(changed))
 
     def cancel_reservation(
         self, request: Request, params: dict[str, str], who: Principal
     ) -> Response:
-        if not self.service.forget_damaged(who, params["rid"]):
+        if self.service.forget_damaged(who, params["rid"]):
+            return Response(status=204)
+        if isinstance(self.service.get(who, params["rid"]), StitchReservation):
+            self.stitcher.cancel(who, params["rid"])
+        else:
             self.service.cancel(who, params["rid"], self.clock())
+        return Response(status=204)
+
+    # ------------------------------------------------- the peer endpoint
+
+    def _peer(self, request: Request) -> Peer:
+        return self.stitcher.peer_of(request.headers.get("Authorization"))
+
+    def peer_hold(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        """A peer domain asks us to hold our side of its stitched reservation."""
+        peer = self._peer(request)
+        held = self.stitcher.peer_hold(peer, json_body(request))
+        response = json_response(peer_view(held), status=201)
+        response.headers["Location"] = f"/v1/stitches/{held.id}"
+        return response
+
+    def peer_segment(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        segment = self.stitcher.peer_segment(self._peer(request), params["sid"])
+        return json_response(peer_view(segment))
+
+    def peer_commit(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        segment = self.stitcher.peer_commit(self._peer(request), params["sid"])
+        return json_response(peer_view(segment))
+
+    def peer_modify(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        peer = self._peer(request)
+        segment = self.stitcher.peer_modify(peer, params["sid"], json_body(request))
+        return json_response(peer_view(segment))
+
+    def peer_cancel(self, request: Request, params: dict[str, str], who: Principal) -> Response:
+        self.stitcher.peer_cancel(self._peer(request), params["sid"])
         return Response(status=204)
 
     def availability(self, request: Request, params: dict[str, str], who: Principal) -> Response:

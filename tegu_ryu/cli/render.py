@@ -110,8 +110,14 @@ def reservation_table(r: dict[str, Any]) -> Table:
         ("to", f"{endpoint(r['dst'])} ({r['dst']['given']})"),
         ("bandwidth", f"out {rate(r['bandwidth']['out'])}, in {rate(r['bandwidth']['in'])}"),
         ("window (UTC)", f"{when(r['start'])} to {when(r['end'])}"),
-        ("traffic", traffic_text(r["match"])),
-        ("dscp", str(r["dscp"]) if r["dscp"] is not None else "not marked"),
+        *(
+            [("stitched", stitch_text(r["stitch"]))]
+            if r["type"] == "stitch"
+            else [
+                ("traffic", traffic_text(r["match"])),
+                ("dscp", str(r["dscp"]) if r["dscp"] is not None else "not marked"),
+            ]
+        ),
         ("switches", f"{r['enforcement']['status']}: {r['enforcement']['detail']}"),
     ]
     for direction, hops in r["path"].items():
@@ -127,6 +133,19 @@ def reservation_table(r: dict[str, Any]) -> Table:
     for name, value in rows:
         table.add_row(name, value)
     return table
+
+
+def stitch_text(stitch: dict[str, Any]) -> str:
+    """A stitched reservation's far side: domain, label on the stitch point, the peer's id."""
+    text = (
+        f"{stitch['role']} side, with domain {stitch['domain']}: {stitch['handoff']} "
+        f"{stitch['label']} on {stitch['point']}, their id {stitch['peer_reservation']}"
+    )
+    if stitch["hold_until"]:
+        text += f"; held until {when(stitch['hold_until'])}"
+    if stitch["peer_pending"]:
+        text += f"; {stitch['peer_pending']} not yet acknowledged by the peer"
+    return text
 
 
 def steering_table(s: dict[str, Any]) -> Table:

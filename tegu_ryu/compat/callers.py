@@ -40,8 +40,16 @@ def token_of(text: str | None) -> str | None:
     return token or None
 
 
-def caller(authenticator: Authenticator, header: str | None, command: Command) -> Principal | None:
+def caller(
+    authenticator: Authenticator,
+    header: str | None,
+    command: Command,
+    domains: frozenset[str] = frozenset(),
+) -> Principal | None:
     """Who ``command`` acts for; None when no valid token is given (and one is needed).
+
+    ``domains`` are peer domains (WAN stitching): ``DOMAIN/host`` names a host
+    there, not a project, so no tenant is checked against it.
 
     Raises CallerRefused when a token is invalid, a project is not its token's
     tenant, or the tokens are of different tenants.
@@ -69,6 +77,7 @@ def caller(authenticator: Authenticator, header: str | None, command: Command) -
             tenants.setdefault(authorising.tenant, authorising)
         if (
             host.project is not None
+            and host.project not in domains
             and authorising is not None
             and not authorising.admin
             and host.project != authorising.tenant

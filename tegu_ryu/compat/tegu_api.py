@@ -35,6 +35,7 @@ from tegu_ryu.compat.syntax import (
 )
 from tegu_ryu.compat.tegu_passthru import PassthruRefused, passthru_pledge, passthru_request
 from tegu_ryu.compat.tegu_steer import SteerRefused, steer_pledge, steer_request
+from tegu_ryu.compat.tegu_stitch import stitch_pledge
 from tegu_ryu.controller import Controller
 from tegu_ryu.enforcement.planner import reservation_meter_id
 from tegu_ryu.errors import Conflict, RequestError
@@ -47,12 +48,17 @@ from tegu_ryu.reservations.model import (
     Kind,
     Match,
     PassthruReservation,
+    RemoteEnd,
     Reservation,
     SteeringReservation,
+    StitchReservation,
+    StitchRole,
 )
 from tegu_ryu.reservations.paths import PathMode
 from tegu_ryu.reservations.policy import Discount, Fence
 from tegu_ryu.reservations.requests import ReservationRequest
+from tegu_ryu.stitching.coordinator import Stitcher
+from tegu_ryu.stitching.protocol import SegmentRequest
 from tegu_ryu.tenancy import Principal
 from tegu_ryu.timefmt import format_time
 from tegu_ryu.topology.refs import dpid_str
@@ -91,8 +97,11 @@ class TeguApi:
         authenticator: Authenticator,
         super_cookie: str | None,
         clock: Callable[[], float] = time.time,
+        stitcher: Stitcher | None = None,
     ) -> None:
         self.controller = controller
+        self.stitcher = stitcher
+        self._domains = frozenset(stitcher.settings.peers) if stitcher is not None else frozenset()
         self.service = controller.reservations
         self.authenticator = authenticator
         self.super_cookie = super_cookie
@@ -142,7 +151,7 @@ class TeguApi:
                 outcomes.append(Outcome("ERROR", f"unrecognised delete action: {command.text}"))
                 continue
             try:
-                who = caller(self.authenticator, header_token, command)
+                who = caller(self.authenticator, header_token, command, self._domains)
             except CallerRefused as refused:
                 outcomes.append(Outcome("ERROR", str(refused)))
                 continue
@@ -193,6 +202,20 @@ class TeguApi:
         if out < 1 or (kind is Kind.BANDWIDTH and inbound < 1):
             raise Refused("invalid bandwidth; bw-in and bw-out must be greater than zero")
         first, second = (parse_host(h) for h in split_pair(hosts_text))
+        if self.stitcher is not None and second.project in self.stitcher.settings.peers:
+            if kind is Kind.ONEWAY:
+                raise Refused("a reservation to another domain carries both directions")
+            segment = SegmentRequest(
+                StitchRole.ORIGIN,
+                first.host,
+                RemoteEnd(second.project, second.host),
+                Bandwidth(out, inbound),
+                parse_window(window_text, now),
+            )
+            stitched = self.stitcher.reserve(principal, segment)
+            status = self.controller.enforcement(stitched)["status"]
+            comment = f"stitched reservation accepted; label {stitched.label} to {second.project}"
+            return Outcome("OK", comment, stitch_pledge(stitched, now, status))
         if kind is Kind.ONEWAY and first.external:
             first, second = second, first
         if first.external:
@@ -287,6 +310,13 @@ class TeguApi:
                 {"cancelled": [r.id for r in chosen]},
             )
         pledge = self.service.get(principal, target)
+        if isinstance(pledge, StitchReservation) and self.stitcher is not None:
+            self.stitcher.cancel(principal, target)  # and the peer domain's side
+            return Outcome(
+                "OK",
+                "reservation successfully deleted",
+                f"stitched reservation was cancelled (deleted) here and at {pledge.remote.domain}",
+            )
         if not isinstance(pledge, BandwidthReservation | SteeringReservation | PassthruReservation):
             raise Refused(f"{target} is a mirror: end it with DELETE /tegu/mirrors/NAME/")
         if not super_cookie and not pledge.cookie_matches(cookie):

@@ -41,15 +41,22 @@ from tegu_ryu.openflow.flows import Flow, FlowKey, Meter, Output
 from tegu_ryu.reservations.model import MirrorReservation, Reservation, State
 from tegu_ryu.reservations.policy import Policy
 from tegu_ryu.topology.model import Topology
-from tegu_ryu.topology.refs import HOST_SIDE, LinkId
+from tegu_ryu.topology.refs import HOST_SIDE, LinkId, PortRef
 
 
 class DesiredState:
     """Per-switch flows and meters, and which of them changed since each switch last looked."""
 
-    def __init__(self, meters: MeterSettings, *, reset_dscp: bool = False) -> None:
+    def __init__(
+        self,
+        meters: MeterSettings,
+        *,
+        reset_dscp: bool = False,
+        closed_ports: frozenset[PortRef] = frozenset(),
+    ) -> None:
         self.settings = meters
         self.reset_dscp = reset_dscp
+        self.closed_ports = closed_ports  # stitch points: only reservations' traffic enters
         self.flows: dict[int, dict[FlowKey, Flow]] = {}
         self.meters: dict[int, dict[int, Meter]] = {}
         self.conflicts: dict[str, str] = {}
@@ -204,7 +211,9 @@ class DesiredState:
             fresh[reservation.id] = known
             return known[1]
 
-        self._base = plan_base_flows(topology, reset_dscp=self.reset_dscp)
+        self._base = plan_base_flows(
+            topology, reset_dscp=self.reset_dscp, closed_ports=self.closed_ports
+        )
         plan = plan_switches(
             topology,
             reservations.values(),
@@ -240,7 +249,10 @@ class DesiredState:
 
     def _replan_base(self, topology: Topology) -> None:
         """Base forwarding for a changed topology: only the flows that differ are marked."""
-        before, after = self._base, plan_base_flows(topology, reset_dscp=self.reset_dscp)
+        before = self._base
+        after = plan_base_flows(
+            topology, reset_dscp=self.reset_dscp, closed_ports=self.closed_ports
+        )
         for dpid in set(before) | set(after):
             old = {f.key: f for f in before.get(dpid, ())}
             new = {f.key: f for f in after.get(dpid, ())}

@@ -41,6 +41,7 @@ from tegu_ryu.enforcement.mirror_plan import (
 )
 from tegu_ryu.enforcement.passthru_plan import passthru_flows
 from tegu_ryu.enforcement.steering_plan import composed, is_steering, steering_flows
+from tegu_ryu.enforcement.stitch_plan import stitch_flows
 from tegu_ryu.enforcement.unmetered import unmetered_flow
 from tegu_ryu.forwarding.base import plan_base_flows
 from tegu_ryu.openflow.flows import (
@@ -66,6 +67,7 @@ from tegu_ryu.reservations.model import (
     Route,
     State,
     SteeringReservation,
+    StitchReservation,
 )
 from tegu_ryu.reservations.policy import Policy
 from tegu_ryu.topology.model import Topology
@@ -226,11 +228,36 @@ def _plan_bandwidth(reservation: BandwidthReservation, meters: MeterSettings) ->
     )
 
 
+def _plan_stitch(segment: StitchReservation, meters: MeterSettings) -> ReservationPlan:
+    """A stitched segment's path flows (label pushed and popped at the stitch port) and its
+    meter per direction where the traffic enters this domain."""
+    flows: dict[int, list[Flow]] = defaultdict(list)
+    meter_list: dict[int, list[Meter]] = defaultdict(list)
+    meter_ids = {d: reservation_meter_id(segment, d) for d in segment.routes}
+    for dpid, flow in stitch_flows(segment, reservation_cookie(segment), meter_ids):
+        flows[dpid].append(flow)
+    for direction, route in segment.routes.items() if flows else ():
+        rate = meters.reserved_kbps(segment.bandwidth.of(direction))
+        meter_list[route.hops[0].dpid].append(
+            Meter(
+                meter_ids[direction],
+                rate,
+                max(1, math.ceil(rate * meters.reserved_burst_ms / 1000)),
+                description=f"stitched {segment.id} {direction.value}",
+            )
+        )
+    return ReservationPlan(
+        flows={dpid: tuple(f) for dpid, f in flows.items()},
+        meters={dpid: tuple(m) for dpid, m in meter_list.items()},
+    )
+
+
 PLANNERS: dict[type[Reservation], Callable[[Any, MeterSettings], ReservationPlan]] = {
     BandwidthReservation: _plan_bandwidth,
     MirrorReservation: _plan_mirror,
     SteeringReservation: _plan_steering,
     PassthruReservation: _plan_passthru,
+    StitchReservation: _plan_stitch,
 }
 
 

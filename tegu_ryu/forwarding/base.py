@@ -35,6 +35,7 @@ TABLE_MISS_PRIORITY = 0
 DSCP_RESET_PRIORITY = 10  # in table 0: below passthru (20+) and reservations (1000+)
 HOST_PRIORITY = 100
 ARP_PRIORITY = 300
+CLOSED_PORT_PRIORITY = 900  # in table 0: below every reservation (1000+), above the rest
 ETH_TYPE_ARP = 0x0806
 ETH_TYPE_IPV4 = 0x0800
 ETH_TYPE_IPV6 = 0x86DD
@@ -102,11 +103,33 @@ def switch_flows() -> list[Flow]:
     ]
 
 
-def plan_base_flows(topology: Topology, *, reset_dscp: bool = False) -> dict[int, list[Flow]]:
+def plan_base_flows(
+    topology: Topology,
+    *,
+    reset_dscp: bool = False,
+    closed_ports: Iterable[PortRef] = (),
+) -> dict[int, list[Flow]]:
     """The base-layer flows every switch of ``topology`` should hold (with ``reset_dscp``,
-    also the DSCP reset on every edge port: ``dscp_reset_flows``)."""
+    also the DSCP reset on every edge port: ``dscp_reset_flows``).
+
+    ``closed_ports`` lead out of this network (stitch points to a peer domain): what
+    arrives there is dropped unless a reservation's entry claims it, so that frames
+    from the WAN reach hosts only through a stitched reservation.
+    """
     graph = topology.graph()
     plan: dict[int, list[Flow]] = {dpid: switch_flows() for dpid in topology.switch_ids()}
+    for port in sorted(closed_ports):
+        if port.dpid in plan:
+            plan[port.dpid].append(
+                Flow(
+                    priority=CLOSED_PORT_PRIORITY,
+                    match=match(in_port=port.port),
+                    actions=(),
+                    cookie=BASE_COOKIE,
+                    table=Table.RESERVATIONS,
+                    description=f"stitch point {port}: only reservations' traffic enters",
+                )
+            )
     if reset_dscp:
         for dpid, flows in dscp_reset_flows(topology).items():
             plan.setdefault(dpid, []).extend(flows)

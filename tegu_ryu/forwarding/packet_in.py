@@ -10,13 +10,19 @@ between switches, so loops in the topology cannot make a broadcast storm.
 Until LLDP has found every link, a port between two switches can look like an
 edge port; a packet we flooded out of it would come back to us from the next
 switch. ``FloodMemory`` recognises those echoes and drops them.
+
+Stitch ports (WAN stitching) lead to another domain: nothing is learnt from
+what arrives there and nothing is flooded out of them; a local host's ARP
+for the far host of one of its stitched reservations is answered with what
+the peer domain reported about that host (``WanFacts``).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from os_ken.lib.packet import arp, ether_types, ethernet, ipv4, ipv6, packet
 
@@ -41,6 +47,21 @@ class PacketInOutcome:
 
     packets: tuple[PacketOut, ...] = ()
     replan: bool = False
+
+
+@dataclass(frozen=True)
+class WanFacts:
+    """What packet-in handling must know of WAN stitching.
+
+    ``remote`` maps a far host's IP to its MAC and the local hosts (MACs)
+    whose live stitched reservations reach it: only they get an answer.
+    """
+
+    ports: frozenset[PortRef] = frozenset()
+    remote: Mapping[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
+
+
+NO_WAN = WanFacts()
 
 
 class FloodMemory:
@@ -74,12 +95,18 @@ def _digest(data: bytes) -> bytes:
 
 
 def handle_packet_in(
-    topology: Topology, memory: FloodMemory, now: float, at: PortRef, data: bytes
+    topology: Topology,
+    memory: FloodMemory,
+    now: float,
+    at: PortRef,
+    data: bytes,
+    *,
+    wan: WanFacts = NO_WAN,
 ) -> PacketInOutcome:
     """Learn from a packet that arrived at ``at`` and decide where it goes."""
     pkt = packet.Packet(data)
     eth = pkt.get_protocol(ethernet.ethernet)
-    if eth is None or eth.ethertype in _IGNORED_ETH_TYPES:
+    if eth is None or eth.ethertype in _IGNORED_ETH_TYPES or at in wan.ports:
         return PacketInOutcome()
     if topology.is_link_port(at):
         return _deliver_in_transit(topology, eth.dst.lower(), data)
@@ -98,6 +125,10 @@ def handle_packet_in(
         if target is not None and target.mac != src_mac:
             reply = _arp_reply(target.mac, arp_pkt.dst_ip, src_mac, arp_pkt.src_ip)
             return PacketInOutcome(packets=(PacketOut(at, reply),), replan=replan)
+        far = wan.remote.get(arp_pkt.dst_ip)
+        if far is not None and src_mac in far[1]:
+            reply = _arp_reply(far[0], arp_pkt.dst_ip, src_mac, arp_pkt.src_ip)
+            return PacketInOutcome(packets=(PacketOut(at, reply),), replan=replan)
 
     destination = topology.host_by_mac(eth.dst.lower())
     if destination is not None:
@@ -105,7 +136,11 @@ def handle_packet_in(
             return PacketInOutcome(replan=replan)
         return PacketInOutcome(packets=(PacketOut(destination.attach, data),), replan=replan)
     memory.remember(now, data, at)
-    flood = tuple(PacketOut(port, data) for port in topology.edge_ports() if port != at)
+    flood = tuple(
+        PacketOut(port, data)
+        for port in topology.edge_ports()
+        if port != at and port not in wan.ports
+    )
     return PacketInOutcome(packets=flood, replan=replan)
 
 

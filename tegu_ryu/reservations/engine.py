@@ -39,6 +39,7 @@ from tegu_ryu.reservations.model import (
     Route,
     State,
     SteeringReservation,
+    StitchReservation,
     access_links_between,
     cookie_digest,
 )
@@ -417,6 +418,11 @@ class Engine:
 
     # --------------------------------------------------------------- internal
 
+    def routes_for(self, demand: Demand) -> dict[Direction, Route]:
+        """Paths with room for ``demand`` in each direction it carries (access ports
+        included), or the usual 409 naming the bottleneck; nothing is booked."""
+        return self._admit(demand)
+
     def _admit(self, demand: Demand) -> dict[Direction, Route]:
         self._check_access(demand)
         if demand.kind is Kind.ONEWAY and demand.dst.attach is None:
@@ -592,6 +598,7 @@ class Engine:
             MirrorReservation: self._mirror_routed_again,
             SteeringReservation: self._steering_routed_again,
             PassthruReservation: lambda passthru, _: passthru,  # follows its host; no path
+            StitchReservation: self._stitch_routed_again,
         }
         return routing[type(reservation)](reservation, window)
 
@@ -600,6 +607,18 @@ class Engine:
     ) -> Reservation:
         routes = self._admit(_demand_of(reservation, reservation.bandwidth, window))
         return replace(reservation, routes=routes)
+
+    def _stitch_routed_again(self, stitch: StitchReservation, window: Window) -> Reservation:
+        demand = Demand(
+            stitch.owner,
+            Kind.BANDWIDTH,
+            stitch.src,
+            stitch.dst,
+            stitch.bandwidth,
+            window,
+            PathMode.SHORTEST,
+        )
+        return replace(stitch, routes=self._admit(demand))
 
     def _mirror_routed_again(self, mirror: MirrorReservation, window: Window) -> Reservation:
         route = self.copy_route(
@@ -790,6 +809,8 @@ def _without_paths(reservation: Reservation) -> Reservation:
         return replace(reservation, route=None)
     if isinstance(reservation, SteeringReservation):
         return replace(reservation, legs={})
+    if isinstance(reservation, StitchReservation):
+        return replace(reservation, routes={})
     assert isinstance(reservation, BandwidthReservation)
     return replace(reservation, routes={})
 

@@ -22,8 +22,11 @@ from tegu_ryu.reservations.model import (
     Reservation,
     State,
     SteeringReservation,
+    StitchReservation,
 )
 from tegu_ryu.topology.refs import PortRef
+
+LAPSED = "the hold lapsed before both sides committed"
 
 
 class Lifecycle:
@@ -53,7 +56,9 @@ class Lifecycle:
                 updated = replace(reservation, state=state)
                 if state is State.EXPIRED:
                     engine.ledger.release(reservation.id)
-                    updated = replace(updated, ended=reservation.window.end)
+                    updated = replace(updated, ended=min(reservation.window.end, now))
+                    if isinstance(updated, StitchReservation) and reservation.state is State.HELD:
+                        updated = _lapsed(updated)
                 engine.put(updated)
                 changed[reservation.id] = updated
         topology = engine.topology
@@ -125,6 +130,13 @@ def _followed(reservation: Reservation, host: Endpoint) -> Reservation:
             chain=tuple(boxes),
         )
     return reservation
+
+
+def _lapsed(segment: StitchReservation) -> StitchReservation:
+    """A stitched hold that lapsed uncommitted; the peer, which may have committed its side
+    (this controller died between the peer's commit and its own), is owed a cancel."""
+    pending = "cancel" if segment.peer_id is not None else None
+    return replace(segment, reason=LAPSED, peer_pending=pending)
 
 
 def _box_follow(box: Middlebox, mac: str | None, attach: PortRef) -> Middlebox:

@@ -19,6 +19,7 @@ class Kind(str, Enum):
 
 
 class State(str, Enum):
+    HELD = "held"  # a stitched reservation admitted here, waiting for both domains to commit
     PENDING = "pending"
     ACTIVE = "active"
     DEGRADED = "degraded"
@@ -412,6 +413,103 @@ class PassthruReservation(Reservation):
 
     def switches(self) -> set[int]:
         return set() if self.host.attach is None else {self.host.attach.dpid}
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteEnd:
+    """The far host of a stitched reservation: in which domain, and what its controller said
+    about it (its MAC and address, for answering ARP here)."""
+
+    domain: str
+    host: str
+    mac: str | None = None
+    ip: str | None = None
+
+    @property
+    def given(self) -> str:
+        return f"{self.domain}/{self.host}"
+
+
+class StitchRole(str, Enum):
+    """Which side of a stitched reservation this domain is."""
+
+    ORIGIN = "origin"  # asked for here: the local host is the source
+    PEER = "peer"  # held for a peer domain: the local host is the destination
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StitchReservation(Reservation):
+    """This domain's segment of a bandwidth reservation that crosses into a peer domain.
+
+    The segment runs between the local host and the stitch port (``port``,
+    of stitch point ``point``) and carries ``label`` on the wire beyond it,
+    booked like any bandwidth reservation over the same window. ``out`` is
+    always the direction from the origin's host to the peer's, on both
+    sides. Until both domains commit it is ``held`` and ``hold_until`` says
+    when the hold lapses by itself; ``peer_pending`` is a cancel the peer
+    has not yet acknowledged (retried, and stored, until it answers).
+    """
+
+    role: StitchRole
+    local: Endpoint
+    remote: RemoteEnd
+    point: str
+    port: PortRef
+    handoff: str
+    label: int
+    bandwidth: Bandwidth
+    routes: dict[Direction, Route] = field(default_factory=dict)
+    peer_id: str | None = None
+    hold_until: float | None = None
+    peer_pending: str | None = None
+
+    @property
+    def type(self) -> str:
+        return "stitch"
+
+    @property
+    def stitch_end(self) -> Endpoint:
+        """The stitch port as an endpoint of the local segment."""
+        return Endpoint(given=f"stitch:{self.point}", mac=None, ip=None, attach=self.port)
+
+    @property
+    def src(self) -> Endpoint:
+        """Where the segment's ``out`` traffic enters this domain."""
+        return self.local if self.role is StitchRole.ORIGIN else self.stitch_end
+
+    @property
+    def dst(self) -> Endpoint:
+        """Where the segment's ``out`` traffic leaves this domain."""
+        return self.stitch_end if self.role is StitchRole.ORIGIN else self.local
+
+    def state_at(self, now: float) -> State:
+        """A hold lapses by itself at ``hold_until``; a committed segment goes by its window."""
+        if self.state.final:
+            return self.state
+        if self.hold_until is not None:
+            if now >= self.hold_until or now >= self.window.end:
+                return State.EXPIRED
+            return State.HELD
+        return Reservation.state_at(self, now)
+
+    def rate(self, direction: Direction) -> int:
+        return self.bandwidth.of(direction)
+
+    def switches(self) -> set[int]:
+        return {hop.dpid for route in self.routes.values() for hop in route.hops}
+
+    def booked_links(self) -> list[tuple[Direction, LinkId]]:
+        return [(d, link) for d, route in self.routes.items() for link in route.links]
+
+    def bookings(self) -> list[tuple[Direction, LinkId]]:
+        """The segment's links, the local host's port and the stitch port, per direction."""
+        ends = {Direction.OUT: (self.src, self.dst), Direction.IN: (self.dst, self.src)}
+        access = [
+            (direction, link)
+            for direction in self.routes
+            for link in access_links_between(*ends[direction])
+        ]
+        return self.booked_links() + access
 
 
 def access_links_between(sender: Endpoint, receiver: Endpoint) -> list[LinkId]:

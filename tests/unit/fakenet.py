@@ -80,8 +80,13 @@ class FakeNetwork:
         """Every place the packet and the copies made of it end, in the order they leave."""
         host = self.topology.host_by_mac(src_mac)
         assert host is not None, f"unknown host {src_mac}"
+        return self.arriving(host.attach, packet)
+
+    def arriving(self, at: PortRef, packet: Headers) -> list[Trace]:
+        """``deliveries`` of a packet that arrives at switch port ``at`` (a stitch port, say:
+        a VLAN tag is ``vlan_vid`` in ``packet``)."""
         done: list[Trace] = []
-        pending = [_Copy(host.attach, dict(packet), [], [], [])]
+        pending = [_Copy(at, dict(packet), [], [], [])]
         while pending:
             copy = pending.pop(0)
             if len(copy.links) > MAX_HOPS:

@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tegu_ryu.api.kinds import bandwidth, mirror, passthru, steering
+from tegu_ryu.api.kinds import bandwidth, mirror, passthru, steering, stitch
 from tegu_ryu.reservations.model import (
     BandwidthReservation,
     MirrorReservation,
     PassthruReservation,
     Reservation,
     SteeringReservation,
+    StitchReservation,
 )
 
 VIEWS: dict[type[Reservation], Callable[[Any], dict[str, Any]]] = {
@@ -22,6 +23,7 @@ VIEWS: dict[type[Reservation], Callable[[Any], dict[str, Any]]] = {
     MirrorReservation: mirror.view,
     SteeringReservation: steering.view,
     PassthruReservation: passthru.view,
+    StitchReservation: stitch.view,
 }
 
 

@@ -13,13 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tegu_ryu.reservations.kinds import bandwidth, mirror, passthru, steering
+from tegu_ryu.reservations.kinds import bandwidth, mirror, passthru, steering, stitch
 from tegu_ryu.reservations.model import (
     BandwidthReservation,
     MirrorReservation,
     PassthruReservation,
     Reservation,
     SteeringReservation,
+    StitchReservation,
 )
 
 
@@ -67,6 +68,12 @@ KINDS: dict[str, KindCodec] = {
         encode=passthru.encode_spec,
         decode=passthru.decode,
         problems=passthru.problems,
+    ),
+    "stitch": KindCodec(
+        record=StitchReservation,
+        encode=stitch.encode_spec,
+        decode=stitch.decode,
+        problems=stitch.problems,
     ),
 }
 

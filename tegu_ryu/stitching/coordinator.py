@@ -1,0 +1,380 @@
+"""The two-phase protocol across domains: this side's steps under the lock, the peer's
+over HTTP outside it.
+
+Origin (a tenant asked here for ``dst: siteB/hB``): hold locally, ask the
+peer to hold the same label, bandwidth and window, commit the peer, commit
+locally. Any refusal or silence aborts what was held on both sides; what the
+peer may still hold and cannot be told now is owed to it (``peer_pending``,
+stored with the reservation) and retried until it answers, so a restart
+forgets nothing. A hold nobody commits lapses by itself on either side.
+
+Cancel and changes of end or bandwidth go to the peer too; a change the
+peer refuses is undone here. The peer endpoint (``/v1/stitches``) runs the
+same local steps for a peer, which may act only on segments stitched to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from tegu_ryu.errors import Conflict, Forbidden, NotFound, RequestError
+from tegu_ryu.reservations.model import Kind, RemoteEnd, Reservation, StitchReservation
+from tegu_ryu.reservations.requests import parse_modification
+from tegu_ryu.reservations.service import ReservationService
+from tegu_ryu.stitching import protocol
+from tegu_ryu.stitching.peer_client import PeerError, PeerLink, PeerRefused
+from tegu_ryu.stitching.points import Peer, StitchSettings
+from tegu_ryu.stitching.protocol import SegmentRequest
+from tegu_ryu.stitching.requests import change_body, hold_body, parse_change, parse_hold
+from tegu_ryu.tenancy import Principal
+
+LOG = logging.getLogger(__name__)
+CANCEL = "cancel"
+LABEL_TRIES = 4  # labels offered to a peer that says the one offered is busy there
+
+
+class PeerUnavailable(RequestError):
+    """The peer domain's controller did not answer; nothing is held on this side."""
+
+    status = 502
+    code = "peer_unreachable"
+
+
+class Stitcher:
+    """Stitched reservations: this domain's segment and the peer's, kept in step."""
+
+    def __init__(
+        self,
+        service: ReservationService,
+        settings: StitchSettings,
+        client: PeerLink,
+        clock: Callable[[], float],
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.client = client
+        self.clock = clock
+
+    # ---------------------------------------------------------------- origin
+
+    def reserve(self, principal: Principal, request: SegmentRequest) -> StitchReservation:
+        """Hold here, hold there, commit there, commit here; or leave nothing held."""
+        if request.remote.domain == self.settings.domain:
+            raise NotFound(
+                f"{request.remote.given} names this domain; give the host alone",
+                code="unknown_domain",
+            )
+        peer = self._peer(request.remote.domain)
+        engine = self.service.engine
+        held, answer = self._held_on_both_sides(principal, request, peer)
+        try:
+            remote = _remote_from(request.remote, answer)
+            peer_id = _text(answer, "id")
+        except ValueError as exc:
+            self._abort(held.id, f"the peer's answer is unusable: {exc}", owed=False)
+            raise PeerUnavailable(f"peer {peer.name} answered the hold badly: {exc}") from None
+        with self.service.lock:
+            current = protocol.stitch_of(engine, held.id)
+            recorded = replace(current, peer_id=peer_id, remote=remote)
+            engine.put(recorded)
+            self._save(current, recorded)
+        try:
+            self.client.commit(peer, peer_id)
+        except PeerError as failure:
+            self._abort(held.id, f"the peer did not commit: {failure}", owed=True)
+            raise _refused(peer, failure) from None
+        try:
+            with self.service.lock:
+                before = protocol.stitch_of(engine, held.id)
+                committed = protocol.commit(engine, self.clock(), held.id)
+                self._save(before, committed)
+        except Conflict:
+            self._abort(held.id, "the hold lapsed here before the commit", owed=True)
+            raise
+        self.service.on_change()
+        return committed
+
+    def _held_on_both_sides(
+        self, principal: Principal, request: SegmentRequest, peer: Peer
+    ) -> tuple[StitchReservation, dict[str, Any]]:
+        """Hold here, then ask the peer to hold the same label; the peer's answer.
+
+        A label free here can be busy there (a cancel it has not heard yet still
+        holds it): then the next free label is tried, up to ``LABEL_TRIES``.
+        """
+        avoid: set[int] = set()
+        busy: PeerRefused | None = None  # the peer's last "that label is busy here"
+        while True:
+            attempt = replace(request, avoid=frozenset(avoid))
+            try:
+                with self.service.lock:
+                    held = protocol.hold(
+                        self.service.engine, self.settings, self.clock(), principal.tenant, attempt
+                    )
+                    self._save(None, held)
+            except Conflict as refused:
+                if busy is not None and refused.code == "no_label":  # the rest is busy there
+                    raise _refused(peer, busy) from None
+                raise
+            src = {"host": held.local.name or held.local.given, "mac": held.local.mac}
+            src["ip"] = held.local.ip
+            try:
+                return held, self.client.hold(peer, hold_body(request, held.id, held.label, src))
+            except PeerError as failure:
+                self._abort(held.id, f"the peer did not hold its side: {failure}", owed=False)
+                avoid.add(held.label)
+                if not isinstance(failure, PeerRefused) or failure.code != "no_label":
+                    raise _refused(peer, failure) from None
+                busy = failure
+                if len(avoid) >= LABEL_TRIES:
+                    raise _refused(peer, busy) from None
+
+    # ---------------------------------------------------- either side, tenants
+
+    def cancel(self, principal: Principal, reservation_id: str) -> StitchReservation:
+        """Cancel here, then tell the peer (or owe it the cancel until it answers)."""
+        engine = self.service.engine
+        with self.service.lock:
+            before = self.service.get(principal, reservation_id)
+            assert isinstance(before, StitchReservation)
+            cancelled = engine.cancel(self.clock(), reservation_id)
+            assert isinstance(cancelled, StitchReservation)
+            owed = replace(cancelled, peer_pending=CANCEL if cancelled.peer_id else None)
+            engine.put(owed)
+            self._save(before, owed)
+        self.service.on_change()
+        self.deliver(owed)
+        return protocol.stitch_of(engine, reservation_id)
+
+    def modify(self, principal: Principal, reservation_id: str, body: Any) -> StitchReservation:
+        """A new end and/or bandwidth here and at the peer, or at neither."""
+        engine = self.service.engine
+        with self.service.lock:
+            before = self.service.get(principal, reservation_id)
+            assert isinstance(before, StitchReservation)
+            change = parse_modification(body, self.clock(), Kind.BANDWIDTH)
+            changed = protocol.modify(
+                engine, self.settings, self.clock(), reservation_id, (change.end, change.bandwidth)
+            )
+            self._save(before, changed)
+        peer = self._peer(before.remote.domain)
+        try:
+            if before.peer_id is None:
+                raise PeerRefused(409, "not_stitched", "the peer holds no segment for it")
+            self.client.modify(peer, before.peer_id, change_body(change.end, change.bandwidth))
+        except PeerError as failure:
+            self._undo_change(before)
+            raise _refused(peer, failure) from None
+        self.service.on_change()
+        return changed
+
+    # ------------------------------------------------------------ peer side
+
+    def peer_hold(self, peer: Peer, body: Any) -> StitchReservation:
+        """Hold our side of ``peer``'s reservation (the origin commits or aborts it)."""
+        now = self.clock()
+        request = parse_hold(body, peer.name, now)
+        with self.service.lock:
+            held = protocol.hold(
+                self.service.engine, self.settings, now, f"peer:{peer.name}", request
+            )
+            self._save(None, held)
+        return held
+
+    def peer_segment(self, peer: Peer, reservation_id: str) -> StitchReservation:
+        """A segment stitched to ``peer``; to it, any other reservation does not exist."""
+        with self.service.lock:
+            segment = self.service.engine.reservations.get(reservation_id)
+        if not isinstance(segment, StitchReservation) or segment.remote.domain != peer.name:
+            raise NotFound(f"no segment {reservation_id} stitched to {peer.name}")
+        return segment
+
+    def peer_commit(self, peer: Peer, reservation_id: str) -> StitchReservation:
+        self.peer_segment(peer, reservation_id)
+        engine = self.service.engine
+        with self.service.lock:
+            before = protocol.stitch_of(engine, reservation_id)
+            committed = protocol.commit(engine, self.clock(), reservation_id)
+            if committed is not before:
+                self._save(before, committed)
+        self.service.on_change()
+        return committed
+
+    def peer_cancel(self, peer: Peer, reservation_id: str) -> StitchReservation:
+        """The peer aborted or cancelled: end our side (nothing to tell it back)."""
+        self.peer_segment(peer, reservation_id)
+        engine = self.service.engine
+        with self.service.lock:
+            before = protocol.stitch_of(engine, reservation_id)
+            ended = protocol.abort(
+                engine, self.clock(), reservation_id, f"cancelled by domain {peer.name}"
+            )
+            if ended is not before:
+                self._save(before, ended)
+        self.service.on_change()
+        return ended
+
+    def peer_modify(self, peer: Peer, reservation_id: str, body: Any) -> StitchReservation:
+        self.peer_segment(peer, reservation_id)
+        engine = self.service.engine
+        with self.service.lock:
+            change = parse_change(body, self.clock())
+            before = protocol.stitch_of(engine, reservation_id)
+            changed = protocol.modify(engine, self.settings, self.clock(), reservation_id, change)
+            self._save(before, changed)
+        self.service.on_change()
+        return changed
+
+    def peer_of(self, authorization: str | None) -> Peer:
+        """The peer a ``/v1/stitches`` request comes from, by its token; 401/403 otherwise."""
+        scheme, _, token = (authorization or "").partition(" ")
+        peer = (
+            self.settings.peer_by_token(token.strip())
+            if scheme.lower() == "bearer" and token.strip()
+            else None
+        )
+        if peer is None:
+            raise Forbidden("the stitching endpoint is for peer controllers (their token)")
+        return peer
+
+    # -------------------------------------------------------------- retries
+
+    def owed(self) -> list[StitchReservation]:
+        """Segments whose cancel the peer has not acknowledged yet."""
+        with self.service.lock:
+            return [
+                r
+                for r in self.service.engine.reservations.values()
+                if isinstance(r, StitchReservation) and r.peer_pending is not None
+            ]
+
+    def retry(self) -> int:
+        """Deliver every owed cancel the peers now answer; returns how many are still owed."""
+        return sum(not self.deliver(segment) for segment in self.owed())
+
+    def deliver(self, segment: StitchReservation) -> bool:
+        """Send the peer the cancel owed for ``segment``; True once it has it (or knows
+        nothing of it: then there is nothing there to cancel)."""
+        if segment.peer_pending is None or segment.peer_id is None:
+            return True
+        peer = self.settings.peers.get(segment.remote.domain)
+        if peer is None:
+            LOG.warning(
+                "segment %s: peer %s is no longer configured", segment.id, segment.remote.domain
+            )
+            return False
+        try:
+            self.client.cancel(peer, segment.peer_id)
+        except PeerRefused as refused:
+            if refused.status != 404:
+                LOG.warning("peer %s refused the cancel of %s: %s", peer.name, segment.id, refused)
+                return False
+        except PeerError as failure:
+            LOG.info("cancel of %s owed to %s: %s", segment.id, peer.name, failure)
+            return False
+        with self.service.lock:
+            current = protocol.stitch_of(self.service.engine, segment.id)
+            delivered = replace(current, peer_pending=None)
+            self.service.engine.put(delivered)
+            self._save(current, delivered)
+        return True
+
+    # -------------------------------------------------------------- helpers
+
+    def _peer(self, domain: str) -> Peer:
+        peer = self.settings.peers.get(domain)
+        if peer is None or self.settings.point_toward(domain) is None:
+            raise NotFound(
+                f"no stitch point toward domain {domain!r} is configured here",
+                code="unknown_domain",
+                details={"domain": domain},
+            )
+        return peer
+
+    def _abort(self, reservation_id: str, reason: str, *, owed: bool) -> None:
+        """End the local hold; ``owed``: the peer may hold its side, tell it (now or later)."""
+        engine = self.service.engine
+        with self.service.lock:
+            before = protocol.stitch_of(engine, reservation_id)
+            ended = protocol.abort(engine, self.clock(), reservation_id, reason)
+            if owed and before.peer_id is not None:
+                ended = replace(ended, peer_pending=CANCEL)
+                engine.put(ended)
+            self._save(before, ended)
+        LOG.warning("stitched reservation %s aborted: %s", reservation_id, reason)
+        if owed:
+            self.deliver(ended)
+
+    def _undo_change(self, before: StitchReservation) -> None:
+        """Put back the segment as it was before a change the peer refused."""
+        engine = self.service.engine
+        with self.service.lock:
+            now = self.clock()
+            current = protocol.stitch_of(engine, before.id)
+            try:
+                restored = protocol.modify(
+                    engine, self.settings, now, before.id, (before.window.end, before.bandwidth)
+                )
+            except RequestError as exc:
+                LOG.error("segment %s cannot be put back as it was: %s", before.id, exc.message)
+                return
+            self._save(current, restored)
+
+    def _save(self, before: Reservation | None, after: Reservation) -> None:
+        """Store ``after``; if the store fails, the engine goes back to ``before``."""
+        engine = self.service.engine
+        try:
+            self.service.store.save_reservations([after])
+        except Exception:
+            engine.forget(after.id)
+            if before is not None:
+                engine.restore([before])
+            raise
+
+
+def _refused(peer: Peer, failure: PeerError) -> RequestError:
+    """How a peer's failure reaches the client here: its refusal as a 409 naming its code."""
+    if isinstance(failure, PeerRefused):
+        return Conflict(
+            f"domain {peer.name} refused: {failure.message}",
+            code="peer_refused",
+            details={"domain": peer.name, "peer_code": failure.code},
+        )
+    return PeerUnavailable(f"domain {peer.name} did not answer: {failure}")
+
+
+def _remote_from(asked: RemoteEnd, answer: dict[str, Any]) -> RemoteEnd:
+    """The far host as the peer described it in its hold's answer."""
+    host = answer.get("host")
+    if not isinstance(host, dict):
+        raise ValueError("no host in the answer")
+    mac, ip = host.get("mac"), host.get("ip")
+    if not all(v is None or isinstance(v, str) for v in (mac, ip)):
+        raise ValueError("the host's mac and ip must be strings")
+    return RemoteEnd(asked.domain, asked.host, mac, ip)
+
+
+def _text(answer: dict[str, Any], key: str) -> str:
+    value = answer.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"no {key} in the answer")
+    return value
+
+
+def peer_view(segment: StitchReservation) -> dict[str, Any]:
+    """A segment as ``/v1/stitches`` shows it to the peer."""
+    return {
+        "id": segment.id,
+        "state": segment.state.value,
+        "label": segment.label,
+        "handoff": segment.handoff,
+        "point": segment.point,
+        "hold_until": segment.hold_until,
+        "bandwidth": {"out": segment.bandwidth.out, "in": segment.bandwidth.in_},
+        "start": segment.window.start,
+        "end": segment.window.end,
+        "host": {"name": segment.local.name, "mac": segment.local.mac, "ip": segment.local.ip},
+    }

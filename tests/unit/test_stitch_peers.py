@@ -1,0 +1,351 @@
+"""The two-phase protocol between two domains, each its own service, joined by a fake peer
+link that can refuse, stay silent, or die between the hold and the commit."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tegu_ryu.errors import Conflict, RequestError
+from tegu_ryu.reservations.memory_store import MemoryStore
+from tegu_ryu.reservations.model import Bandwidth, RemoteEnd, State, StitchReservation, StitchRole
+from tegu_ryu.reservations.policy import Policy
+from tegu_ryu.reservations.service import ReservationService
+from tegu_ryu.reservations.window import Window
+from tegu_ryu.stitching.coordinator import PeerUnavailable, Stitcher, peer_view
+from tegu_ryu.stitching.peer_client import PeerRefused, PeerUnreachable
+from tegu_ryu.stitching.points import Handoff, Peer, StitchPoint, StitchSettings
+from tegu_ryu.stitching.protocol import SegmentRequest
+from tegu_ryu.tenancy import Principal
+from tegu_ryu.topology.capacity import CapacityPolicy
+from tegu_ryu.topology.refs import PortRef
+
+from .topologies import Builder
+
+M = 10**6
+ACME = Principal("acme", admin=False)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class FakeLink:
+    """Calls the other domain's peer endpoint in-process, as its HTTP handler would.
+
+    ``down`` makes every call fail as a dead or silent peer does; ``fail_on``
+    makes only that step fail; ``calls`` records what was asked.
+    """
+
+    me: str
+    other: Stitcher | None = None
+    down: bool = False
+    fail_on: set[str] = field(default_factory=set)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def _run(self, step: str, target: str, call: Any) -> Any:
+        self.calls.append((step, target))
+        if self.down or step in self.fail_on:
+            raise PeerUnreachable("timed out")
+        assert self.other is not None
+        peer = self.other.settings.peers[self.me]
+        try:
+            return call(self.other, peer)
+        except RequestError as refused:
+            raise PeerRefused(refused.status, refused.code, refused.message) from None
+
+    def hold(self, peer: Peer, body: dict[str, Any]) -> dict[str, Any]:
+        return self._run("hold", "", lambda far, me: peer_view(far.peer_hold(me, body)))
+
+    def commit(self, peer: Peer, segment: str) -> dict[str, Any]:
+        return self._run("commit", segment, lambda far, me: peer_view(far.peer_commit(me, segment)))
+
+    def cancel(self, peer: Peer, segment: str) -> None:
+        self._run("cancel", segment, lambda far, me: far.peer_cancel(me, segment))
+
+    def modify(self, peer: Peer, segment: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._run(
+            "modify", segment, lambda far, me: peer_view(far.peer_modify(me, segment, body))
+        )
+
+
+def site(
+    name: str, other: str, link: FakeLink, clock: Clock, labels: range, capacity: int
+) -> Stitcher:
+    builder = Builder(CapacityPolicy(override_default=1000 * M))
+    builder.link(1, 2)
+    builder.host(1)  # h1: 10.0.0.1, 00:00:00:00:00:01 in either domain
+    builder._next_port[2] = 10
+    builder.connect_all()
+    service = ReservationService(
+        builder.topology, MemoryStore(), threading.RLock(), Policy(), retention=86400
+    )
+    ids = itertools.count()
+    service.engine._new_id = lambda: f"{name}-{next(ids)}"
+    point = StitchPoint("wan", other, PortRef(2, 9), Handoff("vlan", labels), capacity)
+    settings = StitchSettings(
+        domain=name,
+        points={"wan": point},
+        peers={other: Peer(other, "http://127.0.0.1:1", "shared")},
+        hold_timeout=30,
+    )
+    return Stitcher(service, settings, link, clock)
+
+
+@dataclass
+class Pair:
+    a: Stitcher
+    b: Stitcher
+    a_to_b: FakeLink
+    b_to_a: FakeLink
+    clock: Clock
+
+
+def pair(
+    labels_a: range = range(100, 104),
+    labels_b: range = range(100, 104),
+    capacity: int = 100 * M,
+    capacity_b: int | None = None,
+) -> Pair:
+    clock = Clock()
+    a_to_b, b_to_a = FakeLink("siteA"), FakeLink("siteB")
+    a = site("siteA", "siteB", a_to_b, clock, labels_a, capacity)
+    b = site("siteB", "siteA", b_to_a, clock, labels_b, capacity_b or capacity)
+    a_to_b.other, b_to_a.other = b, a
+    return Pair(a, b, a_to_b, b_to_a, clock)
+
+
+def ask(out: int = 20 * M, end: float = 4600.0) -> SegmentRequest:
+    return SegmentRequest(
+        StitchRole.ORIGIN,
+        "00:00:00:00:00:01",
+        RemoteEnd("siteB", "10.0.0.1"),
+        Bandwidth(out, out),
+        Window(1000, end),
+    )
+
+
+def live(stitcher: Stitcher) -> list[StitchReservation]:
+    return [
+        r
+        for r in stitcher.service.engine.reservations.values()
+        if isinstance(r, StitchReservation) and not r.state.final
+    ]
+
+
+def stored(stitcher: Stitcher, reservation_id: str) -> Any:
+    store = stitcher.service.store
+    assert isinstance(store, MemoryStore)
+    return {r.id: r for r in store.load().reservations}[reservation_id]
+
+
+def test_both_sides_commit_and_show_each_others_id_and_the_label() -> None:
+    p = pair()
+    mine = p.a.reserve(ACME, ask())
+    assert mine.state is State.ACTIVE and mine.role is StitchRole.ORIGIN
+    (theirs,) = live(p.b)
+    assert theirs.state is State.ACTIVE and theirs.role is StitchRole.PEER
+    assert mine.peer_id == theirs.id and theirs.peer_id == mine.id
+    assert mine.label == theirs.label == 100
+    assert theirs.owner == "peer:siteA" and theirs.remote.given == "siteA/00:00:00:00:00:01"
+    assert mine.remote.mac == "00:00:00:00:00:01" and mine.remote.ip == "10.0.0.1"
+    assert theirs.remote.mac == "00:00:00:00:00:01"
+    assert stored(p.a, mine.id) == mine and stored(p.b, theirs.id) == theirs
+    assert [step for step, _ in p.a_to_b.calls] == ["hold", "commit"]
+
+
+def test_a_peer_that_refuses_leaves_nothing_held_on_either_side() -> None:
+    p = pair(labels_b=range(100, 101))
+    p.a.reserve(ACME, ask(out=M))
+    with pytest.raises(Conflict) as refused:
+        p.a.reserve(ACME, ask(out=M))  # A has label 101 free, B has no label left
+    assert refused.value.code == "peer_refused"
+    assert refused.value.details == {"domain": "siteB", "peer_code": "no_label"}
+    assert len(live(p.a)) == len(live(p.b)) == 1
+
+
+def test_a_local_label_range_used_up_is_409_no_label_without_asking_the_peer() -> None:
+    p = pair(labels_a=range(100, 101))
+    p.a.reserve(ACME, ask(out=M))
+    calls = len(p.a_to_b.calls)
+    with pytest.raises(Conflict) as refused:
+        p.a.reserve(ACME, ask(out=M))
+    assert refused.value.code == "no_label" and len(p.a_to_b.calls) == calls
+
+
+def test_a_peer_that_times_out_on_the_hold_is_502_and_its_hold_lapses_by_itself() -> None:
+    p = pair()
+    p.a_to_b.fail_on = {"hold"}
+    with pytest.raises(PeerUnavailable):
+        p.a.reserve(ACME, ask())
+    assert live(p.a) == []
+    (aborted,) = p.a.service.engine.reservations.values()
+    assert aborted.state is State.CANCELLED and "did not hold" in (aborted.reason or "")
+
+
+def test_a_peer_that_dies_between_hold_and_commit_is_owed_the_abort_until_it_answers() -> None:
+    p = pair()
+    p.a_to_b.fail_on = {"commit", "cancel"}
+    with pytest.raises(PeerUnavailable):
+        p.a.reserve(ACME, ask())
+    assert live(p.a) == []
+    (held,) = live(p.b)  # the peer never heard
+    assert held.state is State.HELD
+    (owed,) = p.a.owed()
+    assert owed.peer_id == held.id and stored(p.a, owed.id).peer_pending == "cancel"
+    assert p.a.retry() == 1  # still silent
+    p.a_to_b.fail_on = set()
+    assert p.a.retry() == 0 and p.a.owed() == []
+    assert live(p.b) == [] and stored(p.a, owed.id).peer_pending is None
+
+
+def test_if_nobody_retries_the_peers_hold_lapses_after_the_timeout() -> None:
+    p = pair()
+    p.a_to_b.fail_on = {"commit", "cancel"}
+    with pytest.raises(PeerUnavailable):
+        p.a.reserve(ACME, ask())
+    p.clock.now += 30
+    p.b.service.tick(p.clock.now, check_paths=False)
+    assert live(p.b) == []
+
+
+def test_a_commit_after_the_peers_hold_lapsed_is_refused_and_aborts_here() -> None:
+    p = pair()
+    real = p.a_to_b.commit
+
+    def late_commit(peer: Peer, segment: str) -> dict[str, Any]:
+        p.clock.now += 31  # the commit arrives after B's hold lapsed
+        return real(peer, segment)
+
+    p.a_to_b.commit = late_commit  # type: ignore[method-assign]
+    with pytest.raises(Conflict) as refused:
+        p.a.reserve(ACME, ask())
+    assert refused.value.details == {"domain": "siteB", "peer_code": "hold_expired"}
+    assert live(p.a) == [] and live(p.b) == []
+
+
+def test_a_duplicate_commit_from_the_peer_changes_nothing() -> None:
+    p = pair()
+    mine = p.a.reserve(ACME, ask())
+    peer = p.b.settings.peers["siteA"]
+    before = p.b.service.engine.version
+    assert mine.peer_id is not None
+    again = p.b.peer_commit(peer, mine.peer_id)
+    assert again.state is State.ACTIVE and p.b.service.engine.version == before
+
+
+def test_cancel_on_either_side_ends_both() -> None:
+    p = pair()
+    first = p.a.reserve(ACME, ask())
+    p.a.cancel(ACME, first.id)
+    assert live(p.a) == live(p.b) == []
+    second = p.a.reserve(ACME, ask())
+    assert second.peer_id is not None
+    admin = Principal("ops", admin=True)
+    p.b.cancel(admin, second.peer_id)
+    assert live(p.a) == live(p.b) == []
+    assert p.a.service.engine.reservations[second.id].reason == "cancelled by domain siteB"
+
+
+def test_a_cancel_the_peer_cannot_hear_is_stored_and_retried_after_a_restart() -> None:
+    p = pair()
+    mine = p.a.reserve(ACME, ask())
+    p.a_to_b.down = True
+    p.a.cancel(ACME, mine.id)
+    assert stored(p.a, mine.id).peer_pending == "cancel"
+    # A restarts on the same store: the owed cancel is still owed, and delivered.
+    store = p.a.service.store
+    restarted = ReservationService(
+        p.a.service.engine.topology, store, threading.RLock(), Policy(), retention=86400
+    )
+    again = Stitcher(restarted, p.a.settings, p.a_to_b, p.clock)
+    assert [r.id for r in again.owed()] == [mine.id]
+    p.a_to_b.down = False
+    assert again.retry() == 0 and live(p.b) == []
+
+
+def test_a_peer_acts_only_on_segments_stitched_to_it() -> None:
+    p = pair()
+    mine = p.a.reserve(ACME, ask())
+    stranger = Peer("siteC", "http://127.0.0.1:2", "other")
+    with pytest.raises(RequestError) as unknown:
+        p.a.peer_cancel(stranger, mine.id)
+    assert unknown.value.status == 404
+    assert live(p.a) != []
+
+
+def test_changes_reach_the_peer_and_a_refused_one_is_undone() -> None:
+    p = pair(capacity=50 * M, capacity_b=42 * M)
+    mine = p.a.reserve(ACME, ask(out=20 * M))
+    changed = p.a.modify(ACME, mine.id, {"bandwidth": "40M", "end": 9000})
+    (theirs,) = live(p.b)
+    assert changed.bandwidth == theirs.bandwidth == Bandwidth(40 * M, 40 * M)
+    assert changed.window.end == theirs.window.end == 9000
+    # B's stitch point is narrower than A's: the change fits here, not there.
+    with pytest.raises(Conflict) as refused:
+        p.a.modify(ACME, mine.id, {"bandwidth": "45M"})
+    assert refused.value.code == "peer_refused"
+    assert p.a.service.engine.reservations[mine.id].bandwidth == Bandwidth(40 * M, 40 * M)
+
+
+def test_the_peer_endpoint_knows_peers_by_their_token_only() -> None:
+    p = pair()
+    assert p.a.peer_of("Bearer shared").name == "siteB"
+    for header in (None, "", "Bearer wrong", "Basic shared"):
+        with pytest.raises(RequestError) as refused:
+            p.a.peer_of(header)
+        assert refused.value.status == 403
+
+
+def test_a_label_busy_only_at_the_peer_is_skipped_for_the_next_one() -> None:
+    """B still holds label 100 for a segment A has already ended (its cancel not yet heard):
+    A offers 100, B says no_label, A offers 101."""
+    p = pair()
+    stale = p.a.reserve(ACME, ask(out=M))
+    p.a_to_b.down = True
+    p.a.cancel(ACME, stale.id)  # owed to B, which still holds label 100
+    p.a_to_b.down = False
+    mine = p.a.reserve(ACME, ask(out=M))
+    assert mine.label == 101 and mine.state is State.ACTIVE
+    assert sorted(r.label for r in live(p.b)) == [100, 101]
+    tried = [r for r in p.a.service.engine.reservations.values() if r.state is State.CANCELLED]
+    assert len(tried) == 2  # the stale one and the refused offer of label 100
+
+
+def test_a_peer_with_no_label_at_all_is_refused_after_a_few_offers() -> None:
+    p = pair(labels_a=range(100, 110), labels_b=range(200, 210))
+    with pytest.raises(Conflict) as refused:
+        p.a.reserve(ACME, ask(out=M))
+    assert refused.value.details == {"domain": "siteB", "peer_code": "no_label"}
+    assert [step for step, _ in p.a_to_b.calls] == ["hold"] * 4
+    assert live(p.a) == []
+
+
+def test_an_origin_that_dies_between_the_peers_commit_and_its_own_cancels_the_peer() -> None:
+    """A's hold lapses while B has committed (A died in between): A owes B the cancel."""
+    p = pair()
+    real = p.a_to_b.commit
+
+    def commit_then_die(peer: Peer, segment: str) -> dict[str, Any]:
+        answer = real(peer, segment)
+        raise SystemExit(answer["id"])  # A stops right after B committed
+
+    p.a_to_b.commit = commit_then_die  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        p.a.reserve(ACME, ask())
+    (theirs,) = live(p.b)
+    assert theirs.state is State.ACTIVE
+    p.clock.now += 31
+    p.a.service.tick(p.clock.now, check_paths=False)
+    (lapsed,) = p.a.owed()
+    assert lapsed.state is State.EXPIRED and lapsed.peer_pending == "cancel"
+    assert p.a.retry() == 0 and live(p.b) == []
