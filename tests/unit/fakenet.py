@@ -5,6 +5,9 @@ through meter 7, marked DSCP 46"), not the flow entries themselves, so they
 survive changes in how flows are written. Matching is exact-field equality,
 highest priority first, per table, following goto-table instructions (with
 the metadata they write), which is all the flows the core produces need.
+A tunnel key (``tunnel_id``) is the switch's metadata, as in Open vSwitch:
+set before an output it is what a tunnel port would carry (it stays in the
+trace of a packet that ends there), but it never crosses a link.
 
 Every output of a flow sends a copy of the packet as it is at that point of
 the action list (a mirrored packet leaves towards its destination and its
@@ -105,7 +108,7 @@ class FakeNetwork:
                     pending.append(
                         _Copy(
                             link.dst,
-                            out.headers,
+                            {k: v for k, v in out.headers.items() if k != "tunnel_id"},
                             out.vlans,
                             [*out.links, link.id],
                             out.meters,

@@ -56,6 +56,7 @@ fields = st.fixed_dictionaries(
         "tcp_src": st.integers(1, 65535),
         "tcp_dst": st.integers(1, 65535),
         "udp_dst": st.integers(1, 65535),
+        "tunnel_id": st.integers(0, 2**64 - 1),
     },
 )
 actions = st.lists(
@@ -67,6 +68,7 @@ actions = st.lists(
         st.just(PopVlan()),
         st.integers(0, 2**32 - 1).map(SetQueue),
         st.integers(0, 4095).map(lambda v: SetField("vlan_vid", v | 0x1000)),
+        st.integers(0, 2**64 - 1).map(lambda key: SetField("tunnel_id", key)),
     ),
     max_size=4,
 )
