@@ -297,8 +297,8 @@ OPTIONS = [
         "stitch",
         default=[],
         help="A stitch point toward a peer domain: NAME:DPID:PORT peer=DOMAIN "
-        "vlan=FIRST-LAST (or gre=IP / vxlan=IP with keys=FIRST-LAST) capacity=RATE; may be "
-        "repeated. GRE and VXLAN handoffs are accepted and booked but not yet enforced.",
+        "vlan=FIRST-LAST (or gre=IP / vxlan=IP with keys=FIRST-LAST, PORT then being the "
+        "OpenFlow number of the tunnel port tegu_ryu creates) capacity=RATE; may be repeated.",
     ),
     cfg.MultiStrOpt(
         "peer",

@@ -10,9 +10,17 @@ Entry forms (``[DEFAULT]`` of the config file, repeatable)::
 
     domain = siteA
     stitch = wan1:0000000000000002:3 peer=siteB vlan=100-199 capacity=1G
-    stitch = wan2:2:4 peer=siteC vxlan=10.99.0.3 keys=1000-1999 capacity=500M
+    stitch = wan2:2:63000 peer=siteC vxlan=10.99.0.3 keys=1000-1999 capacity=500M
     peer = siteB=http://127.0.0.1:29445
     peer_token_file = siteB=/etc/tegu/siteB.token
+
+A VLAN stitch point's PORT is the switch port that leads to the WAN. A
+tunnel stitch point's PORT is the OpenFlow number tegu_ryu gives the tunnel
+port it creates on that switch (``tegu-sNAME``, ``ofport_request``), so that
+everything that names a stitch port (paths, the drop of what arrives
+unclaimed, flows written before the port exists) treats both handoffs alike;
+it must be a number no other port of the bridge has, below the mirrors'
+tunnel ports (``TUNNEL_PORTS``).
 """
 
 from __future__ import annotations
@@ -24,11 +32,15 @@ from urllib.parse import urlsplit
 
 from tegu_ryu.agents.listener import read_token
 from tegu_ryu.errors import ConfigurationError
+from tegu_ryu.ovsdb.rows import PORT_PREFIX
 from tegu_ryu.topology.refs import PortRef, RefError, parse_port_ref
 from tegu_ryu.units import UnitError, parse_bitrate
 
 HANDOFFS = ("vlan", "gre", "vxlan")
 LABEL_LIMITS = {"vlan": (1, 4094), "gre": (0, 2**32 - 1), "vxlan": (0, 2**24 - 1)}
+TUNNEL_PORTS = range(1, 64000)  # OpenFlow numbers of stitch tunnel ports (mirrors' start above)
+TUNNEL_NAME_PREFIX = f"{PORT_PREFIX}s"
+MAX_PORT_NAME = 15  # a network device name (IFNAMSIZ - 1): the tunnel port's name must fit
 
 
 @dataclass(frozen=True)
@@ -44,9 +56,8 @@ class Handoff:
     remote_ip: str | None = None
 
     @property
-    def enforced(self) -> bool:
-        """Whether this version puts the handoff on the switch (VLAN only so far)."""
-        return self.kind == "vlan"
+    def tunnel(self) -> bool:
+        return self.kind != "vlan"
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,11 @@ class StitchPoint:
     port: PortRef
     handoff: Handoff
     capacity_bps: int
+
+    @property
+    def tunnel_port(self) -> str | None:
+        """The name of the tunnel port tegu_ryu creates for a tunnel handoff (none for VLAN)."""
+        return f"{TUNNEL_NAME_PREFIX}{self.name}" if self.handoff.tunnel else None
 
 
 @dataclass(frozen=True)
@@ -113,6 +129,8 @@ def stitch_settings(
         point = parse_stitch(entry)
         if point.name in points:
             raise ConfigurationError(f"stitch: {point.name!r} is configured twice")
+        for other in points.values():
+            _check_apart(point, other)
         points[point.name] = point
     tokens = _pairs("peer_token_file", token_files)
     urls = _pairs("peer", peers)
@@ -175,6 +193,17 @@ def parse_stitch(entry: str) -> StitchPoint:
         if "keys" not in options:
             raise ConfigurationError(f"{problem} {kind} needs keys=FIRST-LAST")
         handoff = Handoff(kind, _label_range(problem, kind, options["keys"]), remote)
+        if len(TUNNEL_NAME_PREFIX + name) > MAX_PORT_NAME:
+            raise ConfigurationError(
+                f"{problem} a tunnel stitch point's name has at most "
+                f"{MAX_PORT_NAME - len(TUNNEL_NAME_PREFIX)} characters (its port is "
+                f"{TUNNEL_NAME_PREFIX}NAME)"
+            )
+        if port.port not in TUNNEL_PORTS:
+            raise ConfigurationError(
+                f"{problem} a tunnel stitch point's PORT is the OpenFlow number of its tunnel "
+                f"port, {TUNNEL_PORTS.start}-{TUNNEL_PORTS.stop - 1}"
+            )
     try:
         capacity = parse_bitrate(options.get("capacity", ""))
     except UnitError as exc:
@@ -182,6 +211,24 @@ def parse_stitch(entry: str) -> StitchPoint:
     if capacity <= 0:
         raise ConfigurationError(f"{problem} capacity must be more than zero")
     return StitchPoint(name, options["peer"], port, handoff, capacity)
+
+
+def _check_apart(point: StitchPoint, other: StitchPoint) -> None:
+    """A tunnel stitch point has its port to itself (VLAN ones may share a trunk), and no two
+    share a switch and a tunnel's far end (Open vSwitch refuses a second tunnel port of one
+    kind to the same address with the same key)."""
+    if point.port == other.port and (point.handoff.tunnel or other.handoff.tunnel):
+        raise ConfigurationError(f"stitch {point.name}: port {point.port} is {other.name}'s")
+    if (
+        point.handoff.tunnel
+        and point.port.dpid == other.port.dpid
+        and (point.handoff.kind, point.handoff.remote_ip)
+        == (other.handoff.kind, other.handoff.remote_ip)
+    ):
+        raise ConfigurationError(
+            f"stitch {point.name}: {other.name} already has a {point.handoff.kind} tunnel to "
+            f"{point.handoff.remote_ip} on switch {point.port.dpid:016x}"
+        )
 
 
 def _label_range(problem: str, kind: str, text: str) -> range:

@@ -15,13 +15,15 @@ def test_a_vlan_stitch_point() -> None:
     point = parse_stitch("wan1:0000000000000002:3 peer=siteB vlan=100-199 capacity=1G")
     assert (point.name, point.peer, point.port) == ("wan1", "siteB", PortRef(2, 3))
     assert point.handoff.kind == "vlan" and point.handoff.labels == range(100, 200)
-    assert point.handoff.enforced and point.capacity_bps == 10**9
+    assert not point.handoff.tunnel and point.tunnel_port is None
+    assert point.capacity_bps == 10**9
 
 
 def test_a_tunnel_stitch_point() -> None:
-    point = parse_stitch("wan2:2:4 peer=siteC vxlan=10.99.0.3 keys=1000-1999 capacity=500M")
+    point = parse_stitch("wan2:2:63000 peer=siteC vxlan=10.99.0.3 keys=1000-1999 capacity=500M")
     assert point.handoff.kind == "vxlan" and point.handoff.remote_ip == "10.99.0.3"
-    assert point.handoff.labels == range(1000, 2000) and not point.handoff.enforced
+    assert point.handoff.labels == range(1000, 2000) and point.handoff.tunnel
+    assert point.port == PortRef(2, 63000) and point.tunnel_port == "tegu-swan2"
 
 
 @pytest.mark.parametrize(
@@ -42,6 +44,9 @@ def test_a_tunnel_stitch_point() -> None:
         "wan1:2:3 peer=siteB vlan=1-2 keys=1-2 capacity=1G",
         "wan1:2:3 peer=siteB vlan=1-2 capacity=1G colour=red",
         "a/b:2:3 peer=siteB vlan=1-2 capacity=1G",
+        "toolongname:2:3 peer=siteB gre=10.0.0.1 keys=1-2 capacity=1G",
+        "wan1:2:64000 peer=siteB gre=10.0.0.1 keys=1-2 capacity=1G",
+        "wan1:2:65280 peer=siteB vxlan=10.0.0.1 keys=1-2 capacity=1G",
     ],
 )
 def test_bad_stitch_points_are_refused_by_name(entry: str) -> None:
@@ -89,6 +94,23 @@ def test_nothing_configured_is_no_stitching() -> None:
             ["B=TOKEN"],
             "twice",
         ),
+        (
+            "A",
+            ["w:2:3 peer=B vlan=1-2 capacity=1G", "t:2:3 peer=B gre=10.0.0.1 keys=1-2 capacity=1G"],
+            ["B=http://h:1"],
+            ["B=TOKEN"],
+            "port 0000000000000002:3 is w's",
+        ),
+        (
+            "A",
+            [
+                "t:2:5 peer=B gre=10.0.0.1 keys=1-2 capacity=1G",
+                "u:2:6 peer=B gre=10.0.0.1 keys=3-4 capacity=1G",
+            ],
+            ["B=http://h:1"],
+            ["B=TOKEN"],
+            "t already has a gre tunnel to 10.0.0.1",
+        ),
     ],
 )
 def test_bad_settings_name_what_is_wrong(
@@ -104,3 +126,15 @@ def test_bad_settings_name_what_is_wrong(
     tokens = [t.replace("TOKEN", str(token)) for t in tokens]
     with pytest.raises(ConfigurationError, match=problem):
         stitch_settings(domain, stitches, peers, tokens)
+
+
+def test_vlan_stitch_points_may_share_a_trunk(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("t")
+    settings = stitch_settings(
+        "A",
+        ["v:2:3 peer=B vlan=1-9 capacity=1G", "w:2:3 peer=B vlan=10-19 capacity=1G"],
+        ["B=http://h:1"],
+        [f"B={token}"],
+    )
+    assert set(settings.points) == {"v", "w"}
