@@ -448,7 +448,12 @@ class Controller:
                 }
                 self._rows = (
                     key,
-                    plan_rows(active, queued, self.topology.view().capacity_of),
+                    plan_rows(
+                        active,
+                        queued,
+                        self.topology.view().capacity_of,
+                        self.settings.stitching.points,
+                    ),
                 )
             return self._rows[1]
 

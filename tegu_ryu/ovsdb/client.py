@@ -15,9 +15,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from tegu_ryu.ovsdb.rows import (
+    FLOW_KEY,
     RESERVATION_KEY,
     BridgeRows,
     PortQueues,
@@ -186,11 +187,11 @@ def write_changes(api: Any, txn: Any, changes: RowChanges) -> None:
         iface.type = tunnel.kind
         iface.options = tunnel.options()
         iface.ofport_request = tunnel.ofport
-        iface.external_ids = owner_tag(tunnel.reservation)
+        iface.external_ids = owner_tag(tunnel.reservation or None)
         port = txn.insert(api._tables["Port"])
         port.name = tunnel.name
         port.interfaces = [iface]
-        port.external_ids = owner_tag(tunnel.reservation)
+        port.external_ids = owner_tag(tunnel.reservation or None)
         bridge.addvalue("ports", port)
     # A port's QoS is verified: if anyone changes it before this commits, the transaction is
     # tried again on fresh data instead of overwriting their QoS.
@@ -265,12 +266,17 @@ def _bridge_row(tables: Mapping[str, Any], name: str) -> Any:
 
 
 def _tunnel(port: Any, iface: Any) -> TunnelPort:
-    key = iface.options.get("key")
+    text = iface.options.get("key")
+    key: int | Literal["flow"] | None = None
+    if text == FLOW_KEY:
+        key = FLOW_KEY
+    elif text and text.isdigit():
+        key = int(text)
     return TunnelPort(
         name=port.name,
         kind=iface.type,
         remote_ip=iface.options.get("remote_ip", ""),
-        key=int(key) if key is not None and key.isdigit() else None,
+        key=key,
         ofport=int(_single(iface.ofport_request) or 0),
         reservation=port.external_ids.get(RESERVATION_KEY, ""),
     )

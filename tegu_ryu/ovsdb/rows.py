@@ -8,7 +8,10 @@ deleted. Two kinds of rows exist:
 
 * a **tunnel port** (``Port`` + ``Interface`` of type ``gre`` or ``vxlan``)
   that a mirror sends its copies into, at an OpenFlow port number chosen at
-  admission (``ofport_request``) so that flows can name it before it exists;
+  admission (``ofport_request``) so that flows can name it before it exists,
+  or that carries a WAN stitch point's reservations, at the number its
+  configuration gives and with ``key=flow`` (each reservation's flows set
+  and match their own key);
 * a **queue set** on an egress port (``QoS`` of type ``linux-htb`` whose
   max-rate is the link's capacity, and one ``Queue`` per reservation with its
   min- and max-rate), for switches that enforce with queues.
@@ -22,13 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
 OWNER_KEY = "tegu-owner"
 OWNER = "tegu_ryu"
 RESERVATION_KEY = "tegu-reservation"
 TUNNEL_KINDS = ("gre", "vxlan")
 PORT_PREFIX = "tegu-"  # the names of the ports tegu_ryu creates (the topology leaves them out)
+FLOW_KEY: Final = "flow"  # a tunnel key that flows set (set_field to tunnel_id) and match
 
 
 def owner_tag(reservation: str | None = None) -> dict[str, str]:
@@ -46,12 +50,14 @@ def is_owned(external_ids: Mapping[str, str]) -> bool:
 
 @dataclass(frozen=True, order=True)
 class TunnelPort:
-    """A port that encapsulates what is sent out of it toward ``remote_ip``."""
+    """A port that encapsulates what is sent out of it toward ``remote_ip``, with a fixed
+    ``key``, none, or the one each flow sets (``FLOW_KEY``). ``reservation`` is the one it
+    serves; empty for a port shared by many (a stitch point's)."""
 
     name: str
     kind: str  # gre | vxlan
     remote_ip: str
-    key: int | None
+    key: int | Literal["flow"] | None
     ofport: int
     reservation: str
 
@@ -128,7 +134,12 @@ def row_changes(
     """
     held_by_name = {tunnel.name: tunnel for tunnel in held.tunnels}
     wanted_by_name = {tunnel.name: tunnel for tunnel in desired.tunnels}
-    add = tuple(sorted(t for name, t in wanted_by_name.items() if held_by_name.get(name) != t))
+    add = tuple(
+        sorted(
+            (t for name, t in wanted_by_name.items() if held_by_name.get(name) != t),
+            key=lambda t: t.name,
+        )
+    )
     delete = tuple(
         sorted(name for name, tunnel in held_by_name.items() if wanted_by_name.get(name) != tunnel)
     )
@@ -146,7 +157,7 @@ def rows_to_wire(rows: BridgeRows) -> dict[str, Any]:
     return {
         "tunnels": [
             [t.name, t.kind, t.remote_ip, t.key, t.ofport, t.reservation]
-            for t in sorted(rows.tunnels)
+            for t in sorted(rows.tunnels, key=lambda t: t.name)
         ],
         "queues": [
             [
@@ -167,7 +178,7 @@ def rows_from_wire(value: Any) -> BridgeRows:
                 str(name),
                 str(kind),
                 str(ip),
-                None if key is None else int(key),
+                _key(key),
                 int(ofport),
                 str(res),
             )
@@ -186,3 +197,13 @@ def rows_from_wire(value: Any) -> BridgeRows:
     if any(t.kind not in TUNNEL_KINDS for t in tunnels):
         raise ValueError("a tunnel port must be gre or vxlan")
     return BridgeRows(tunnels, queues)
+
+
+def _key(value: Any) -> int | Literal["flow"] | None:
+    if value is None:
+        return None
+    if value == FLOW_KEY:
+        return FLOW_KEY
+    if isinstance(value, str):
+        raise ValueError(f"a tunnel key is a number or {FLOW_KEY!r}, not {value!r}")
+    return int(value)

@@ -22,7 +22,7 @@ tunnels = st.builds(
     name=st.sampled_from(["tegu-t64000", "tegu-t64001", "tegu-t64002"]),
     kind=st.sampled_from(["gre", "vxlan"]),
     remote_ip=st.sampled_from(["10.99.0.3", "10.99.0.4"]),
-    key=st.none() | st.integers(0, 2**24 - 1),
+    key=st.none() | st.just("flow") | st.integers(0, 2**24 - 1),
     ofport=st.integers(64000, 64002),
     reservation=st.sampled_from(["r-1", "r-2"]),
 )
@@ -92,3 +92,18 @@ def test_the_wire_form_round_trips(rows: BridgeRows) -> None:
 def test_anything_else_on_the_wire_is_refused(value: object) -> None:
     with pytest.raises(ValueError):
         rows_from_wire(value)
+
+
+@pytest.mark.parametrize("key", ["flow", 5, None])
+def test_a_tunnel_keeps_its_key_in_its_options(key: int | str | None) -> None:
+    tunnel = TunnelPort("tegu-swan", "gre", "10.99.0.3", key, 63000, "")  # type: ignore[arg-type]
+    assert tunnel.options() == {
+        "remote_ip": "10.99.0.3",
+        **({} if key is None else {"key": str(key)}),
+    }
+
+
+def test_a_tunnel_key_on_the_wire_is_a_number_or_flow() -> None:
+    wire = {"tunnels": [["tegu-swan", "gre", "10.99.0.3", "lots", 63000, ""]], "queues": []}
+    with pytest.raises(ValueError, match="tunnel key"):
+        rows_from_wire(wire)
