@@ -229,8 +229,9 @@ def _plan_bandwidth(reservation: BandwidthReservation, meters: MeterSettings) ->
 
 
 def _plan_stitch(segment: StitchReservation, meters: MeterSettings) -> ReservationPlan:
-    """A stitched segment's path flows (label pushed and popped at the stitch port) and its
-    meter per direction where the traffic enters this domain."""
+    """A stitched segment's path flows (label put on and taken off at the stitch port:
+    ``stitch_plan.labelling``) and its meter per direction where the traffic enters this
+    domain."""
     flows: dict[int, list[Flow]] = defaultdict(list)
     meter_list: dict[int, list[Meter]] = defaultdict(list)
     meter_ids = {d: reservation_meter_id(segment, d) for d in segment.routes}

@@ -1,14 +1,20 @@
 """What the switches hold for a stitched segment: its local path, with the handoff label
-pushed where traffic leaves for the WAN and popped where it arrives from it.
+put on where traffic leaves for the WAN and recognised where it arrives from it.
 
 Per direction the segment is a bandwidth reservation's path (metered where
-the traffic enters this domain, by the host's port or the stitch port);
-the hop that outputs to the stitch port pushes the VLAN id, the hop that
-reads from it matches that VLAN id and pops it. Tunnel handoffs (GRE,
-VXLAN) are booked but not yet put on the switches: ``enforced`` says so.
+the traffic enters this domain, by the host's port or the stitch port).
+With a VLAN handoff the hop that outputs to the stitch port pushes the VLAN
+id and the hop that reads from it matches that id and pops it. With a GRE
+or VXLAN handoff the stitch port is the stitch point's tunnel port (created
+with ``key=flow``: ``row_plan.stitch_tunnel``): the label is the tunnel key,
+set (``tunnel_id``) before the output and matched on arrival; the frame
+inside the tunnel is the host's own, so nothing is pushed or popped.
+``labelling`` is the one place that tells the two apart.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from tegu_ryu.enforcement.classify import RESERVATION_PRIORITY, classifiers
 from tegu_ryu.enforcement.mirror_plan import VLAN_PRESENT
@@ -23,9 +29,20 @@ from tegu_ryu.reservations.model import (
 )
 
 
-def enforced(segment: StitchReservation) -> bool:
-    """Whether this version can put the segment's handoff on the switches (VLAN only)."""
-    return segment.handoff == "vlan"
+class Labelling(NamedTuple):
+    """How a segment's label is carried across the stitch port."""
+
+    arriving: dict[str, int]  # the fields that recognise the segment's traffic from the WAN
+    on_arrival: tuple[Action, ...]  # what is done to it there, before the local path
+    on_leaving: tuple[Action, ...]  # what is done before the output toward the WAN
+
+
+def labelling(segment: StitchReservation) -> Labelling:
+    """The VLAN id pushed and popped, or the tunnel key set and matched."""
+    if segment.handoff == "vlan":
+        tag = VLAN_PRESENT | segment.label
+        return Labelling({"vlan_vid": tag}, (PopVlan(),), (PushVlan(), SetField("vlan_vid", tag)))
+    return Labelling({"tunnel_id": segment.label}, (), (SetField("tunnel_id", segment.label),))
 
 
 def remote_endpoint(segment: StitchReservation) -> Endpoint:
@@ -38,8 +55,6 @@ def stitch_flows(
     segment: StitchReservation, cookie: int, meters: dict[Direction, int]
 ) -> list[tuple[int, Flow]]:
     """(switch, flow) for every hop of both directions of ``segment``."""
-    if not enforced(segment):
-        return []
     local, remote = segment.local, remote_endpoint(segment)
     origin = segment.role is StitchRole.ORIGIN
     ends = {
@@ -61,7 +76,7 @@ def _direction_flows(
     meter: int,
 ) -> list[tuple[int, Flow]]:
     sender, receiver = ends
-    tag = VLAN_PRESENT | segment.label
+    label = labelling(segment)
     stitch = segment.port
     result = []
     for fields in classifiers(sender, receiver, Match()):
@@ -69,11 +84,11 @@ def _direction_flows(
             hop_fields = dict(fields)
             actions: tuple[Action, ...] = ()
             if hop.dpid == stitch.dpid and hop.in_port == stitch.port:
-                hop_fields["vlan_vid"] = tag
-                actions = (PopVlan(),)
+                hop_fields.update(label.arriving)
+                actions = label.on_arrival
             assert hop.out_port is not None  # both ends are switch ports
             if hop.dpid == stitch.dpid and hop.out_port == stitch.port:
-                actions = (*actions, PushVlan(), SetField("vlan_vid", tag))
+                actions = (*actions, *label.on_leaving)
             result.append(
                 (
                     hop.dpid,
