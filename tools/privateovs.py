@@ -32,8 +32,11 @@ class DumpedFlow:
 
 
 class PrivateOvs:
-    def __init__(self, rundir: Path) -> None:
+    def __init__(self, rundir: Path, *, dummy_tunnels: bool = True) -> None:
+        """``dummy_tunnels``: GRE and VXLAN ports are dummies too (``--enable-dummy=override``);
+        without, they are real userspace tunnels (encapsulated through a bridge's address)."""
         self.rundir = rundir
+        self.dummy = "--enable-dummy=override" if dummy_tunnels else "--enable-dummy"
         self.env = {
             **os.environ,
             "OVS_RUNDIR": str(rundir),
@@ -66,7 +69,7 @@ class PrivateOvs:
         self._run(
             "ovs-vswitchd",
             f"unix:{self.rundir / 'db.sock'}",
-            "--enable-dummy=override",
+            self.dummy,
             "--disable-system",
             f"--pidfile={self.rundir / 'ovs-vswitchd.pid'}",
             f"--log-file={self.rundir / 'ovs-vswitchd.log'}",
