@@ -137,8 +137,8 @@ def from_current_connection(handler: HandlerT) -> HandlerT:
 
 def fabric_port(port: Any) -> bool:
     """A port the topology knows: a physical one, and not a tunnel port tegu_ryu made for a
-    mirror (only the mirror's copies go there: flooding out of it would send tenants' frames
-    out of the network)."""
+    mirror or a stitch point (only a mirror's copies or a stitched segment's traffic go
+    there: flooding out of it would send tenants' frames out of the network)."""
     return bool(port.port_no <= MAX_PORT and not port_state(port).name.startswith(PORT_PREFIX))
 
 
