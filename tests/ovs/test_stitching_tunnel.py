@@ -1,11 +1,11 @@
 """A stitched reservation with a GRE handoff on real ovs-vswitchd bridges: siteA's controller
 drives ta1 - ta2, whose stitch point is a GRE tunnel (OpenFlow port 63000) to 10.99.0.3.
 
-The tunnel port appears tagged as tegu_ryu's while the segment is active, with ``key=flow``;
-h1's traffic to the far host leaves through it encapsulated with the reservation's label as
-the GRE key (seen on the underlay: a bridge of the same ovs-vswitchd holding the tunnel's local
-address); GRE arriving with that key is decapsulated and delivered to h1, with another key it
-is not; a cancel removes the flows and the port.
+The tunnel port appears tagged as tegu_ryu's while the segment is active, with ``key=flow``
+(and later syncs leave it alone); h1's traffic to the far host leaves through it encapsulated
+with the reservation's label as the GRE key (seen on the underlay: a bridge of the same
+ovs-vswitchd holding the tunnel's local address); GRE arriving with that key is decapsulated
+and delivered to h1, with another key it is not; a cancel removes the flows and the port.
 """
 
 from __future__ import annotations
@@ -160,6 +160,14 @@ def test_a_gre_stitched_reservation_goes_through_its_own_tunnel_port_by_key(
     assert interface["type"] == "gre" and interface["ofport"] == str(TUNNEL_PORT)
     assert interface["options"] == f'{{key=flow, remote_ip="{REMOTE}"}}'
     assert "tegu-owner=tegu_ryu" in interface["external_ids"]
+    uuid = ovs.vsctl("get", "port", "tegu-swan", "_uuid")
+    syncs = a.metric("tegu_ovsdb_bridge_syncs_total")
+    a.wait_for(
+        lambda: a.metric("tegu_ovsdb_bridge_syncs_total") >= syncs + 2,
+        timeout=10,
+        what="two more OVSDB syncs",
+    )
+    assert ovs.vsctl("get", "port", "tegu-swan", "_uuid") == uuid  # read back as equal: kept
     text = flows_text(sites)
     assert re.search(rf"set_field:0x1388->tun_id,output:{TUNNEL_PORT}\b", text), text
     assert re.search(rf"tun_id=0x1388,in_port={TUNNEL_PORT}\b", text), text
