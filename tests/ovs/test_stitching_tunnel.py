@@ -152,7 +152,14 @@ def test_a_gre_stitched_reservation_goes_through_its_own_tunnel_port_by_key(
     a.wait_for(lambda: installed(a, rid), timeout=10, what="stitched reservation installed")
 
     ports = lambda: set(ovs.vsctl("list-ports", "ta2").split())  # noqa: E731
-    a.wait_for(lambda: "tegu-swan" in ports(), timeout=10, what="the tunnel port")
+    a.wait_for(
+        lambda: (
+            "tegu-swan" in ports()
+            and ovs.vsctl("get", "interface", "tegu-swan", "ofport").strip() == str(TUNNEL_PORT)
+        ),
+        timeout=10,
+        what="the tunnel port made (its ofport written back by ovs-vswitchd)",
+    )
     interface = {
         column: ovs.vsctl("get", "interface", "tegu-swan", column).strip()
         for column in ("type", "options", "ofport", "external_ids")
