@@ -47,7 +47,12 @@ class Lifecycle:
         forgotten = []
         for reservation in list(engine.reservations.values()):
             if reservation.state.final:
-                if reservation.ended is not None and now - reservation.ended > engine.retention:
+                owed = isinstance(reservation, StitchReservation) and reservation.peer_pending
+                if (
+                    reservation.ended is not None
+                    and now - reservation.ended > engine.retention
+                    and not owed  # kept until the peer has heard its cancel
+                ):
                     engine.remove(reservation.id)
                     forgotten.append(reservation.id)
                 continue
