@@ -122,6 +122,10 @@ def _followed(reservation: Reservation, host: Endpoint) -> Reservation:
         if host.identity != reservation.host.identity:
             return reservation
         return replace(reservation, host=_follow(reservation.host, host))
+    if isinstance(reservation, StitchReservation):
+        if host.identity != reservation.local.identity:
+            return reservation
+        return replace(reservation, local=_follow(reservation.local, host))
     if isinstance(reservation, SteeringReservation) and host.attach is not None:
         ends = [end for end in (reservation.src, reservation.dst) if end is not None]
         boxes = [_box_follow(box, host.mac, host.attach) for box in reservation.chain]

@@ -21,7 +21,7 @@ from tegu_ryu.reservations.store import decode_reservation, encode_reservation
 from tegu_ryu.reservations.window import Window
 from tegu_ryu.stitching import protocol
 from tegu_ryu.stitching.protocol import SegmentRequest
-from tegu_ryu.topology.refs import from_host, to_host
+from tegu_ryu.topology.refs import PortRef, from_host, to_host
 
 from .stitch_fixtures import STITCH_PORT, M, domain
 
@@ -222,3 +222,17 @@ def test_an_abort_says_ended_to_a_later_commit() -> None:
     with pytest.raises(Conflict) as refused:
         protocol.commit(engine, 2, held.id)
     assert refused.value.code == "ended"
+
+
+def test_a_local_host_that_moves_takes_its_segment_with_it() -> None:
+    engine, settings, host = domain()
+    held = protocol.hold(engine, settings, 0, "acme", ask(host.mac))
+    committed = protocol.commit(engine, 1, held.id)
+    assert committed.routes[Direction.OUT].hops[0].dpid == 1
+    new_port = PortRef(2, 5)
+    engine.topology.add_static_host(replace(host, attach=new_port))
+    (moved,) = Lifecycle(engine).refresh(2, host.mac)
+    assert isinstance(moved, StitchReservation) and moved.local.attach == new_port
+    first = moved.routes[Direction.OUT].hops[0]
+    assert (first.dpid, first.in_port) == (2, new_port.port)  # now starts on s2
+    assert moved.state is State.ACTIVE and moved.label == committed.label
