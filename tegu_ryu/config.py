@@ -385,39 +385,54 @@ def controller_settings(conf: cfg.ConfigOpts) -> ControllerSettings:
         discount=discount,
         default_fence=Fence(percent=conf.default_fence),
     )
-    return ControllerSettings(
-        capacity=capacity,
-        state_dir=conf.state_dir,
-        static_topology=conf.static_topology,
-        policy=policy,
-        retention=conf.reservation_retention,
-        discovery_settle=conf.discovery_settle,
-        control_grace=conf.control_grace,
-        meters=MeterSettings(
-            reserved_burst_ms=conf.reservation_burst_ms,
-            best_effort_burst_kbit=conf.best_effort_burst_kbit,
-            overhead_percent=conf.meter_overhead,
-        ),
-        mirrors=MirrorSettings(
-            min_duration=conf.mirror_min_duration,
-            tags=_vlan_range(conf.mirror_vlans),
-            allowed_remotes=_networks(conf.mirror_allowed_remotes),
-            labels=_mirror_labels(conf.mirror_label),
-        ),
-        reset_dscp=conf.dscp_policy == "reset",
-        enforcement=conf.enforcement,
-        queue_borrow=conf.queue_borrow,
-        enforcement_overrides=_enforcement_overrides(conf.enforcement_override),
-        stitching=stitch_settings(
-            conf.domain,
-            conf.stitch,
-            conf.peer,
-            conf.peer_token_file,
-            hold_timeout=conf.stitch_hold_timeout,
-            peer_timeout=conf.peer_timeout,
-            retry_interval=conf.peer_retry_interval,
-        ),
+    return separate_vlans(
+        ControllerSettings(
+            capacity=capacity,
+            state_dir=conf.state_dir,
+            static_topology=conf.static_topology,
+            policy=policy,
+            retention=conf.reservation_retention,
+            discovery_settle=conf.discovery_settle,
+            control_grace=conf.control_grace,
+            meters=MeterSettings(
+                reserved_burst_ms=conf.reservation_burst_ms,
+                best_effort_burst_kbit=conf.best_effort_burst_kbit,
+                overhead_percent=conf.meter_overhead,
+            ),
+            mirrors=MirrorSettings(
+                min_duration=conf.mirror_min_duration,
+                tags=_vlan_range(conf.mirror_vlans),
+                allowed_remotes=_networks(conf.mirror_allowed_remotes),
+                labels=_mirror_labels(conf.mirror_label),
+            ),
+            reset_dscp=conf.dscp_policy == "reset",
+            enforcement=conf.enforcement,
+            queue_borrow=conf.queue_borrow,
+            enforcement_overrides=_enforcement_overrides(conf.enforcement_override),
+            stitching=stitch_settings(
+                conf.domain,
+                conf.stitch,
+                conf.peer,
+                conf.peer_token_file,
+                hold_timeout=conf.stitch_hold_timeout,
+                peer_timeout=conf.peer_timeout,
+                retry_interval=conf.peer_retry_interval,
+            ),
+        )
     )
+
+
+def separate_vlans(settings: ControllerSettings) -> ControllerSettings:
+    """Mirror tags and VLAN stitch labels must not meet: every switch drops frames carrying a
+    live mirror's tag that are not its copies, which would drop a stitched segment's traffic."""
+    tags = set(settings.mirrors.tags)
+    for point in settings.stitching.points.values():
+        if point.handoff.kind == "vlan" and tags & set(point.handoff.labels):
+            raise ConfigurationError(
+                f"stitch {point.name}: its VLAN ids overlap mirror_vlans "
+                f"({settings.mirrors.tags.start}-{settings.mirrors.tags.stop - 1})"
+            )
+    return settings
 
 
 def metrics_public(access: str, api_host: str) -> bool:

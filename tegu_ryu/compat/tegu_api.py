@@ -202,6 +202,11 @@ class TeguApi:
         if out < 1 or (kind is Kind.BANDWIDTH and inbound < 1):
             raise Refused("invalid bandwidth; bw-in and bw-out must be greater than zero")
         first, second = (parse_host(h) for h in split_pair(hosts_text))
+        if self.stitcher is not None and first.project in self.stitcher.settings.peers:
+            raise Refused(
+                f"{first.project} is another domain: name the local host first and the far host "
+                f"second (h1,{first.project}/{first.host})"
+            )
         if self.stitcher is not None and second.project in self.stitcher.settings.peers:
             if kind is Kind.ONEWAY:
                 raise Refused("a reservation to another domain carries both directions")

@@ -47,7 +47,12 @@ class Lifecycle:
         forgotten = []
         for reservation in list(engine.reservations.values()):
             if reservation.state.final:
-                if reservation.ended is not None and now - reservation.ended > engine.retention:
+                owed = isinstance(reservation, StitchReservation) and reservation.peer_pending
+                if (
+                    reservation.ended is not None
+                    and now - reservation.ended > engine.retention
+                    and not owed  # kept until the peer has heard its cancel
+                ):
                     engine.remove(reservation.id)
                     forgotten.append(reservation.id)
                 continue
@@ -117,6 +122,10 @@ def _followed(reservation: Reservation, host: Endpoint) -> Reservation:
         if host.identity != reservation.host.identity:
             return reservation
         return replace(reservation, host=_follow(reservation.host, host))
+    if isinstance(reservation, StitchReservation):
+        if host.identity != reservation.local.identity:
+            return reservation
+        return replace(reservation, local=_follow(reservation.local, host))
     if isinstance(reservation, SteeringReservation) and host.attach is not None:
         ends = [end for end in (reservation.src, reservation.dst) if end is not None]
         boxes = [_box_follow(box, host.mac, host.attach) for box in reservation.chain]

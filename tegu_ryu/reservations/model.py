@@ -489,7 +489,7 @@ class StitchReservation(Reservation):
         if self.hold_until is not None:
             if now >= self.hold_until or now >= self.window.end:
                 return State.EXPIRED
-            return State.HELD
+            return State.DEGRADED if self.state is State.DEGRADED else State.HELD
         return Reservation.state_at(self, now)
 
     def rate(self, direction: Direction) -> int:

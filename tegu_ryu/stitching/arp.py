@@ -8,7 +8,7 @@ from collections import defaultdict
 
 from tegu_ryu.forwarding.packet_in import WanFacts
 from tegu_ryu.reservations.engine import Engine
-from tegu_ryu.reservations.model import StitchReservation
+from tegu_ryu.reservations.model import State, StitchReservation
 from tegu_ryu.stitching.points import StitchSettings
 
 
@@ -16,7 +16,7 @@ def wan_facts(settings: StitchSettings, engine: Engine) -> WanFacts:
     """The stitch ports of ``settings`` and, per far host IP, its MAC and who may ask."""
     askers: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
     for reservation in engine.reservations.values():
-        if not isinstance(reservation, StitchReservation) or reservation.state.final:
+        if not isinstance(reservation, StitchReservation) or reservation.state is not State.ACTIVE:
             continue
         remote, local = reservation.remote, reservation.local
         if remote.ip is not None and remote.mac is not None and local.mac is not None:

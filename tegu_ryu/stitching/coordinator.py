@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from tegu_ryu.errors import Conflict, Forbidden, NotFound, RequestError
+from tegu_ryu.errors import Conflict, Forbidden, InvalidField, NotFound, RequestError
 from tegu_ryu.reservations.model import Kind, RemoteEnd, Reservation, StitchReservation
 from tegu_ryu.reservations.requests import parse_modification
 from tegu_ryu.reservations.service import ReservationService
@@ -28,7 +28,13 @@ from tegu_ryu.stitching import protocol
 from tegu_ryu.stitching.peer_client import PeerError, PeerLink, PeerRefused
 from tegu_ryu.stitching.points import Peer, StitchSettings
 from tegu_ryu.stitching.protocol import SegmentRequest
-from tegu_ryu.stitching.requests import change_body, hold_body, parse_change, parse_hold
+from tegu_ryu.stitching.requests import (
+    change_body,
+    hold_body,
+    host_address,
+    parse_change,
+    parse_hold,
+)
 from tegu_ryu.tenancy import Principal
 
 LOG = logging.getLogger(__name__)
@@ -178,6 +184,9 @@ class Stitcher:
         now = self.clock()
         request = parse_hold(body, peer.name, now)
         with self.service.lock:
+            replayed = protocol.held_for(self.service.engine, peer.name, request.peer_id)
+            if replayed is not None:  # the origin did not hear our answer and asks again
+                return replayed
             held = protocol.hold(
                 self.service.engine, self.settings, now, f"peer:{peer.name}", request
             )
@@ -197,7 +206,14 @@ class Stitcher:
         engine = self.service.engine
         with self.service.lock:
             before = protocol.stitch_of(engine, reservation_id)
-            committed = protocol.commit(engine, self.clock(), reservation_id)
+            try:
+                committed = protocol.commit(engine, self.clock(), reservation_id)
+            except Conflict:
+                after = protocol.stitch_of(engine, reservation_id)
+                if after is not before:  # the hold lapsed just now: that is stored too
+                    self._save(before, after)
+                    self.service.on_change()
+                raise
             if committed is not before:
                 self._save(before, committed)
         self.service.on_change()
@@ -322,6 +338,7 @@ class Stitcher:
                 LOG.error("segment %s cannot be put back as it was: %s", before.id, exc.message)
                 return
             self._save(current, restored)
+        self.service.on_change()
 
     def _save(self, before: Reservation | None, after: Reservation) -> None:
         """Store ``after``; if the store fails, the engine goes back to ``before``."""
@@ -354,6 +371,10 @@ def _remote_from(asked: RemoteEnd, answer: dict[str, Any]) -> RemoteEnd:
     mac, ip = host.get("mac"), host.get("ip")
     if not all(v is None or isinstance(v, str) for v in (mac, ip)):
         raise ValueError("the host's mac and ip must be strings")
+    try:
+        mac, ip = host_address(mac, ip, "host")
+    except InvalidField as exc:
+        raise ValueError(exc.message) from None
     return RemoteEnd(asked.domain, asked.host, mac, ip)
 
 

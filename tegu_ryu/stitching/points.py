@@ -143,6 +143,9 @@ def stitch_settings(
             token = read_token(tokens[name]).decode()
         except (OSError, ValueError) as exc:
             raise ConfigurationError(f"peer_token_file {name}: {exc}") from exc
+        twin = next((p.name for p in found.values() if p.token == token), None)
+        if twin is not None:  # a peer is known by its token: two with one could act as each other
+            raise ConfigurationError(f"peer {name}: its token is also peer {twin}'s")
         found[name] = Peer(name, url.rstrip("/"), token)
     for point in points.values():
         if point.peer not in found:

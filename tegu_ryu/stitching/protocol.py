@@ -107,7 +107,10 @@ def commit(engine: Engine, now: float, reservation_id: str) -> StitchReservation
             f"{format_time(segment.hold_until or now)}, before the commit",
             code="hold_expired",
         )
-    committed = replace(segment, hold_until=None, state=State.PENDING)
+    degraded = segment.state is State.DEGRADED  # its path broke during the hold: it stays so
+    committed = replace(
+        segment, hold_until=None, state=State.DEGRADED if degraded else State.PENDING
+    )
     committed = replace(committed, state=committed.state_at(now))
     engine.put(committed)
     return committed
@@ -120,7 +123,7 @@ def abort(engine: Engine, now: float, reservation_id: str, reason: str) -> Stitc
     if segment.state.final:
         return segment
     engine.ledger.release(segment.id)
-    aborted = replace(segment, state=State.CANCELLED, ended=now, reason=reason)
+    aborted = replace(segment, state=State.CANCELLED, ended=now, reason=reason, hold_until=None)
     engine.put(aborted)
     return aborted
 
@@ -263,3 +266,19 @@ def _within_capacity(
                 "available_bps": max(free, 0),
             },
         )
+
+
+def held_for(engine: Engine, peer: str, origin_id: str | None) -> StitchReservation | None:
+    """The live segment already held for ``peer``'s reservation ``origin_id``, if any: a hold
+    the origin asks for again (it did not hear the answer) is answered, not booked twice."""
+    if origin_id is None:
+        return None
+    for reservation in engine.reservations.values():
+        if (
+            isinstance(reservation, StitchReservation)
+            and not reservation.state.final
+            and reservation.remote.domain == peer
+            and reservation.peer_id == origin_id
+        ):
+            return reservation
+    return None

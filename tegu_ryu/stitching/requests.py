@@ -3,7 +3,9 @@ bodies peers send to ``/v1/stitches``; checked field by field, before anything i
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import re
 from typing import Any
 
 from tegu_ryu.errors import InvalidField, RequestError
@@ -14,6 +16,7 @@ from tegu_ryu.stitching.protocol import SegmentRequest
 from tegu_ryu.timefmt import format_time, parse_time
 
 _STITCHED_FIELDS = {"type", "src", "dst", "bandwidth", "start", "end", "duration", "name"}
+MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 _HOLD_FIELDS = {"origin_id", "src", "host", "bandwidth", "start", "end", "label", "point", "name"}
 _CHANGE_FIELDS = {"end", "bandwidth"}
 MAX_TEXT = 256
@@ -81,12 +84,10 @@ def parse_hold(body: Any, peer: str, now: float) -> SegmentRequest:
     unknown = sorted(set(src) - {"host", "mac", "ip"})
     if unknown:
         raise InvalidField(f"src.{unknown[0]}", "unknown field; expected host, mac and ip")
-    remote = RemoteEnd(
-        peer,
-        _text(src, "host", "src.host"),
-        _optional_text(src, "mac", "src.mac"),
-        _optional_text(src, "ip", "src.ip"),
+    mac, ip = host_address(
+        _optional_text(src, "mac", "src.mac"), _optional_text(src, "ip", "src.ip"), "src"
     )
+    remote = RemoteEnd(peer, _text(src, "host", "src.host"), mac, ip)
     label = fields.get("label")
     if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < 2**32:
         raise InvalidField("label", "expected the label the origin chose, an integer")
@@ -163,3 +164,18 @@ def _text(fields: dict[str, Any], key: str, field: str) -> str:
 
 def _optional_text(fields: dict[str, Any], key: str, field: str) -> str | None:
     return None if fields.get(key) is None else _text(fields, key, field)
+
+
+def host_address(mac: str | None, ip: str | None, field: str) -> tuple[str | None, str | None]:
+    """A far host's MAC and address as a peer reports them, checked and canonical: they end up
+    in flows and ARP replies, where a malformed one would break planning for everyone."""
+    if mac is not None:
+        mac = mac.lower()
+        if not MAC.fullmatch(mac) or int(mac[:2], 16) & 1:
+            raise InvalidField(f"{field}.mac", "expected a unicast MAC like 02:00:00:00:00:01")
+    if ip is not None:
+        try:
+            ip = str(ipaddress.ip_address(ip))
+        except ValueError:
+            raise InvalidField(f"{field}.ip", "expected an IPv4 or IPv6 address") from None
+    return mac, ip

@@ -275,6 +275,9 @@ def test_tegus_reserve_stitches_to_a_peer_domain_named_as_a_project(
         "/v1/reservations/{rid}",
     )
     assert theirs["stitch"]["peer_reservation"] == pledge["id"]
+    backwards = tegu_post(a.api, "reserve 10M +600 siteB/h3,h1 cookie voice", "acme-token")
+    (refused,) = backwards["reqstate"]
+    assert refused["status"] == "ERROR" and "name the local host first" in refused["comment"]
 
 
 def test_tegus_cancelres_cancels_both_sides(sites: tuple[Client, Client]) -> None:

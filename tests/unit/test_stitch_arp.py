@@ -22,8 +22,16 @@ def test_a_local_host_gets_the_far_hosts_mac_while_its_reservation_lives() -> No
     engine, settings, host = domain()
     request = SegmentRequest(StitchRole.ORIGIN, host.mac, FAR, Bandwidth(M, M), Window(0, 100))
     held = protocol.hold(engine, settings, 0, "acme", request)
-    facts = wan_facts(settings, engine)
     data = arp_request(host.mac, host.ips[0], "10.1.0.1")
+    while_held = handle_packet_in(
+        engine.topology, FloodMemory(), 0, host.attach, data, wan=wan_facts(settings, engine)
+    )
+    assert all(  # not before both domains committed: the far host is not reachable yet
+        packet.Packet(o.data).get_protocol(arp.arp).opcode == arp.ARP_REQUEST
+        for o in while_held.packets
+    )
+    protocol.commit(engine, 0.5, held.id)
+    facts = wan_facts(settings, engine)
     outcome = handle_packet_in(engine.topology, FloodMemory(), 0, host.attach, data, wan=facts)
     (out,) = outcome.packets
     answer = packet.Packet(out.data).get_protocol(arp.arp)
@@ -40,7 +48,7 @@ def test_a_local_host_gets_the_far_hosts_mac_while_its_reservation_lives() -> No
 def test_another_local_host_is_not_told_the_far_hosts_mac() -> None:
     engine, settings, host = domain()
     request = SegmentRequest(StitchRole.ORIGIN, host.mac, FAR, Bandwidth(M, M), Window(0, 100))
-    protocol.hold(engine, settings, 0, "acme", request)
+    protocol.commit(engine, 0, protocol.hold(engine, settings, 0, "acme", request).id)
     stranger = "00:00:00:00:0c:01"
     data = arp_request(stranger, "10.0.0.99", "10.1.0.1")
     facts = wan_facts(settings, engine)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from tegu_ryu.config import separate_vlans
+from tegu_ryu.controller import ControllerSettings
 from tegu_ryu.errors import ConfigurationError
-from tegu_ryu.stitching.points import parse_stitch, stitch_settings
+from tegu_ryu.reservations.mirror_admission import MirrorSettings
+from tegu_ryu.stitching.points import StitchSettings, parse_stitch, stitch_settings
+from tegu_ryu.topology.capacity import CapacityPolicy
 from tegu_ryu.topology.refs import PortRef
 
 
@@ -138,3 +143,24 @@ def test_vlan_stitch_points_may_share_a_trunk(tmp_path: Path) -> None:
         [f"B={token}"],
     )
     assert set(settings.points) == {"v", "w"}
+
+
+def test_two_peers_with_one_token_are_refused(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("same")
+    with pytest.raises(ConfigurationError, match="also peer"):
+        stitch_settings("A", [], ["B=http://h:1", "C=http://h:2"], [f"B={token}", f"C={token}"])
+
+
+def test_vlan_labels_may_not_overlap_the_mirror_tags() -> None:
+    point = parse_stitch("wan:0000000000000002:3 peer=siteB vlan=3000-3010 capacity=1G")
+    settings = ControllerSettings(
+        capacity=CapacityPolicy(),
+        state_dir="/nonexistent",
+        mirrors=MirrorSettings(tags=range(3005, 4095)),
+        stitching=StitchSettings("siteA", {"wan": point}, {}),
+    )
+    with pytest.raises(ConfigurationError, match="overlap mirror_vlans"):
+        separate_vlans(settings)
+    apart = replace(settings, mirrors=MirrorSettings(tags=range(3011, 4095)))
+    assert separate_vlans(apart) is apart

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tegu_ryu.errors import Conflict, RequestError
+from tegu_ryu.errors import Conflict, InvalidField, RequestError
 from tegu_ryu.reservations.memory_store import MemoryStore
 from tegu_ryu.reservations.model import Bandwidth, RemoteEnd, State, StitchReservation, StitchRole
 from tegu_ryu.reservations.policy import Policy
@@ -349,3 +349,70 @@ def test_an_origin_that_dies_between_the_peers_commit_and_its_own_cancels_the_pe
     (lapsed,) = p.a.owed()
     assert lapsed.state is State.EXPIRED and lapsed.peer_pending == "cancel"
     assert p.a.retry() == 0 and live(p.b) == []
+
+
+def test_a_peer_reporting_a_malformed_address_gets_400_and_its_answer_is_refused() -> None:
+    p = pair()
+    peer = p.b.settings.peers["siteA"]
+    body = {
+        "origin_id": "x-1",
+        "src": {"host": "hA", "mac": "not-a-mac", "ip": "10.0.0.9"},
+        "host": "10.0.0.1",
+        "bandwidth": {"out": M, "in": M},
+        "start": "2000-01-01T00:16:40Z",
+        "end": "2000-01-01T01:16:40Z",
+        "label": 100,
+    }
+    with pytest.raises(InvalidField) as refused:
+        p.b.peer_hold(peer, body)
+    assert refused.value.details["field"] == "src.mac"
+    with pytest.raises(InvalidField) as refused:
+        p.b.peer_hold(peer, body | {"src": {"host": "hA", "ip": "zzz"}})
+    assert refused.value.details["field"] == "src.ip"
+    assert live(p.b) == []
+    real = p.a_to_b.hold
+
+    def lying_hold(target: Peer, sent: dict[str, Any]) -> dict[str, Any]:
+        answer = real(target, sent)
+        return answer | {"host": {"name": "hB", "mac": "ff:ff:ff:ff:ff:ff", "ip": "10.1.0.1"}}
+
+    p.a_to_b.hold = lying_hold  # type: ignore[method-assign]
+    with pytest.raises(PeerUnavailable):
+        p.a.reserve(ACME, ask())
+    assert live(p.a) == []  # nothing held here on a peer's word that cannot be used
+
+
+def test_a_hold_asked_for_again_is_the_same_hold() -> None:
+    p = pair()
+    peer = p.b.settings.peers["siteA"]
+    body = {
+        "origin_id": "siteA-77",
+        "src": {"host": "hA", "mac": "02:00:00:00:00:0a", "ip": "10.0.0.9"},
+        "host": "10.0.0.1",
+        "bandwidth": {"out": M, "in": M},
+        "start": "1970-01-01T00:16:40Z",
+        "end": "1970-01-01T01:16:40Z",
+        "label": 100,
+    }
+    first = p.b.peer_hold(peer, body)
+    again = p.b.peer_hold(peer, body)  # the origin did not hear the answer
+    assert again.id == first.id and len(live(p.b)) == 1
+
+
+def test_a_commit_after_the_hold_lapsed_is_stored_as_expired() -> None:
+    p = pair()
+    peer = p.b.settings.peers["siteA"]
+    body = {
+        "origin_id": "siteA-78",
+        "src": {"host": "hA", "mac": "02:00:00:00:00:0a", "ip": "10.0.0.9"},
+        "host": "10.0.0.1",
+        "bandwidth": {"out": M, "in": M},
+        "start": "1970-01-01T00:16:40Z",
+        "end": "1970-01-01T01:16:40Z",
+        "label": 100,
+    }
+    held = p.b.peer_hold(peer, body)
+    p.clock.now += 31
+    with pytest.raises(Conflict):
+        p.b.peer_commit(peer, held.id)
+    assert stored(p.b, held.id).state is State.EXPIRED

@@ -21,7 +21,7 @@ from tegu_ryu.reservations.store import decode_reservation, encode_reservation
 from tegu_ryu.reservations.window import Window
 from tegu_ryu.stitching import protocol
 from tegu_ryu.stitching.protocol import SegmentRequest
-from tegu_ryu.topology.refs import from_host, to_host
+from tegu_ryu.topology.refs import PortRef, from_host, to_host
 
 from .stitch_fixtures import STITCH_PORT, M, domain
 
@@ -189,3 +189,50 @@ def test_a_segment_survives_the_store_codec() -> None:
     )
     restored = decode_reservation(encode_reservation(pending))
     assert isinstance(restored, StitchReservation) and restored == pending
+
+
+def test_a_hold_whose_path_broke_stays_degraded_through_its_commit() -> None:
+    engine, settings, host = domain()
+    held = protocol.hold(engine, settings, 0, "acme", ask(host.mac))
+    broken = replace(held, state=State.DEGRADED, routes={}, reason="no path")
+    engine.put(broken)
+    assert broken.state_at(1) is State.DEGRADED  # not back to held with no path
+    assert broken.state_at(31) is State.EXPIRED  # and it still lapses
+    committed = protocol.commit(engine, 1, held.id)
+    assert committed.state is State.DEGRADED and committed.hold_until is None
+
+
+def test_an_owed_cancel_outlives_retention() -> None:
+    engine, settings, host = domain()
+    held = protocol.hold(engine, settings, 0, "acme", ask(host.mac))
+    ended = protocol.abort(engine, 1, held.id, "cancelled")
+    engine.put(replace(ended, peer_pending="cancel"))
+    engine.retention = 10
+    Lifecycle(engine).tick(100)
+    assert held.id in engine.reservations  # the peer has not heard yet: kept
+    engine.put(replace(engine.reservations[held.id], peer_pending=None))
+    Lifecycle(engine).tick(200)
+    assert held.id not in engine.reservations
+
+
+def test_an_abort_says_ended_to_a_later_commit() -> None:
+    engine, settings, host = domain()
+    held = protocol.hold(engine, settings, 0, "acme", ask(host.mac))
+    protocol.abort(engine, 1, held.id, "the origin gave up")
+    with pytest.raises(Conflict) as refused:
+        protocol.commit(engine, 2, held.id)
+    assert refused.value.code == "ended"
+
+
+def test_a_local_host_that_moves_takes_its_segment_with_it() -> None:
+    engine, settings, host = domain()
+    held = protocol.hold(engine, settings, 0, "acme", ask(host.mac))
+    committed = protocol.commit(engine, 1, held.id)
+    assert committed.routes[Direction.OUT].hops[0].dpid == 1
+    new_port = PortRef(2, 5)
+    engine.topology.add_static_host(replace(host, attach=new_port))
+    (moved,) = Lifecycle(engine).refresh(2, host.mac)
+    assert isinstance(moved, StitchReservation) and moved.local.attach == new_port
+    first = moved.routes[Direction.OUT].hops[0]
+    assert (first.dpid, first.in_port) == (2, new_port.port)  # now starts on s2
+    assert moved.state is State.ACTIVE and moved.label == committed.label
