@@ -135,6 +135,9 @@ def test_a_port_deleted_by_hand_comes_back_and_a_restart_writes_nothing(
     after_restart = switch.controller.log()[logged:]
     assert "tunnel ports" not in after_restart
     assert switch.controller.request("DELETE", f"/v1/reservations/{made['id']}")[0] == 204
+    switch.controller.wait_for(
+        lambda: name not in switch.port_names(), timeout=10, what="the tunnel port gone"
+    )
 
 
 def test_a_remote_outside_the_allowed_networks_is_refused_and_nothing_is_created(
