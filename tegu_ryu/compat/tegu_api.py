@@ -348,6 +348,9 @@ class TeguApi:
                 pledges.append(steer_pledge(r, now, self._project_of(r)))
             elif isinstance(r, PassthruReservation):
                 pledges.append(passthru_pledge(r, now, self._project_of(r)(r.host)))
+            elif isinstance(r, StitchReservation):
+                status = self.controller.enforcement(r)["status"]
+                pledges.append(stitch_pledge(r, now, status))
         return Outcome("OK", "", {"reservations": pledges})
 
     def _listhosts(self, who: Principal | None, args: list[str]) -> Outcome:

@@ -284,6 +284,8 @@ def test_tegus_cancelres_cancels_both_sides(sites: tuple[Client, Client]) -> Non
     a, b = sites
     made = tegu_post(a.api, "reserve 10M +600 h1,siteB/h3 cookie voice", "acme-token")
     pledge = made["reqstate"][0]["details"]
+    (listed,) = tegu_post(a.api, "listres", "acme-token")["reqstate"]
+    assert [p["id"] for p in listed["details"]["reservations"]] == [pledge["id"]]
     (state,) = tegu_post(a.api, f"cancelres {pledge['id']} cookie", "acme-token")["reqstate"]
     assert state["status"] == "OK", state
     path = f"/v1/reservations/{pledge['peer_id']}"
