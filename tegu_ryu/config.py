@@ -21,7 +21,7 @@ from tegu_ryu.controller import ControllerSettings
 from tegu_ryu.enforcement.backends import SETTINGS as ENFORCEMENT_SETTINGS
 from tegu_ryu.enforcement.planner import MeterSettings
 from tegu_ryu.errors import ConfigurationError, RequestError
-from tegu_ryu.ovsdb.rows import BridgeRows
+from tegu_ryu.ovsdb.rows import TUNNEL_KINDS, BridgeRows
 from tegu_ryu.reservations.mirror_admission import MirrorSettings
 from tegu_ryu.reservations.mirror_requests import TunnelRequest
 from tegu_ryu.reservations.policy import Discount, Fence, Policy
@@ -518,7 +518,7 @@ def _mirror_labels(entries: list[str]) -> dict[str, TunnelRequest]:
         address, _, key = rest.rpartition(":") if rest.count(":") == 1 else (rest, "", "")
         try:
             ipaddress.ip_address(address)
-            if kind not in ("gre", "vxlan") or not name.strip() or (key and not key.isdigit()):
+            if kind not in TUNNEL_KINDS or not name.strip() or (key and not key.isdigit()):
                 raise ValueError
         except ValueError:
             raise ConfigurationError(

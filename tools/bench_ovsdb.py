@@ -131,16 +131,7 @@ def bench_repair_and_restart(controller: ControllerProcess, ovs: PrivateOvs) -> 
         ovs.vsctl("clear", "port", "bq1-h2", "qos")
         repairs.append(wait(lambda: ovs.vsctl("get", "port", "bq1-h2", "qos").strip() != "[]"))
     figures("QoS cleared by hand to put back", repairs)
-    controller.stop()
-    logged = len(controller.log())
-    controller.start()
-    controller.wait_for_sync(1, 0)
-    controller.wait_for(
-        lambda: controller.metric("tegu_ovsdb_bridge_syncs_total") >= 3,
-        timeout=30,
-        what="three syncs of the bridge",
-    )
-    after = controller.log()[logged:]
+    after = controller.restart_and_sync_rows(1, syncs=3)
     writes = [line for line in after.splitlines() if "ovsdb.watcher" in line and "OVSDB" in line]
     print(f"restart with {queues_held(ovs)} queues in place: {len(writes)} OVSDB writes")
 

@@ -144,6 +144,21 @@ class ControllerProcess:
                 return float(line.split()[1])
         return 0.0
 
+    def restart_and_sync_rows(self, switches: int, syncs: int = 2) -> str:
+        """Stop, start again, and wait until the switches are synced and the OVSDB sync has
+        compared the bridges ``syncs`` times; the log written since the stop (what the
+        restart did)."""
+        self.stop()
+        logged = len(self.log())
+        self.start()
+        self.wait_for_sync(switches, 0)
+        self.wait_for(
+            lambda: self.metric("tegu_ovsdb_bridge_syncs_total") >= syncs,
+            timeout=30,
+            what=f"{syncs} OVSDB syncs",
+        )
+        return self.log()[logged:]
+
     def get(self, path: str) -> tuple[int, Any]:
         try:
             return self.request("GET", path)

@@ -49,11 +49,6 @@ class AgentRegistry:
             self._records[host] = AgentRecord(host, version, peer, self._sessions, now, now)
             return self._sessions
 
-    def is_current(self, host: str, session: int) -> bool:
-        with self._lock:
-            record = self._records.get(host)
-            return record is not None and record.session == session and record.connected
-
     def _update(self, host: str, session: int, **changes: Any) -> bool:
         with self._lock:
             record = self._records.get(host)

@@ -81,8 +81,8 @@ def admit_mirror(
         )
     tunnel: TunnelSink | None = None
     if isinstance(request.output, TunnelRequest):
-        sink = tunnel = _tunnel_sink(engine, request.output, settings)
-        output = PortChoice(request.output.describe(), PortRef(switches[0], sink.ofport))
+        tunnel = _tunnel_sink(engine, request.output, settings)
+        output = PortChoice(request.output.describe(), PortRef(switches[0], tunnel.ofport))
     else:
         output = resolve_port(engine, principal, request.output, "output")
     if output.port in {choice.port for choice in ports}:

@@ -134,13 +134,12 @@ def _output(value: Any) -> str | TunnelRequest:
     kind = value.get("tunnel")
     if not isinstance(kind, str) or kind not in TUNNEL_KEYS:
         raise InvalidField("output.tunnel", "is required: gre or vxlan")
-    fields = value
-    remote = fields.get("remote_ip")
+    remote = value.get("remote_ip")
     try:
         address = ipaddress.ip_address(remote if isinstance(remote, str) else "")
     except ValueError:
         raise InvalidField("output.remote_ip", "expected an IPv4 or IPv6 address") from None
-    key = fields.get("key")
+    key = value.get("key")
     if key is not None and not _whole(key, 0, TUNNEL_KEYS[kind]):
         raise InvalidField("output.key", f"expected an integer from 0 to {TUNNEL_KEYS[kind]}")
     return TunnelRequest(kind, str(address), key)

@@ -122,17 +122,8 @@ def test_a_port_deleted_by_hand_comes_back_and_a_restart_writes_nothing(
         lambda: name in switch.port_names(), timeout=10, what="the port put back"
     )
     before = switch.ovs.vsctl("get", "port", name, "_uuid")
-    switch.controller.stop()
-    logged = len(switch.controller.log())
-    switch.controller.start()
-    switch.controller.wait_for_sync(1, 0)
-    switch.controller.wait_for(
-        lambda: switch.controller.metric("tegu_ovsdb_bridge_syncs_total") >= 2,
-        timeout=10,
-        what="the OVSDB sync has compared the bridge twice",
-    )
+    after_restart = switch.controller.restart_and_sync_rows(1)
     assert switch.ovs.vsctl("get", "port", name, "_uuid") == before
-    after_restart = switch.controller.log()[logged:]
     assert "tunnel ports" not in after_restart
     assert switch.controller.request("DELETE", f"/v1/reservations/{made['id']}")[0] == 204
     switch.controller.wait_for(

@@ -132,15 +132,7 @@ def test_a_restart_writes_no_rows(switch: Switch) -> None:
         lambda: switch.qos_of("q1-h2") != "[]", timeout=10, what="the QoS written"
     )
     before = switch.qos_of("q1-h2"), switch.queues()
-    switch.controller.stop()
-    logged = len(switch.controller.log())
-    switch.controller.start()
-    switch.controller.wait_for_sync(1, 0)
-    switch.controller.wait_for(
-        lambda: switch.controller.metric("tegu_ovsdb_bridge_syncs_total") >= 2,
-        timeout=10,
-        what="the OVSDB sync has compared the bridge twice",
-    )
+    after_restart = switch.controller.restart_and_sync_rows(1)
     assert (switch.qos_of("q1-h2"), switch.queues()) == before
-    assert "port queue sets" not in switch.controller.log()[logged:]
+    assert "port queue sets" not in after_restart
     assert switch.controller.request("DELETE", f"/v1/reservations/{made['id']}")[0] == 204

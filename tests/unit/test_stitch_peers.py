@@ -351,18 +351,23 @@ def test_an_origin_that_dies_between_the_peers_commit_and_its_own_cancels_the_pe
     assert p.a.retry() == 0 and live(p.b) == []
 
 
+def hold_request(origin_id: str) -> dict[str, Any]:
+    """A peer's ``POST /v1/stitches`` body for its reservation ``origin_id``."""
+    return {
+        "origin_id": origin_id,
+        "src": {"host": "hA", "mac": "02:00:00:00:00:0a", "ip": "10.0.0.9"},
+        "host": "10.0.0.1",
+        "bandwidth": {"out": M, "in": M},
+        "start": "1970-01-01T00:16:40Z",
+        "end": "1970-01-01T01:16:40Z",
+        "label": 100,
+    }
+
+
 def test_a_peer_reporting_a_malformed_address_gets_400_and_its_answer_is_refused() -> None:
     p = pair()
     peer = p.b.settings.peers["siteA"]
-    body = {
-        "origin_id": "x-1",
-        "src": {"host": "hA", "mac": "not-a-mac", "ip": "10.0.0.9"},
-        "host": "10.0.0.1",
-        "bandwidth": {"out": M, "in": M},
-        "start": "2000-01-01T00:16:40Z",
-        "end": "2000-01-01T01:16:40Z",
-        "label": 100,
-    }
+    body = hold_request("x-1") | {"src": {"host": "hA", "mac": "not-a-mac", "ip": "10.0.0.9"}}
     with pytest.raises(InvalidField) as refused:
         p.b.peer_hold(peer, body)
     assert refused.value.details["field"] == "src.mac"
@@ -385,15 +390,7 @@ def test_a_peer_reporting_a_malformed_address_gets_400_and_its_answer_is_refused
 def test_a_hold_asked_for_again_is_the_same_hold() -> None:
     p = pair()
     peer = p.b.settings.peers["siteA"]
-    body = {
-        "origin_id": "siteA-77",
-        "src": {"host": "hA", "mac": "02:00:00:00:00:0a", "ip": "10.0.0.9"},
-        "host": "10.0.0.1",
-        "bandwidth": {"out": M, "in": M},
-        "start": "1970-01-01T00:16:40Z",
-        "end": "1970-01-01T01:16:40Z",
-        "label": 100,
-    }
+    body = hold_request("siteA-77")
     first = p.b.peer_hold(peer, body)
     again = p.b.peer_hold(peer, body)  # the origin did not hear the answer
     assert again.id == first.id and len(live(p.b)) == 1
@@ -402,15 +399,7 @@ def test_a_hold_asked_for_again_is_the_same_hold() -> None:
 def test_a_commit_after_the_hold_lapsed_is_stored_as_expired() -> None:
     p = pair()
     peer = p.b.settings.peers["siteA"]
-    body = {
-        "origin_id": "siteA-78",
-        "src": {"host": "hA", "mac": "02:00:00:00:00:0a", "ip": "10.0.0.9"},
-        "host": "10.0.0.1",
-        "bandwidth": {"out": M, "in": M},
-        "start": "1970-01-01T00:16:40Z",
-        "end": "1970-01-01T01:16:40Z",
-        "label": 100,
-    }
+    body = hold_request("siteA-78")
     held = p.b.peer_hold(peer, body)
     p.clock.now += 31
     with pytest.raises(Conflict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tegu_ryu.ovsdb.rows import TUNNEL_KINDS
 from tegu_ryu.reservations.kinds.bandwidth import (
     decode_endpoint,
     decode_route,
@@ -93,7 +94,7 @@ def _copy_route_ok(r: MirrorReservation) -> bool:
 
 def _tunnel_ok(tunnel: TunnelSink, output: PortChoice) -> bool:
     return (
-        tunnel.kind in ("gre", "vxlan")
+        tunnel.kind in TUNNEL_KINDS
         and isinstance(tunnel.remote_ip, str)
         and (tunnel.key is None or is_count(tunnel.key))
         and is_count(tunnel.ofport)
