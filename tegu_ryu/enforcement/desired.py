@@ -37,7 +37,7 @@ from tegu_ryu.enforcement.planner import (
 )
 from tegu_ryu.enforcement.steering_plan import composed, is_steering, steering_key_of
 from tegu_ryu.forwarding.base import plan_base_flows
-from tegu_ryu.openflow.flows import Flow, FlowKey, Meter, Output
+from tegu_ryu.openflow.flows import Flow, FlowKey, Meter
 from tegu_ryu.reservations.model import MirrorReservation, Reservation, State
 from tegu_ryu.reservations.policy import Policy
 from tegu_ryu.topology.model import Topology
@@ -352,7 +352,7 @@ class DesiredState:
         ports = self._metered_ports(dpid)
         flows = self.flows.setdefault(dpid, {})
         for flow in (*self._base.get(dpid, ()), *self._copies[dpid].values()):
-            if any(isinstance(a, Output) and a.port == port for a in flow.actions):
+            if port in flow.output_ports():
                 flows[flow.key] = through_meter(flow, ports)
                 self._changed_flows[dpid].add(flow.key)
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from tegu_ryu.openflow.flows import (
     ICMPV6,
     IP_PROTOCOLS,
+    OFPP_IN_PORT,
     Action,
     Flow,
     Output,
@@ -80,7 +81,7 @@ def selecting(flow: Flow, selection: Selection) -> Flow:
     ):
         return flow  # a copy is never mirrored again (nor is a guard: it outputs nothing)
     plain = unselecting(flow)
-    outputs = [action.port for action in flow.actions if isinstance(action, Output)]
+    outputs = flow.output_ports()
     if not outputs or not selection:
         return plain
     in_port = dict(flow.match).get("in_port")
@@ -112,21 +113,14 @@ def mirror_flows(
     flows: dict[int, list[Flow]] = defaultdict(list)
     first = route.hops[0]
     tag = VLAN_PRESENT | mirror.tag
-    copy: tuple[Action, ...] = (
-        (
-            (Output(first.out_port),)
-            if len(route.hops) == 1
-            else (PushVlan(), SetField("vlan_vid", tag), Output(first.out_port))
-        )
-        if first.out_port is not None
-        else ()
-    )
-    for fields in _selected(mirror):
+    for fields in _selected(mirror, first.out_port):
         flows[mirror.switch].append(
             Flow(
                 priority=MIRROR_PRIORITY + len(fields),
                 match=match(**fields),
-                actions=copy,
+                actions=_copy_actions(
+                    first.out_port, fields.get("in_port"), None if len(route.hops) == 1 else tag
+                ),
                 cookie=cookie,
                 table=Table.MIRROR,
                 meter=meter,
@@ -185,14 +179,35 @@ def guard_flows(
     return {dpid: flows for dpid, flows in guards.items() if flows}
 
 
-def _selected(mirror: MirrorReservation) -> list[dict[str, int | str]]:
-    """The mirror table matches: each selected port and way, times each traffic filter."""
+def _copy_actions(
+    out_port: int | None, in_port: int | str | None, tag: int | None
+) -> tuple[Action, ...]:
+    """Send the copy out of ``out_port``, tagged with ``tag`` when it crosses a link.
+
+    A packet that arrived on ``out_port`` itself must leave by ``OFPP_IN_PORT``:
+    a switch drops a plain output to the port a packet came in by.
+    """
+    if out_port is None:
+        return ()
+    output = Output(OFPP_IN_PORT if in_port == out_port else out_port)
+    return (output,) if tag is None else (PushVlan(), SetField("vlan_vid", tag), output)
+
+
+def _selected(mirror: MirrorReservation, out_port: int | None) -> list[dict[str, int | str]]:
+    """The mirror table matches: each selected port and way, times each traffic filter.
+
+    A sent packet may have come in by ``out_port``, the copy's way out; it gets
+    an entry of its own that matches that ``in_port`` (one field more, so one
+    priority higher), whose copy leaves by ``OFPP_IN_PORT``.
+    """
     ways: list[dict[str, int | str]] = []
     for choice in mirror.ports:
         if mirror.direction.ingress:
             ways.append({"in_port": choice.port.port})
         if mirror.direction.egress:
             ways.append({"metadata": choice.port.port})
+            if out_port is not None and out_port != choice.port.port:
+                ways.append({"metadata": choice.port.port, "in_port": out_port})
     return [{**way, **traffic} for way in ways for traffic in _filters(mirror)]
 
 

@@ -386,8 +386,7 @@ def through_meter(flow: Flow, ports: dict[int, int]) -> Flow:
     sends to several ports sends them the same packets); a flow that sends to
     no metered port has none.
     """
-    outputs = [action.port for action in flow.actions if isinstance(action, Output)]
-    meter = next((ports[port] for port in outputs if port in ports), None)
+    meter = next((ports[port] for port in flow.output_ports() if port in ports), None)
     return flow if flow.meter == meter else replace(flow, meter=meter)
 
 

@@ -23,6 +23,7 @@ COOKIE_TAG = 0x7E90 << 48
 COOKIE_TAG_MASK = 0xFFFF << 48
 COOKIE_OBJECT_MASK = (1 << 40) - 1
 
+OFPP_IN_PORT = 0xFFFFFFF8  # "back out of the port it came in by": a plain output there is dropped
 OFPP_CONTROLLER = 0xFFFFFFFD
 OFPCML_NO_BUFFER = 0xFFFF
 
@@ -79,7 +80,11 @@ def cookie_layer(value: int) -> Layer | None:
 
 @dataclass(frozen=True)
 class Output:
-    """Send the packet out of ``port`` (OFPP_CONTROLLER sends it to us, unbuffered)."""
+    """Send the packet out of ``port`` (OFPP_CONTROLLER sends it to us, unbuffered).
+
+    A switch drops an output to the port the packet arrived on: that needs
+    ``OFPP_IN_PORT`` instead.
+    """
 
     port: int
 
@@ -154,6 +159,15 @@ class Flow:
     def key(self) -> FlowKey:
         """What identifies the entry on a switch (OpenFlow's strict match)."""
         return (self.table, self.priority, self.match)
+
+    def output_ports(self) -> list[int]:
+        """The ports the entry sends out of, in order (``OFPP_IN_PORT`` as the port it matches)."""
+        in_port = dict(self.match).get("in_port")
+        return [
+            int(in_port) if action.port == OFPP_IN_PORT and in_port is not None else action.port
+            for action in self.actions
+            if isinstance(action, Output)
+        ]
 
 
 @dataclass(frozen=True)

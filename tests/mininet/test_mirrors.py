@@ -1,10 +1,12 @@
 """Mirrors with real traffic: tcpdump in the collector's namespace while h1 pings h2.
 
-s1 - s2 - s3: h1 and h2 on s1, the collector c on s3, two switches away. The
-mirror selects what s1 receives on h1's port (h1's echo requests, not h2's
+s1 - s2 - s3: h1 and h2 on s1, the collector c and h3 on s3, two switches away.
+The mirror selects what s1 receives on h1's port (h1's echo requests, not h2's
 replies to it): the collector must see exactly those while the mirror lasts
 and nothing from a second after it is cancelled or expires, and h2 must
-lose no ping.
+lose no ping. Both directions of h1's port, while h1 pings h3, copy each
+request and each reply once: the replies arrive on the trunk the copies
+leave by, which a switch only allows through ``OFPP_IN_PORT``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class MirrorTopo(Topo):
         self.addLink(self.addHost("h1"), s1)
         self.addLink(self.addHost("h2"), s1)
         self.addLink(self.addHost("c"), s3)
+        self.addLink(self.addHost("h3"), s3)
         self.addLink(s1, s2)
         self.addLink(s2, s3)
 
@@ -68,9 +71,9 @@ class Capture:
         self.process.wait(timeout=5)
 
 
-def pings_lost(testbed: Testbed, count: int, interval: float) -> int:
-    h1, h2 = testbed.net.get("h1"), testbed.net.get("h2")
-    out = h1.cmd(f"ping -n -c {count} -i {interval} -W 1 {h2.IP()}")
+def pings_lost(testbed: Testbed, count: int, interval: float, to: str = "h2") -> int:
+    h1, target = testbed.net.get("h1"), testbed.net.get(to)
+    out = h1.cmd(f"ping -n -c {count} -i {interval} -W 1 {target.IP()}")
     received = int(out.split(" received")[0].split(",")[-1])
     return count - received
 
@@ -127,3 +130,21 @@ def test_nothing_reaches_the_collector_a_second_after_the_mirror_expires(
         assert [p for p in capture.packets() if p[0] > end + 1.0] == []
     finally:
         capture.stop()
+
+
+def test_both_directions_copy_each_request_and_each_reply_arriving_by_the_copy_s_way_out(
+    fabric: tuple[Testbed, ControllerProcess], tmp_path: Path
+) -> None:
+    testbed, controller = fabric
+    h1, h3 = testbed.net.get("h1").IP(), testbed.net.get("h3").IP()
+    rid = mirror(controller, direction="both", duration=120)
+    capture = Capture(testbed, tmp_path)
+    try:
+        assert pings_lost(testbed, count=10, interval=0.05, to="h3") == 0
+        wanted = [("request", h1, h3), ("reply", h3, h1)] * 10
+        assert wait_until(lambda: len(capture.packets()) >= len(wanted), timeout=2)
+        time.sleep(0.3)
+        assert [(kind, src, dst) for _, kind, src, dst in capture.packets()] == wanted
+    finally:
+        capture.stop()
+        assert controller.request("DELETE", f"/v1/reservations/{rid}")[0] == 204

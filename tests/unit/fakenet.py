@@ -9,6 +9,9 @@ A tunnel key (``tunnel_id``) is the switch's metadata, as in Open vSwitch:
 set before an output it is what a tunnel port would carry (it stays in the
 trace of a packet that ends there), but it never crosses a link.
 
+An output to the port the packet arrived on sends nothing, as on a real
+switch; ``OFPP_IN_PORT`` sends it back there.
+
 Every output of a flow sends a copy of the packet as it is at that point of
 the action list (a mirrored packet leaves towards its destination and its
 collector), so one packet sent may end in several places: ``deliveries``
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 
 from tegu_ryu.openflow.flows import (
     OFPP_CONTROLLER,
+    OFPP_IN_PORT,
     Flow,
     Output,
     PopVlan,
@@ -157,12 +161,15 @@ class FakeNetwork:
                 elif isinstance(action, SetQueue):
                     queue = action.queue_id
                 elif isinstance(action, Output):
+                    if action.port == copy.at.port:
+                        continue  # OpenFlow sends nothing back out of the in_port but by IN_PORT
+                    port = copy.at.port if action.port == OFPP_IN_PORT else action.port
                     queues = list(copy.queues)
                     if queue is not None:
-                        queues.append((copy.at.dpid, action.port, queue))
+                        queues.append((copy.at.dpid, port, queue))
                     out = _Copy(copy.at, dict(headers), list(vlans), copy.links, list(meters))
                     out.queues = queues
-                    leaving.append((action.port, out))
+                    leaving.append((port, out))
             if flow.metadata is not None:
                 metadata = flow.metadata
             table = flow.goto

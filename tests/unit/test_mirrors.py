@@ -4,6 +4,7 @@ the mirror selects reaches the collector, wherever it is; bad requests change no
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from tegu_ryu.enforcement.planner import (
     reservation_meter_id,
 )
 from tegu_ryu.errors import Conflict, Forbidden, InvalidField, NotFound, RequestError
+from tegu_ryu.openflow.flows import OFPP_IN_PORT, Flow, Output, match
 from tegu_ryu.reservations.lifecycle import Lifecycle
 from tegu_ryu.reservations.memory_store import MemoryStore
 from tegu_ryu.reservations.model import Direction, MirrorReservation, Reservation, State
@@ -113,6 +115,27 @@ def test_an_egress_mirror_copies_what_the_switch_sends_out_of_the_port() -> None
         [line.h1.mac, line.c.mac]
     )  # from another switch, too
     assert ends(net.deliveries(line.h1.mac, ip(line.h1, line.h2))) == [line.h2.mac]
+
+
+def test_an_egress_copy_of_a_packet_from_the_collector_s_side_leaves_by_in_port() -> None:
+    line = Line()
+    line.reserve(ports=[line.h4.ips[0]], direction="egress")
+    net = line.network()
+    from_collector = net.deliveries(line.c.mac, ip(line.c, line.h4))
+    assert ends(from_collector) == sorted([line.h4.mac, line.c.mac])  # its own port, same switch
+    from_far = net.deliveries(line.h1.mac, ip(line.h1, line.h4))
+    assert ends(from_far) == sorted([line.h4.mac, line.c.mac])
+
+
+def test_the_fake_network_sends_nothing_back_out_of_the_in_port_but_by_in_port() -> None:
+    line = Line()
+    port = line.h1.attach.port
+    back = Flow(priority=1, match=match(), actions=(Output(port),), cookie=0)
+    assert ends(FakeNetwork(line.topology, {1: [back]}).deliveries(line.h1.mac, {})) == ["dropped"]
+    by_in_port = replace(back, actions=(Output(OFPP_IN_PORT),))
+    assert ends(FakeNetwork(line.topology, {1: [by_in_port]}).deliveries(line.h1.mac, {})) == [
+        line.h1.mac
+    ]
 
 
 def test_both_directions_give_one_copy_per_packet_even_between_two_mirrored_ports() -> None:
