@@ -47,6 +47,13 @@ from tegu_ryu.reservations.paths import Hop, PathMode, constrained_path, hops_al
 from tegu_ryu.reservations.policy import Fence, Policy
 from tegu_ryu.reservations.requests import Modification, ReservationRequest
 from tegu_ryu.reservations.steering_routes import route_chain
+from tegu_ryu.reservations.traffic import (
+    Traffic,
+    bandwidth_traffic,
+    steals,
+    steering_traffic,
+    traffic_of_bandwidth,
+)
 from tegu_ryu.reservations.window import Window
 from tegu_ryu.timefmt import format_time
 from tegu_ryu.topology.model import Topology
@@ -130,6 +137,7 @@ class Engine:
         self.alarms: deque[Alarm] = deque(maxlen=ALARM_MEMORY)
         self._new_id = new_id or (lambda: f"r-{uuid.uuid4().hex[:12]}")
         self._by_traffic: defaultdict[TrafficKey, set[str]] = defaultdict(set)
+        self._chains: set[str] = set()  # steering reservations, whose traffic may overlap ours
         self._next_serial = 1
         self.version = 0  # bumped on every change, so that plans derived from it can be cached
         # Which reservation each change was about: the ids of changes version - len .. version.
@@ -201,14 +209,12 @@ class Engine:
         dst = self.resolve(request.dst, "dst", external_ok=request.kind is Kind.ONEWAY)
         if src.identity == dst.identity:
             raise InvalidField("dst", "is the same host as src")
-        duplicate = self._duplicate_of(owner, request.kind, src, dst, request)
-        if duplicate is not None:
-            raise Conflict(
-                f"duplicates reservation {duplicate.id} (same endpoints, traffic and owner, "
-                "overlapping window)",
-                code="duplicate",
-                details={"reservation": duplicate.id},
-            )
+        self._refuse_duplicate(
+            owner, _traffic_keys(request.kind, src, dst, request.match), request.window
+        )
+        self._refuse_steered(
+            owner, bandwidth_traffic(request.kind, src, dst, request.match), request.window
+        )
         bandwidth = Bandwidth(
             out=self.policy.discount.apply(request.bandwidth.out),
             in_=self.policy.discount.apply(request.bandwidth.in_) if request.bandwidth.in_ else 0,
@@ -267,6 +273,8 @@ class Engine:
         """New end and/or bandwidth, admitted without counting the reservation against itself."""
         reservation = self.bandwidth_reservation(reservation_id)
         window = self.changed_window(reservation, change.end)
+        self._refuse_duplicate(reservation.owner, _keys_of(reservation), window, reservation_id)
+        self._refuse_steered(reservation.owner, traffic_of_bandwidth(reservation), window)
         requested = change.bandwidth or reservation.requested
         bandwidth = Bandwidth(
             out=self.policy.discount.apply(requested.out),
@@ -729,66 +737,95 @@ class Engine:
         """Record a newly admitted (or restored) reservation."""
         self.put(reservation)
         if isinstance(reservation, BandwidthReservation):
-            for key in _traffic_keys(
-                reservation.owner,
-                reservation.kind,
-                reservation.src,
-                reservation.dst,
-                reservation.match,
-            ):
+            for key in _keys_of(reservation):
                 self._by_traffic[key].add(reservation.id)
+        elif isinstance(reservation, SteeringReservation):
+            self._chains.add(reservation.id)
 
     def remove(self, reservation_id: str) -> None:
         """Drop a reservation from the records (its bookings are the caller's to release)."""
         reservation = self.reservations.pop(reservation_id, None)
         self.version += 1
         self._journal.append(reservation_id)
+        self._chains.discard(reservation_id)
         if isinstance(reservation, BandwidthReservation):
-            for key in _traffic_keys(
-                reservation.owner,
-                reservation.kind,
-                reservation.src,
-                reservation.dst,
-                reservation.match,
-            ):
+            for key in _keys_of(reservation):
                 self._by_traffic[key].discard(reservation_id)
                 if not self._by_traffic[key]:
                     del self._by_traffic[key]
 
-    def _duplicate_of(
-        self, owner: str, kind: Kind, src: Endpoint, dst: Endpoint, request: ReservationRequest
-    ) -> BandwidthReservation | None:
-        """A live reservation of the same owner for the same traffic over an overlapping window."""
-        keys = _traffic_keys(owner, kind, src, dst, request.match)
+    def _refuse_duplicate(
+        self, owner: str, keys: list[TrafficKey], window: Window, itself: str | None = None
+    ) -> None:
+        """409 ``duplicate`` when a live reservation, of any owner, carries some of the same
+        traffic in the same direction over an overlapping window.
+
+        Both would be the same flow entries on the switches: only one could be
+        enforced, so the second is refused rather than admitted and not
+        carried. Another owner's reservation is not named.
+        """
         for other_id in sorted({rid for key in keys for rid in self._by_traffic.get(key, ())}):
             other = self.reservations[other_id]
-            if not other.state.final and other.window.overlaps(request.window):
-                assert isinstance(other, BandwidthReservation)  # only they are filed by traffic
-                return other
-        return None
+            if other_id == itself or other.state.final or not other.window.overlaps(window):
+                continue
+            if other.owner != owner:
+                raise Conflict(
+                    "the same traffic is already reserved by another owner over an "
+                    "overlapping window",
+                    code="duplicate",
+                )
+            raise Conflict(
+                f"duplicates reservation {other_id} (same endpoints and traffic, "
+                "overlapping window)",
+                code="duplicate",
+                details={"reservation": other_id},
+            )
+
+    def _refuse_steered(self, owner: str, traffic: list[Traffic], window: Window) -> None:
+        """409 ``overlap`` when a live steering chain over an overlapping window would take some
+        of this traffic off its path and meter (``traffic.steals``)."""
+        for chain_id in sorted(self._chains):
+            chain = self.reservations[chain_id]
+            assert isinstance(chain, SteeringReservation)
+            if chain.state.final or not chain.window.overlaps(window):
+                continue
+            if not steals(steering_traffic(chain), traffic):
+                continue
+            yours = chain.owner == owner
+            who = f"steering reservation {chain_id}" if yours else "a chain of another tenant"
+            raise Conflict(
+                f"{who} "
+                "selects some of the same traffic over an overlapping window and would take it off "
+                "this reservation's path and meter (a chain composes with a reservation only on "
+                "exactly the same traffic)",
+                code="overlap",
+                details={"reservation": chain_id} if yours else {},
+            )
 
 
-TrafficKey = tuple[str, Kind, tuple[str, str], Match]
+TrafficKey = tuple[str, str, Match]
 
 
-def _traffic_keys(
-    owner: str, kind: Kind, src: Endpoint, dst: Endpoint, match: Match
-) -> list[TrafficKey]:
-    """What makes two reservations the same traffic for one owner (any key in common).
+def _keys_of(reservation: BandwidthReservation) -> list[TrafficKey]:
+    return _traffic_keys(reservation.kind, reservation.src, reservation.dst, reservation.match)
 
-    A bandwidth reservation covers both directions, so the endpoints are put in
-    a fixed order, and the match turned with them; a one-way reservation keeps
-    its direction. Ports without a protocol are TCP and UDP traffic alike, so
-    such a reservation is filed under both.
+
+def _traffic_keys(kind: Kind, src: Endpoint, dst: Endpoint, match: Match) -> list[TrafficKey]:
+    """The directed traffic a reservation's flows match: sender, receiver and match.
+
+    A bandwidth reservation carries both directions, a one-way reservation
+    only its own; two reservations that share a key would install the same
+    entries. Ports without a protocol are TCP and UDP traffic alike, so such
+    a reservation is filed under both.
     """
     if match.protocol is None and (match.src_port, match.dst_port) != (None, None):
         matches = [replace(match, protocol=protocol) for protocol in ("tcp", "udp")]
     else:
         matches = [match]
-    if kind is Kind.BANDWIDTH and dst.identity < src.identity:
-        ends = (dst.identity, src.identity)
-        return [(owner, kind, ends, m.reversed()) for m in matches]
-    return [(owner, kind, (src.identity, dst.identity), m) for m in matches]
+    keys = [(src.identity, dst.identity, m) for m in matches]
+    if kind is Kind.BANDWIDTH:
+        keys += [(dst.identity, src.identity, m.reversed()) for m in matches]
+    return keys
 
 
 def _demand_of(reservation: BandwidthReservation, bandwidth: Bandwidth, window: Window) -> Demand:

@@ -14,8 +14,9 @@ from dataclasses import replace
 
 from tegu_ryu.errors import Conflict, Forbidden
 from tegu_ryu.reservations.engine import Engine
-from tegu_ryu.reservations.model import PassthruReservation, State, cookie_digest
+from tegu_ryu.reservations.model import Endpoint, Match, PassthruReservation, State, cookie_digest
 from tegu_ryu.reservations.passthru_requests import PassthruRequest
+from tegu_ryu.reservations.window import Window
 from tegu_ryu.tenancy import Principal
 
 NOT_RESET = "passthru reservations not allowed: dscp_policy is keep, so no marking is reset"
@@ -42,20 +43,7 @@ def admit_passthru(
             f"host: {request.host} is not a host of tenant {principal.tenant} "
             "(a host's tenant is set in the static topology)"
         )
-    for other in engine.reservations.values():
-        if (
-            isinstance(other, PassthruReservation)
-            and other.owner == principal.tenant
-            and not other.state.final
-            and other.host.identity == host.identity
-            and other.match == request.match
-            and other.window.overlaps(request.window)
-        ):
-            raise Conflict(
-                f"duplicates passthru {other.id} (same host and traffic, overlapping window)",
-                code="duplicate",
-                details={"reservation": other.id},
-            )
+    _refuse_duplicate(engine, principal.tenant, host, request.match, request.window)
     passthru = PassthruReservation(
         id="",
         owner=principal.tenant,
@@ -74,4 +62,49 @@ def modify_passthru(
     engine: Engine, now: float, passthru: PassthruReservation, end: float | None
 ) -> PassthruReservation:
     """A new end (a passthru has nothing else to change)."""
-    return engine.rebooked(now, replace(passthru, window=engine.changed_window(passthru, end)))
+    window = engine.changed_window(passthru, end)
+    _refuse_duplicate(
+        engine, passthru.owner, passthru.host, passthru.match, window, itself=passthru.id
+    )
+    return engine.rebooked(now, replace(passthru, window=window))
+
+
+def _refuse_duplicate(
+    engine: Engine,
+    owner: str,
+    host: Endpoint,
+    match: Match,
+    window: Window,
+    *,
+    itself: str | None = None,
+) -> None:
+    """409 ``duplicate`` for a live passthru of any owner, on the same host, that lets some of
+    the same traffic through over an overlapping window: both would be the same entries at
+    the host's port, and only one could be enforced (another owner's is not named)."""
+    for other in engine.reservations.values():
+        if (
+            isinstance(other, PassthruReservation)
+            and other.id != itself
+            and not other.state.final
+            and other.host.identity == host.identity
+            and _protocols(other.match) & _protocols(match)
+            and other.window.overlaps(window)
+        ):
+            if other.owner != owner:
+                raise Conflict(
+                    "another owner's passthru already lets the same traffic of this host "
+                    "through over an overlapping window",
+                    code="duplicate",
+                )
+            raise Conflict(
+                f"duplicates passthru {other.id} (same host and traffic, overlapping window)",
+                code="duplicate",
+                details={"reservation": other.id},
+            )
+
+
+def _protocols(match: Match) -> set[Match]:
+    """The match as entries select it: ports without a protocol are TCP and UDP alike."""
+    if match.protocol is None and (match.src_port, match.dst_port) != (None, None):
+        return {replace(match, protocol=protocol) for protocol in ("tcp", "udp")}
+    return {match}

@@ -17,15 +17,14 @@ subsets (an "any" chain against one from a given host) are both overlaps.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import replace
 
 from tegu_ryu.errors import Conflict, InvalidField, NotFound
 from tegu_ryu.reservations.engine import Engine
 from tegu_ryu.reservations.mirror_admission import resolve_port
 from tegu_ryu.reservations.model import (
+    BandwidthReservation,
     Endpoint,
-    Match,
     Middlebox,
     State,
     SteeringReservation,
@@ -33,6 +32,12 @@ from tegu_ryu.reservations.model import (
 )
 from tegu_ryu.reservations.steering_requests import MiddleboxRequest, SteeringRequest
 from tegu_ryu.reservations.steering_routes import route_chain
+from tegu_ryu.reservations.traffic import (
+    select_the_same,
+    steals,
+    steering_traffic,
+    traffic_of_bandwidth,
+)
 from tegu_ryu.tenancy import Principal
 from tegu_ryu.topology.refs import PortRef
 
@@ -126,52 +131,28 @@ def _mac_at(engine: Engine, port: PortRef) -> str | None:
 
 
 def _refuse_overlaps(engine: Engine, candidate: SteeringReservation) -> None:
+    """409 ``overlap`` for another live chain, or a bandwidth reservation it does not compose
+    with, that selects some of the same packets over an overlapping window."""
+    chain = steering_traffic(candidate)
     for other in engine.reservations.values():
-        if (
-            not isinstance(other, SteeringReservation)
-            or other.id == candidate.id
-            or other.state.final
-            or not other.window.overlaps(candidate.window)
-            or not _select_the_same(candidate, other)
-        ):
+        if other.id == candidate.id or other.state.final:
+            continue
+        if not other.window.overlaps(candidate.window):
+            continue
+        if isinstance(other, SteeringReservation):
+            if not select_the_same(chain, steering_traffic(other)):
+                continue
+            what, why = "steering reservation", "a packet can be steered through one chain only"
+        elif isinstance(other, BandwidthReservation):
+            if not steals(chain, traffic_of_bandwidth(other)):
+                continue
+            what, why = "reservation", "the chain would take its packets off its path and meter"
+        else:
             continue
         yours = other.owner == candidate.owner
-        who = f"steering reservation {other.id}" if yours else "a steering chain of another tenant"
+        who = f"{what} {other.id}" if yours else f"a {what} of another tenant"
         raise Conflict(
-            f"{who} selects some of the same traffic over an overlapping window; a packet can be "
-            "steered through one chain only",
+            f"{who} selects some of the same traffic over an overlapping window; {why}",
             code="overlap",
             details={"reservation": other.id} if yours else {},
         )
-
-
-Traffic = tuple[Endpoint | None, Endpoint | None, Match]
-
-
-def _traffic(steering: SteeringReservation) -> list[Traffic]:
-    """What each direction the chain carries selects: (from, to, match), None being any."""
-    out = (steering.src, steering.dst, steering.match)
-    if not steering.symmetric:
-        return [out]
-    return [out, (steering.dst, steering.src, steering.match.reversed())]
-
-
-def _select_the_same(one: SteeringReservation, other: SteeringReservation) -> bool:
-    return any(_intersect(a, b) for a, b in itertools.product(_traffic(one), _traffic(other)))
-
-
-def _intersect(a: Traffic, b: Traffic) -> bool:
-    """True unless some field tells the two apart (any/unset tells nothing apart)."""
-    for mine, theirs in zip(a[:2], b[:2], strict=True):
-        if mine is not None and theirs is not None and mine.identity != theirs.identity:
-            return False
-    first, second = a[2], b[2]
-    return all(
-        x is None or y is None or x == y
-        for x, y in (
-            (first.protocol, second.protocol),
-            (first.src_port, second.src_port),
-            (first.dst_port, second.dst_port),
-            (first.vlan, second.vlan),
-        )
-    )

@@ -20,7 +20,7 @@ from tegu_ryu.topology.model import PortState
 STATIC = str(Path(__file__).resolve().parents[2] / "conf" / "static-topology.json")
 
 
-def connected(store: ReservationStore | None = None) -> Controller:
+def connected(store: ReservationStore | None = None, *, reset_dscp: bool = False) -> Controller:
     """The sample static topology with its three switches connected and read (empty).
 
     The reservations are kept in ``store`` (a fresh one in memory if not given).
@@ -30,6 +30,7 @@ def connected(store: ReservationStore | None = None) -> Controller:
         state_dir="(unused: the store is given)",
         static_topology=STATIC,
         discovery_settle=0,
+        reset_dscp=reset_dscp,
     )
     controller = assemble_controller(settings, now=0, store=store or MemoryStore())
     for dpid in (1, 2, 3):

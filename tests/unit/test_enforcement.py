@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from tegu_ryu.enforcement.planner import (
     MeterSettings,
     best_effort_meter_id,
     plan_switches,
     reservation_meter_id,
 )
+from tegu_ryu.errors import Conflict
 from tegu_ryu.openflow.flows import Layer, Meter, cookie_layer
 from tegu_ryu.reservations.engine import Engine
 from tegu_ryu.reservations.lifecycle import Lifecycle
 from tegu_ryu.reservations.model import Direction, Kind, Match, State
 from tegu_ryu.reservations.policy import Policy
+from tegu_ryu.reservations.requests import Modification
 from tegu_ryu.reservations.window import Window
 
 from .fakenet import FakeNetwork
@@ -191,10 +195,28 @@ def test_same_switch_reservations_and_outside_destinations() -> None:
     assert meter(meters, 1, best_effort_meter_id(links["1-3"].src.port)).rate_kbps == 40_000
 
 
-def test_identical_traffic_reserved_twice_is_enforced_once_and_the_other_says_so() -> None:
+def test_identical_traffic_reserved_by_another_owner_is_refused_without_naming_it() -> None:
     engine, _ = diamond()
     first = engine.create(0, "acme", request(H1, H4, M))
-    second = engine.create(0, "globex", request(H1, H4, M))
+    with pytest.raises(Conflict) as refused:
+        engine.create(0, "globex", request(H4, H1, M))  # the other way round: the same traffic
+    assert refused.value.code == "duplicate" and not refused.value.details
+    with pytest.raises(Conflict) as oneway:  # one of the directions it carries
+        engine.create(0, "acme", request(H4, H1, M, kind=Kind.ONEWAY))
+    assert oneway.value.details == {"reservation": first.id}
+    engine.create(0, "globex", request(H1, H4, M, kind=Kind.ONEWAY, window=Window(200, 300)))
+    with pytest.raises(Conflict) as extended:
+        engine.modify(0, first.id, Modification(end=250, bandwidth=None))
+    assert extended.value.code == "duplicate"
+    assert engine.get(first.id).window.end == 100
+
+
+def test_identical_traffic_stored_twice_is_enforced_once_and_the_other_says_so() -> None:
+    """A database from before duplicates of other owners were refused may hold both."""
+    engine, _ = diamond()
+    first = engine.create(0, "acme", request(H1, H4, M))
+    second = replace(first, id="r-older-twin", owner="globex", serial=first.serial + 1)
+    engine.restore([second])
     plan = plan_switches(engine.topology, engine.reservations.values(), Policy(), SETTINGS)
     assert first.id not in plan.conflicts
     assert first.id in plan.conflicts[second.id]

@@ -154,7 +154,7 @@ def test_fences_limit_a_tenant_and_say_so() -> None:
         engine.create(0, "acme", request(H1, H4, 5 * M, match=Match(protocol="tcp")))
     assert caught.value.code == "fence"
     assert caught.value.details["available_bps"] == 0  # type: ignore[index]
-    engine.create(0, "other", request(H1, H4, 40 * M))  # another tenant is not fenced
+    engine.create(0, "other", request(H1, H4, 40 * M, match=Match(protocol="icmp")))  # not fenced
     engine.fences["acme"] = Fence(percent=0)
     with pytest.raises(Conflict) as zero:
         engine.create(0, "acme", request(H1, H4, 1, match=Match(protocol="icmp", vlan=7)))
@@ -173,7 +173,7 @@ def test_headroom_and_discount() -> None:
     assert tiny.bandwidth.out == 10  # never below 10 bit/s
 
 
-def test_duplicates_are_rejected_in_either_order_but_not_for_other_owners_or_times() -> None:
+def test_duplicates_are_rejected_in_either_order_and_for_other_owners_but_not_other_times() -> None:
     engine, _ = diamond()
     first = engine.create(
         0, "acme", request(H1, H4, M, match=Match(protocol="tcp", src_port=1, dst_port=2))
@@ -187,9 +187,11 @@ def test_duplicates_are_rejected_in_either_order_but_not_for_other_owners_or_tim
         engine.create(
             0, "acme", request(H4, H1, M, match=Match(protocol="tcp", src_port=2, dst_port=1))
         )
-    engine.create(
-        0, "other", request(H1, H4, M, match=Match(protocol="tcp", src_port=1, dst_port=2))
-    )
+    with pytest.raises(Conflict) as others:  # one entry on the switches: one can be carried
+        engine.create(
+            0, "other", request(H1, H4, M, match=Match(protocol="tcp", src_port=1, dst_port=2))
+        )
+    assert others.value.code == "duplicate" and not others.value.details  # not named to them
     engine.create(
         0,
         "acme",
