@@ -330,7 +330,10 @@ class Stitcher:
                 try:
                     after = protocol.commit_change(engine, now, reservation_id, step.token)
                 except Conflict:  # a change that lapsed just now is stored so
-                    self._save_changed(before, protocol.stitch_of(engine, reservation_id))
+                    lapsed = protocol.stitch_of(engine, reservation_id)
+                    self._save_changed(before, lapsed)
+                    if lapsed is not before:
+                        self.service.on_change()
                     raise
             else:
                 after = protocol.hold_change(
@@ -461,7 +464,8 @@ class Stitcher:
         engine = self.service.engine
         with self.service.lock:
             now = self.clock()
-            for reservation_id in protocol.lapsed_changes(engine, now, peer):
+            lapsed_ids = protocol.lapsed_changes(engine, now, peer)
+            for reservation_id in lapsed_ids:
                 before = protocol.stitch_of(engine, reservation_id)
                 assert before.change is not None
                 lapsed = protocol.settle_change(
@@ -469,6 +473,8 @@ class Stitcher:
                 )
                 self._save(before, lapsed)
                 LOG.info("the change %s held for %s lapsed", reservation_id, peer)
+        if lapsed_ids:
+            self.service.on_change()
 
     # -------------------------------------------------------------- helpers
 

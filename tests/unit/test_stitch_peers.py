@@ -606,3 +606,22 @@ def test_a_dead_peer_does_not_delay_what_is_owed_to_a_live_one() -> None:
         for loop in loops:
             loop.join(10)
     assert [r.id for r in a.owed()] == [first.id]
+
+
+def test_a_peers_change_names_its_token_and_step_or_is_400() -> None:
+    p = pair()
+    mine = p.a.reserve(ACME, ask(out=20 * M))
+    assert mine.peer_id is not None
+    peer = p.b.settings.peers["siteA"]
+    for body, field_name in (
+        ({"bandwidth": {"out": M, "in": M}}, "change"),
+        ({"change": "t", "step": "apply", "bandwidth": {"out": M, "in": M}}, "step"),
+        ({"change": "t", "step": "commit", "end": "2030-01-01T00:00:00Z"}, "step"),
+    ):
+        with pytest.raises(InvalidField) as refused:
+            p.b.peer_modify(peer, mine.peer_id, body)
+        assert refused.value.details["field"] == field_name
+    with pytest.raises(Conflict) as unknown:
+        p.b.peer_modify(peer, mine.peer_id, {"change": "never-held", "step": "commit"})
+    assert unknown.value.code == "change_lapsed"
+    assert both(p, mine) == (OLD, OLD)
