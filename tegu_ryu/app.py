@@ -207,8 +207,8 @@ class TeguApp(app_manager.OSKenApp):
         if self.agent_listener is not None:
             self.agent_listener.start()
         self.threads.append(hub.spawn(self._timer))
-        if self.controller.settings.stitching.peers:
-            self.threads.append(hub.spawn(self._peer_retries))
+        for peer in self.controller.settings.stitching.peers:  # one each: see run_retries
+            self.threads.append(hub.spawn(self.stitcher.run_retries, peer, self._stopping))
         for remote in cfg.CONF.ovsdb_remotes:
             if remote.strip().lower() != "none":
                 watcher = OvsdbWatcher(
@@ -233,16 +233,6 @@ class TeguApp(app_manager.OSKenApp):
             self.agent_listener.stop()
         self.api.stop()
         super().stop()
-
-    def _peer_retries(self) -> None:
-        """Deliver the cancels peer domains have not acknowledged, until they answer (HTTP
-        with timeouts, on this thread, outside the lock)."""
-        interval = self.controller.settings.stitching.retry_interval
-        while not self._stopping.wait(interval):
-            try:
-                self.stitcher.retry()
-            except Exception:
-                LOG.exception("retrying the cancels owed to peer domains failed")
 
     def _ovsdb_view(self, view: OvsdbView) -> None:
         """On a watcher's thread: facts that change a switch's backend start a pass."""

@@ -328,7 +328,8 @@ OPTIONS = [
         "peer-retry-interval",
         default=5.0,
         min=0.1,
-        help="Seconds between retries of a cancel a peer has not acknowledged yet.",
+        help="Seconds between retries of what a peer has not acknowledged yet (a cancel, or "
+        "the commit of a change); one retry loop per peer.",
     ),
     cfg.FloatOpt(
         "agent-heartbeat-timeout",

@@ -143,6 +143,8 @@ def stitch_text(stitch: dict[str, Any]) -> str:
     )
     if stitch["hold_until"]:
         text += f"; held until {when(stitch['hold_until'])}"
+    if stitch.get("change"):
+        text += f"; a change to end {when(stitch['change']['end'])} held"
     if stitch["peer_pending"]:
         text += f"; {stitch['peer_pending']} not yet acknowledged by the peer"
     return text

@@ -437,6 +437,27 @@ class StitchRole(str, Enum):
     PEER = "peer"  # held for a peer domain: the local host is the destination
 
 
+@dataclass(frozen=True, slots=True)
+class HeldChange:
+    """A change of a stitched segment's end and bandwidth, held until the peer decides it.
+
+    While held, the segment books the larger of the terms before (``was_end``,
+    ``was_bandwidth``) and after (``end``, ``bandwidth``), so that either outcome
+    fits without a new admission. The participant's hold lapses at
+    ``hold_until`` (back to the terms before); the coordinator's
+    (``hold_until`` None) waits for the participant's word, asked again until it
+    answers once ``committing`` (the participant may have committed).
+    """
+
+    token: str
+    end: float
+    bandwidth: Bandwidth
+    was_end: float
+    was_bandwidth: Bandwidth
+    hold_until: float | None = None
+    committing: bool = False
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StitchReservation(Reservation):
     """This domain's segment of a bandwidth reservation that crosses into a peer domain.
@@ -447,7 +468,10 @@ class StitchReservation(Reservation):
     always the direction from the origin's host to the peer's, on both
     sides. Until both domains commit it is ``held`` and ``hold_until`` says
     when the hold lapses by itself; ``peer_pending`` is a cancel the peer
-    has not yet acknowledged (retried, and stored, until it answers).
+    has not yet acknowledged, or a held ``change`` whose outcome the peer has
+    not told yet (retried, and stored, until it answers). ``settled`` is the
+    token of the last change committed, so that a commit asked again is
+    answered rather than refused.
     """
 
     role: StitchRole
@@ -462,6 +486,8 @@ class StitchReservation(Reservation):
     peer_id: str | None = None
     hold_until: float | None = None
     peer_pending: str | None = None
+    change: HeldChange | None = None
+    settled: str | None = None
 
     @property
     def type(self) -> str:

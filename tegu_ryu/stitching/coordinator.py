@@ -16,12 +16,14 @@ same local steps for a peer, which may act only on segments stitched to it.
 from __future__ import annotations
 
 import logging
+import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from tegu_ryu.errors import Conflict, Forbidden, InvalidField, NotFound, RequestError
-from tegu_ryu.reservations.model import Kind, RemoteEnd, Reservation, StitchReservation
+from tegu_ryu.reservations.model import Bandwidth, Kind, RemoteEnd, Reservation, StitchReservation
 from tegu_ryu.reservations.requests import parse_modification
 from tegu_ryu.reservations.service import ReservationService
 from tegu_ryu.stitching import protocol
@@ -30,6 +32,7 @@ from tegu_ryu.stitching.points import Peer, StitchSettings
 from tegu_ryu.stitching.protocol import SegmentRequest
 from tegu_ryu.stitching.requests import (
     change_body,
+    commit_body,
     hold_body,
     host_address,
     parse_change,
@@ -63,6 +66,7 @@ class Stitcher:
         self.settings = settings
         self.client = client
         self.clock = clock
+        self._in_flight: set[str] = set()  # tokens of changes a request thread is deciding
 
     # ---------------------------------------------------------------- origin
 
@@ -148,7 +152,9 @@ class Stitcher:
             assert isinstance(before, StitchReservation)
             cancelled = engine.cancel(self.clock(), reservation_id)
             assert isinstance(cancelled, StitchReservation)
-            owed = replace(cancelled, peer_pending=CANCEL if cancelled.peer_id else None)
+            owed = replace(
+                cancelled, peer_pending=CANCEL if cancelled.peer_id else None, change=None
+            )
             engine.put(owed)
             self._save(before, owed)
         self.service.on_change()
@@ -156,26 +162,105 @@ class Stitcher:
         return protocol.stitch_of(engine, reservation_id)
 
     def modify(self, principal: Principal, reservation_id: str, body: Any) -> StitchReservation:
-        """A new end and/or bandwidth here and at the peer, or at neither."""
+        """A new end and/or bandwidth here and at the peer, or at neither: held on both
+        sides (the larger terms booked), then committed at the peer, then here.
+
+        The peer's commit (or its hold lapsing first) decides the change, once; this
+        side follows it. A peer silent at the commit leaves the change held here and
+        owed (``peer_pending`` ``change``): asked again until the peer says which.
+        """
         engine = self.service.engine
+        token = uuid.uuid4().hex
         with self.service.lock:
             before = self.service.get(principal, reservation_id)
             assert isinstance(before, StitchReservation)
             change = parse_modification(body, self.clock(), Kind.BANDWIDTH)
-            changed = protocol.modify(
-                engine, self.settings, self.clock(), reservation_id, (change.end, change.bandwidth)
-            )
-            self._save(before, changed)
-        peer = self._peer(before.remote.domain)
-        try:
+            peer = self._peer(before.remote.domain)
             if before.peer_id is None:
-                raise PeerRefused(409, "not_stitched", "the peer holds no segment for it")
-            self.client.modify(peer, before.peer_id, change_body(change.end, change.bandwidth))
-        except PeerError as failure:
-            self._undo_change(before)
+                raise Conflict(
+                    f"stitched reservation {before.id} has no segment at the peer yet",
+                    code="not_stitched",
+                )
+            held = protocol.hold_change(
+                engine,
+                self.settings,
+                self.clock(),
+                reservation_id,
+                (change.end, change.bandwidth),
+                token=token,
+                hold_until=None,
+            )
+            held = self._store_pending(before, replace(held, peer_pending="change"))
+            self._in_flight.add(token)
+        try:
+            return self._change_both(peer, held, token, change_body(token, *held_terms(held)))
+        finally:
+            with self.service.lock:
+                self._in_flight.discard(token)
+
+    def _change_both(
+        self, peer: Peer, held: StitchReservation, token: str, hold: dict[str, Any]
+    ) -> StitchReservation:
+        assert held.peer_id is not None
+        try:
+            self.client.modify(peer, held.peer_id, hold)
+        except PeerError as failure:  # the peer holds nothing, or a hold that lapses there
+            self._settle(held.id, token, commit=False)
             raise _refused(peer, failure) from None
-        self.service.on_change()
-        return changed
+        with self.service.lock:
+            current = protocol.stitch_of(self.service.engine, held.id)
+            if current.change is None or current.change.token != token:
+                raise Conflict(f"stitched reservation {held.id} ended meanwhile", code="ended")
+            decided = replace(current, change=replace(current.change, committing=True))
+            self._store_pending(current, decided)
+        try:
+            self.client.modify(peer, held.peer_id, commit_body(token))
+        except PeerRefused as refused:
+            if not _not_committed(refused):
+                raise self._in_doubt(peer, held.id, refused) from None
+            self._settle(held.id, token, commit=False)
+            raise _refused(peer, refused) from None
+        except PeerError as failure:
+            raise self._in_doubt(peer, held.id, failure) from None
+        return self._settle(held.id, token, commit=True)
+
+    def _in_doubt(self, peer: Peer, reservation_id: str, failure: PeerError) -> RequestError:
+        LOG.warning(
+            "change of %s: no word from %s on its commit (%s); asking again",
+            reservation_id,
+            peer.name,
+            failure,
+        )
+        return PeerUnavailable(
+            f"domain {peer.name} did not answer the commit of the change: it is held on "
+            f"both sides until {peer.name} says whether it committed it, and then settled "
+            "the same way here (stitch.peer_pending is change until then)",
+            details={"domain": peer.name, "pending": "change"},
+        )
+
+    def _settle(self, reservation_id: str, token: str, *, commit: bool) -> StitchReservation:
+        """The held change ``token`` settled here as the peer settled it; nothing owed."""
+        engine = self.service.engine
+        with self.service.lock:
+            before = protocol.stitch_of(engine, reservation_id)
+            settled = protocol.settle_change(
+                engine, self.clock(), reservation_id, token, commit=commit
+            )
+            if settled.peer_pending == "change":
+                settled = replace(settled, peer_pending=None)
+                engine.put(settled)
+            if settled is not before:
+                self._save(before, settled)
+        if settled is not before:
+            self.service.on_change()
+        return settled
+
+    def _store_pending(
+        self, before: StitchReservation, after: StitchReservation
+    ) -> StitchReservation:
+        self.service.engine.put(after)
+        self._save(before, after)
+        return after
 
     # ------------------------------------------------------------ peer side
 
@@ -234,15 +319,35 @@ class Stitcher:
         return ended
 
     def peer_modify(self, peer: Peer, reservation_id: str, body: Any) -> StitchReservation:
+        """The peer's change: hold it (until ``hold_timeout``, then it lapses) or commit it."""
         self.peer_segment(peer, reservation_id)
         engine = self.service.engine
         with self.service.lock:
-            change = parse_change(body, self.clock())
+            now = self.clock()
+            step = parse_change(body, now)
             before = protocol.stitch_of(engine, reservation_id)
-            changed = protocol.modify(engine, self.settings, self.clock(), reservation_id, change)
-            self._save(before, changed)
+            if step.step == "commit":
+                try:
+                    after = protocol.commit_change(engine, now, reservation_id, step.token)
+                except Conflict:  # a change that lapsed just now is stored so
+                    lapsed = protocol.stitch_of(engine, reservation_id)
+                    self._save_changed(before, lapsed)
+                    if lapsed is not before:
+                        self.service.on_change()
+                    raise
+            else:
+                after = protocol.hold_change(
+                    engine,
+                    self.settings,
+                    now,
+                    reservation_id,
+                    (step.end, step.bandwidth),
+                    token=step.token,
+                    hold_until=now + self.settings.hold_timeout,
+                )
+            self._save_changed(before, after)
         self.service.on_change()
-        return changed
+        return after
 
     def peer_of(self, authorization: str | None) -> Peer:
         """The peer a ``/v1/stitches`` request comes from, by its token; 401/403 otherwise."""
@@ -258,22 +363,40 @@ class Stitcher:
 
     # -------------------------------------------------------------- retries
 
-    def owed(self) -> list[StitchReservation]:
-        """Segments whose cancel the peer has not acknowledged yet."""
+    def owed(self, peer: str | None = None) -> list[StitchReservation]:
+        """Segments (stitched to ``peer``, or to any) with something the peer has not
+        acknowledged yet: a cancel, or the outcome of a change."""
         with self.service.lock:
             return [
                 r
                 for r in self.service.engine.reservations.values()
-                if isinstance(r, StitchReservation) and r.peer_pending is not None
+                if isinstance(r, StitchReservation)
+                and r.peer_pending is not None
+                and (peer is None or r.remote.domain == peer)
             ]
 
     def retry(self) -> int:
-        """Deliver every owed cancel the peers now answer; returns how many are still owed."""
-        return sum(not self.deliver(segment) for segment in self.owed())
+        """``retry_peer`` for every peer in turn; how many things are still owed."""
+        return sum(self.retry_peer(name) for name in self.settings.peers)
+
+    def retry_peer(self, peer: str) -> int:
+        """Lapse the changes held for ``peer`` past their hold, and deliver what is owed to
+        it while it answers; returns how many are still owed to it."""
+        self._lapse_changes(peer)
+        return sum(not self.deliver(segment) for segment in self.owed(peer))
+
+    def run_retries(self, peer: str, stopping: threading.Event) -> None:
+        """Retry what is owed to ``peer`` every ``retry_interval`` until ``stopping``: one
+        such loop per peer, so that a dead peer's timeouts delay only what is owed to it."""
+        while not stopping.wait(self.settings.retry_interval):
+            try:
+                self.retry_peer(peer)
+            except Exception:
+                LOG.exception("retrying what is owed to peer domain %s failed", peer)
 
     def deliver(self, segment: StitchReservation) -> bool:
-        """Send the peer the cancel owed for ``segment``; True once it has it (or knows
-        nothing of it: then there is nothing there to cancel)."""
+        """Send the peer what is owed for ``segment``; True once it has it (or knows
+        nothing of it: then there is nothing there to cancel or change)."""
         if segment.peer_pending is None or segment.peer_id is None:
             return True
         peer = self.settings.peers.get(segment.remote.domain)
@@ -282,6 +405,8 @@ class Stitcher:
                 "segment %s: peer %s is no longer configured", segment.id, segment.remote.domain
             )
             return False
+        if segment.peer_pending == "change":
+            return self._resolve_change(peer, segment)
         try:
             self.client.cancel(peer, segment.peer_id)
         except PeerRefused as refused:
@@ -297,6 +422,59 @@ class Stitcher:
             self.service.engine.put(delivered)
             self._save(current, delivered)
         return True
+
+    def _resolve_change(self, peer: Peer, segment: StitchReservation) -> bool:
+        """Ask the peer again for the commit of a change it may have committed; settle it
+        here as it says. A change not yet decided (this controller stopped before asking
+        for the commit) was never committed there: it is undone (its hold there lapses)."""
+        change = segment.change
+        with self.service.lock:
+            if change is not None and change.token in self._in_flight:
+                return False  # a request thread is deciding it right now
+        if change is None:
+            self._settle(segment.id, "", commit=False)
+            return True
+        if not change.committing:
+            self._settle(segment.id, change.token, commit=False)
+            return True
+        assert segment.peer_id is not None
+        try:
+            self.client.modify(peer, segment.peer_id, commit_body(change.token))
+        except PeerRefused as refused:
+            if not _not_committed(refused):
+                LOG.warning("peer %s refused the commit of %s: %s", peer.name, segment.id, refused)
+                return False
+            settled = self._settle(segment.id, change.token, commit=False)
+        except PeerError as failure:
+            LOG.info("the change of %s is owed to %s: %s", segment.id, peer.name, failure)
+            return False
+        else:
+            settled = self._settle(segment.id, change.token, commit=True)
+        LOG.info(
+            "change of %s settled with %s: end %s, bandwidth %s",
+            segment.id,
+            peer.name,
+            settled.window.end,
+            settled.bandwidth,
+        )
+        return True
+
+    def _lapse_changes(self, peer: str) -> None:
+        """Changes ``peer`` asked to hold and never committed go back to the terms before."""
+        engine = self.service.engine
+        with self.service.lock:
+            now = self.clock()
+            lapsed_ids = protocol.lapsed_changes(engine, now, peer)
+            for reservation_id in lapsed_ids:
+                before = protocol.stitch_of(engine, reservation_id)
+                assert before.change is not None
+                lapsed = protocol.settle_change(
+                    engine, now, reservation_id, before.change.token, commit=False
+                )
+                self._save(before, lapsed)
+                LOG.info("the change %s held for %s lapsed", reservation_id, peer)
+        if lapsed_ids:
+            self.service.on_change()
 
     # -------------------------------------------------------------- helpers
 
@@ -324,21 +502,9 @@ class Stitcher:
         if owed:
             self.deliver(ended)
 
-    def _undo_change(self, before: StitchReservation) -> None:
-        """Put back the segment as it was before a change the peer refused."""
-        engine = self.service.engine
-        with self.service.lock:
-            now = self.clock()
-            current = protocol.stitch_of(engine, before.id)
-            try:
-                restored = protocol.modify(
-                    engine, self.settings, now, before.id, (before.window.end, before.bandwidth)
-                )
-            except RequestError as exc:
-                LOG.error("segment %s cannot be put back as it was: %s", before.id, exc.message)
-                return
-            self._save(current, restored)
-        self.service.on_change()
+    def _save_changed(self, before: StitchReservation, after: StitchReservation) -> None:
+        if after is not before:
+            self._save(before, after)
 
     def _save(self, before: Reservation | None, after: Reservation) -> None:
         """Store ``after``; if the store fails, the engine goes back to ``before``."""
@@ -361,6 +527,17 @@ def _refused(peer: Peer, failure: PeerError) -> RequestError:
             details={"domain": peer.name, "peer_code": failure.code},
         )
     return PeerUnavailable(f"domain {peer.name} did not answer: {failure}")
+
+
+def _not_committed(refused: PeerRefused) -> bool:
+    """A refusal of a commit that says the peer did not and will not commit the change."""
+    return refused.status == 404 or refused.code in ("change_lapsed", "ended")
+
+
+def held_terms(segment: StitchReservation) -> tuple[float | None, Bandwidth | None]:
+    """The new end and bandwidth of the change ``segment`` holds, as the peer is asked."""
+    assert segment.change is not None
+    return segment.change.end, segment.change.bandwidth
 
 
 def _remote_from(asked: RemoteEnd, answer: dict[str, Any]) -> RemoteEnd:

@@ -5,7 +5,9 @@ reservation, plus a label on the stitch point) in state ``held``; a hold
 commits only while it has not lapsed, and lapses by itself at ``hold_until``
 (the lifecycle's tick expires it, releasing what it booked). Aborting and
 committing twice are harmless, so a peer can retry either after a timeout
-without knowing whether the first attempt arrived. The HTTP between domains
+without knowing whether the first attempt arrived. A change of end or
+bandwidth is two-phase the same way (``hold_change``, ``settle_change``): the
+participant's commit or lapse decides it, once. The HTTP between domains
 is not here: ``coordinator.py`` calls these under the controller's lock and
 talks to the peer outside it.
 """
@@ -20,6 +22,7 @@ from tegu_ryu.reservations.lifecycle import LAPSED
 from tegu_ryu.reservations.model import (
     Bandwidth,
     Direction,
+    HeldChange,
     Kind,
     RemoteEnd,
     Route,
@@ -123,7 +126,9 @@ def abort(engine: Engine, now: float, reservation_id: str, reason: str) -> Stitc
     if segment.state.final:
         return segment
     engine.ledger.release(segment.id)
-    aborted = replace(segment, state=State.CANCELLED, ended=now, reason=reason, hold_until=None)
+    aborted = replace(
+        segment, state=State.CANCELLED, ended=now, reason=reason, hold_until=None, change=None
+    )
     engine.put(aborted)
     return aborted
 
@@ -164,6 +169,106 @@ def modify(
     routes = engine.without_itself(segment.id, find)
     changed = replace(segment, window=window, bandwidth=rate, routes=routes, reason=None)
     return engine.rebooked(now, changed)
+
+
+def hold_change(
+    engine: Engine,
+    settings: StitchSettings,
+    now: float,
+    reservation_id: str,
+    change: tuple[float | None, Bandwidth | None],
+    *,
+    token: str,
+    hold_until: float | None,
+) -> StitchReservation:
+    """Hold a change of end and/or bandwidth: the segment books the larger of its terms
+    before and after until ``settle_change`` picks one. A change already held is 409
+    ``change_pending`` (one at a time: the two sides' changes cannot cross), unless it is
+    this one asked again (the coordinator did not hear the answer)."""
+    segment = stitch_of(engine, reservation_id)
+    if segment.change is not None and not segment.state.final:
+        if segment.change.token == token:
+            return segment
+        raise Conflict(
+            f"stitched reservation {segment.id} has a change in progress; try again",
+            code="change_pending",
+        )
+    end, bandwidth = change
+    new_end = engine.changed_window(segment, end).end
+    rate = bandwidth or segment.bandwidth
+    was = segment.bandwidth
+    widest = Bandwidth(max(rate.out, was.out), max(rate.in_, was.in_))
+    both = modify(engine, settings, now, reservation_id, (max(new_end, segment.window.end), widest))
+    held = replace(
+        both,
+        change=HeldChange(token, new_end, rate, segment.window.end, was, hold_until),
+    )
+    engine.put(held)
+    return held
+
+
+def settle_change(
+    engine: Engine, now: float, reservation_id: str, token: str, *, commit: bool
+) -> StitchReservation:
+    """The held change ``token`` committed (its terms) or not (the terms before); the same
+    paths and label, booked again for the chosen terms, which lie within what the hold
+    booked, so this cannot be refused. Anything else (settled already, ended) is returned
+    as it is."""
+    segment = stitch_of(engine, reservation_id)
+    change = segment.change
+    if segment.state.final or change is None or change.token != token:
+        return segment
+    end, rate = (change.end, change.bandwidth) if commit else (change.was_end, change.was_bandwidth)
+    settled = replace(
+        segment,
+        window=Window(segment.window.start, end),
+        bandwidth=rate,
+        change=None,
+        settled=token if commit else segment.settled,
+    )
+    engine.ledger.release(segment.id)
+    if settled.state_at(now) is State.EXPIRED:  # the terms before ended while it was held
+        ended = replace(settled, state=State.EXPIRED, ended=min(end, now))
+        engine.put(ended)
+        return ended
+    return engine.rebooked(now, settled)
+
+
+def commit_change(engine: Engine, now: float, reservation_id: str, token: str) -> StitchReservation:
+    """The participant's commit of the held change ``token``: the segment with it (also when
+    it was committed already); 409 ``change_lapsed`` if it lapsed or was never held here."""
+    segment = stitch_of(engine, reservation_id)
+    if segment.settled == token:
+        return segment
+    if segment.state.final:
+        raise Conflict(f"stitched reservation {segment.id} is {segment.state.value}", code="ended")
+    change = segment.change
+    if change is None or change.token != token:
+        raise Conflict(
+            f"stitched reservation {segment.id} holds no change {token}", code="change_lapsed"
+        )
+    if change.hold_until is not None and now >= change.hold_until:
+        settle_change(engine, now, reservation_id, token, commit=False)
+        raise Conflict(
+            f"the change of stitched reservation {segment.id} lapsed at "
+            f"{format_time(change.hold_until)}, before the commit",
+            code="change_lapsed",
+        )
+    return settle_change(engine, now, reservation_id, token, commit=True)
+
+
+def lapsed_changes(engine: Engine, now: float, peer: str) -> list[str]:
+    """Segments stitched to ``peer`` holding a change for it whose hold has lapsed."""
+    return [
+        r.id
+        for r in engine.reservations.values()
+        if isinstance(r, StitchReservation)
+        and r.remote.domain == peer
+        and not r.state.final
+        and r.change is not None
+        and r.change.hold_until is not None
+        and now >= r.change.hold_until
+    ]
 
 
 def stitch_of(engine: Engine, reservation_id: str) -> StitchReservation:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from tegu_ryu.errors import InvalidField, RequestError
@@ -18,7 +19,8 @@ from tegu_ryu.timefmt import format_time, parse_time
 _STITCHED_FIELDS = {"type", "src", "dst", "bandwidth", "start", "end", "duration", "name"}
 MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 _HOLD_FIELDS = {"origin_id", "src", "host", "bandwidth", "start", "end", "label", "point", "name"}
-_CHANGE_FIELDS = {"end", "bandwidth"}
+_CHANGE_FIELDS = {"change", "step", "end", "bandwidth"}
+STEPS = ("hold", "commit")
 MAX_TEXT = 256
 
 
@@ -112,26 +114,51 @@ def parse_hold(body: Any, peer: str, now: float) -> SegmentRequest:
     )
 
 
-def parse_change(body: Any, now: float) -> tuple[float | None, Bandwidth | None]:
-    """A peer's ``PATCH /v1/stitches/{id}``: the new end and/or bandwidth (bit/s numbers)."""
+@dataclass(frozen=True)
+class ChangeStep:
+    """A step of a change across domains: ``hold`` the new end and/or bandwidth, or
+    ``commit`` the change held under ``token``."""
+
+    token: str
+    step: str
+    end: float | None = None
+    bandwidth: Bandwidth | None = None
+
+
+def parse_change(body: Any, now: float) -> ChangeStep:
+    """A peer's ``PATCH /v1/stitches/{id}``: hold a change (new end and/or bandwidth, bit/s
+    numbers) under the token it names, or commit the one held under it."""
     fields = object_fields(body, _CHANGE_FIELDS)
-    if not fields:
+    token = _text(fields, "change", "change")
+    step = fields.get("step")
+    if step not in STEPS:
+        raise InvalidField("step", f"expected one of {', '.join(STEPS)}")
+    if step == "commit":
+        if fields.keys() - {"change", "step"}:
+            raise InvalidField("step", "a commit names the change only")
+        return ChangeStep(token, step)
+    if fields.get("end") is None and fields.get("bandwidth") is None:
         raise RequestError("nothing to change: give end and/or bandwidth")
     end = _time(fields, "end") if fields.get("end") is not None else None
     if end is not None and end <= now:
         raise InvalidField("end", "must be in the future")
     rates = _rates(fields["bandwidth"]) if fields.get("bandwidth") is not None else None
-    return end, rates
+    return ChangeStep(token, step, end, rates)
 
 
-def change_body(end: float | None, bandwidth: Bandwidth | None) -> dict[str, Any]:
-    """What a change looks like to the peer (``parse_change`` reads it)."""
-    body: dict[str, Any] = {}
+def change_body(token: str, end: float | None, bandwidth: Bandwidth | None) -> dict[str, Any]:
+    """What holding a change looks like to the peer (``parse_change`` reads it)."""
+    body: dict[str, Any] = {"change": token, "step": "hold"}
     if end is not None:
         body["end"] = format_time(end)
     if bandwidth is not None:
         body["bandwidth"] = {"out": bandwidth.out, "in": bandwidth.in_}
     return body
+
+
+def commit_body(token: str) -> dict[str, Any]:
+    """The peer's commit of the change held under ``token``."""
+    return {"change": token, "step": "commit"}
 
 
 def _rates(value: Any) -> Bandwidth:

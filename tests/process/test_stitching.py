@@ -178,3 +178,49 @@ def test_a_peer_frozen_during_the_hold_leaves_nothing_held_on_either_side(
         what="B's orphaned hold lapsed (stitch_hold_timeout is 3 s)",
     )
     assert a.get("/v1/reservations?state=active")[1]["reservations"] == []
+
+
+def agreed_terms(site: ControllerProcess, reservation_id: str) -> tuple[Any, ...]:
+    """What both sides must agree on: end, bandwidth, cancelled; and the change held, if any."""
+    status, body = site.get(f"/v1/reservations/{reservation_id}")
+    assert status == 200, body
+    stitch = body["stitch"]
+    return body["end"], body["bandwidth"], body["state"] == "cancelled", stitch.get("change")
+
+
+def test_a_peer_frozen_during_a_change_ends_agreeing_with_the_origin(
+    sites: tuple[ControllerProcess, ControllerProcess],
+) -> None:
+    """B stops answering (SIGSTOP) while A asks it to hold a change: A gives up after
+    peer_timeout and keeps the terms before; B, woken, holds what it read after A gave up
+    (the old protocol applied it there for good), and its hold lapses by itself, so both
+    sides end with the same end and bandwidth and the reservation live on both."""
+    a, b = sites
+    _, mine = reserve(a)
+    theirs = mine["stitch"]["peer_reservation"]
+    before = agreed_terms(a, mine["id"])
+    assert before == agreed_terms(b, theirs) and before[3] is None
+    assert b.process is not None
+    b.process.send_signal(signal.SIGSTOP)
+    try:
+        status, failed = a.request(
+            "PATCH",
+            f"/v1/reservations/{mine['id']}",
+            {"bandwidth": "20M", "end": int(time.time()) + 7200},
+        )
+        assert status == 502 and failed["error"]["code"] == "peer_unreachable"
+        assert agreed_terms(a, mine["id"]) == before
+    finally:
+        b.process.send_signal(signal.SIGCONT)
+    b.wait_for(
+        lambda: agreed_terms(b, theirs) != before,
+        timeout=8,
+        what="B, woken, read the hold of the change A gave up on",
+    )
+    b.wait_for(
+        lambda: agreed_terms(b, theirs) == before,
+        timeout=8,
+        what="B's hold of the change lapsed (stitch_hold_timeout is 3 s)",
+    )
+    assert agreed_terms(a, mine["id"]) == before
+    assert state_of(a, mine["id"]) == state_of(b, theirs) == "active"

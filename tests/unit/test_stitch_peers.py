@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -43,13 +43,16 @@ class FakeLink:
     """Calls the other domain's peer endpoint in-process, as its HTTP handler would.
 
     ``down`` makes every call fail as a dead or silent peer does; ``fail_on``
-    makes only that step fail; ``calls`` records what was asked.
+    makes only that step fail; ``silent_after`` makes the peer carry out that step
+    and then not answer (frozen past our timeout); ``calls`` records what was asked.
+    A change's steps are ``modify:hold`` and ``modify:commit``.
     """
 
     me: str
     other: Stitcher | None = None
     down: bool = False
     fail_on: set[str] = field(default_factory=set)
+    silent_after: set[str] = field(default_factory=set)
     calls: list[tuple[str, str]] = field(default_factory=list)
 
     def _run(self, step: str, target: str, call: Any) -> Any:
@@ -59,9 +62,12 @@ class FakeLink:
         assert self.other is not None
         peer = self.other.settings.peers[self.me]
         try:
-            return call(self.other, peer)
+            answer = call(self.other, peer)
         except RequestError as refused:
             raise PeerRefused(refused.status, refused.code, refused.message) from None
+        if step in self.silent_after or step.partition(":")[0] in self.silent_after:
+            raise PeerUnreachable("timed out (the peer did it, and then froze)")
+        return answer
 
     def hold(self, peer: Peer, body: dict[str, Any]) -> dict[str, Any]:
         return self._run("hold", "", lambda far, me: peer_view(far.peer_hold(me, body)))
@@ -73,8 +79,9 @@ class FakeLink:
         self._run("cancel", segment, lambda far, me: far.peer_cancel(me, segment))
 
     def modify(self, peer: Peer, segment: str, body: dict[str, Any]) -> dict[str, Any]:
+        step = f"modify:{body.get('step')}"
         return self._run(
-            "modify", segment, lambda far, me: peer_view(far.peer_modify(me, segment, body))
+            step, segment, lambda far, me: peer_view(far.peer_modify(me, segment, body))
         )
 
 
@@ -405,3 +412,216 @@ def test_a_commit_after_the_hold_lapsed_is_stored_as_expired() -> None:
     with pytest.raises(Conflict):
         p.b.peer_commit(peer, held.id)
     assert stored(p.b, held.id).state is State.EXPIRED
+
+
+# ------------------------------------------------------------------ changes across domains
+
+
+def terms(stitcher: Stitcher, reservation_id: str) -> tuple[float, Bandwidth, bool]:
+    """What both sides must agree on: end, bandwidth, cancelled (as stored)."""
+    r = stored(stitcher, reservation_id)
+    return r.window.end, r.bandwidth, r.state is State.CANCELLED
+
+
+def both(p: Pair, mine: StitchReservation) -> tuple[Any, Any]:
+    assert mine.peer_id is not None
+    return terms(p.a, mine.id), terms(p.b, mine.peer_id)
+
+
+OLD = (4600.0, Bandwidth(20 * M, 20 * M), False)
+NEW = (9000.0, Bandwidth(40 * M, 40 * M), False)
+CHANGE = {"bandwidth": "40M", "end": 9000}
+
+
+def test_a_peer_that_commits_a_change_and_freezes_ends_with_it_on_both_sides() -> None:
+    """B commits A's change, then does not answer until after A's timeout: A holds the change
+    (the larger terms booked) and asks B again; B says it committed, so A commits too."""
+    p = pair()
+    mine = p.a.reserve(ACME, ask(out=20 * M))
+    p.a_to_b.silent_after = {"modify:commit"}
+    with pytest.raises(PeerUnavailable) as in_doubt:
+        p.a.modify(ACME, mine.id, CHANGE)
+    assert in_doubt.value.details == {"domain": "siteB", "pending": "change"}
+    held = stored(p.a, mine.id)
+    assert held.peer_pending == "change" and held.change.committing
+    assert (held.window.end, held.bandwidth) == NEW[:2]  # the larger of old and new
+    assert both(p, mine)[1] == NEW
+    assert p.a.retry() == 1  # B still frozen: nothing settled on a guess
+    assert stored(p.a, mine.id).change is not None
+    p.a_to_b.silent_after = set()
+    assert p.a.retry() == 0
+    assert both(p, mine) == (NEW, NEW)
+    assert stored(p.a, mine.id).change is None and p.a.owed() == []
+
+
+def test_a_peer_that_holds_a_change_and_freezes_ends_without_it_on_both_sides() -> None:
+    """B holds the change, then does not answer: A undoes it at once; B's hold lapses by
+    itself, so both keep the terms before (the old code kept the change at B only)."""
+    p = pair()
+    mine = p.a.reserve(ACME, ask(out=20 * M))
+    p.a_to_b.silent_after = {"modify"}
+    with pytest.raises(PeerUnavailable):
+        p.a.modify(ACME, mine.id, CHANGE)
+    assert terms(p.a, mine.id) == OLD and p.a.owed() == []
+    p.clock.now += 31
+    p.b.retry()  # its periodic retries also lapse what it holds for A
+    assert both(p, mine) == (OLD, OLD)
+    assert live(p.a)[0].state is live(p.b)[0].state is State.ACTIVE  # nothing lost
+
+
+def test_a_commit_that_reaches_the_peer_after_its_hold_lapsed_undoes_the_change_here() -> None:
+    p = pair()
+    mine = p.a.reserve(ACME, ask(out=20 * M))
+    real = p.a_to_b.modify
+
+    def late(peer: Peer, segment: str, body: dict[str, Any]) -> dict[str, Any]:
+        if body["step"] == "commit":
+            p.clock.now += 31
+        return real(peer, segment, body)
+
+    p.a_to_b.modify = late  # type: ignore[method-assign]
+    with pytest.raises(Conflict) as refused:
+        p.a.modify(ACME, mine.id, CHANGE)
+    assert refused.value.details == {"domain": "siteB", "peer_code": "change_lapsed"}
+    assert both(p, mine) == (OLD, OLD)
+
+
+def test_a_commit_lost_on_the_way_is_settled_by_the_peers_lapse_when_it_answers() -> None:
+    """A's commit never reached B (B froze before reading it) and B's hold lapsed meanwhile:
+    asked again, B says the change lapsed, and A undoes it."""
+    p = pair()
+    mine = p.a.reserve(ACME, ask(out=20 * M))
+    p.a_to_b.fail_on = {"modify:commit"}
+    with pytest.raises(PeerUnavailable):
+        p.a.modify(ACME, mine.id, CHANGE)
+    p.clock.now += 31
+    p.a_to_b.fail_on = set()
+    assert p.a.retry() == 0
+    assert both(p, mine) == (OLD, OLD)
+
+
+def test_a_change_in_doubt_survives_a_restart_and_is_settled_after_it() -> None:
+    p = pair()
+    mine = p.a.reserve(ACME, ask(out=20 * M))
+    p.a_to_b.silent_after = {"modify:commit"}
+    with pytest.raises(PeerUnavailable):
+        p.a.modify(ACME, mine.id, CHANGE)
+    restarted = ReservationService(
+        p.a.service.engine.topology, p.a.service.store, threading.RLock(), Policy(), 86400
+    )
+    again = Stitcher(restarted, p.a.settings, p.a_to_b, p.clock)
+    p.a_to_b.silent_after = set()
+    assert again.retry() == 0
+    assert terms(again, mine.id) == terms(p.b, mine.peer_id or "") == NEW
+
+
+def test_changes_asked_on_both_sides_at_once_cannot_cross() -> None:
+    """B's operator changes the reservation while A's change is on its way to B: one of the two
+    is refused (change_pending), and both sides end with the other."""
+    p = pair()
+    mine = p.a.reserve(ACME, ask(out=20 * M))
+    assert mine.peer_id is not None
+    real = p.a_to_b.modify
+    crossing: list[BaseException] = []
+
+    def crossed(peer: Peer, segment: str, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("step", "hold") == "hold" and not crossing:
+            try:
+                p.b.modify(Principal("ops", admin=True), segment, {"bandwidth": "30M"})
+            except RequestError as refused:
+                crossing.append(refused)
+        return real(peer, segment, body)
+
+    p.a_to_b.modify = crossed  # type: ignore[method-assign]
+    p.a.modify(ACME, mine.id, CHANGE)
+    (refused,) = crossing
+    assert isinstance(refused, Conflict) and refused.details == {
+        "domain": "siteA",
+        "peer_code": "change_pending",
+    }
+    assert both(p, mine) == (NEW, NEW)
+
+
+def test_a_cancel_while_a_change_is_in_doubt_ends_both_sides() -> None:
+    p = pair()
+    mine = p.a.reserve(ACME, ask(out=20 * M))
+    p.a_to_b.silent_after = {"modify:commit"}
+    with pytest.raises(PeerUnavailable):
+        p.a.modify(ACME, mine.id, CHANGE)
+    p.a_to_b.silent_after = set()
+    p.a.cancel(ACME, mine.id)
+    assert live(p.a) == live(p.b) == [] and p.a.owed() == []
+    assert both(p, mine)[0][2] and both(p, mine)[1][2]
+
+
+def test_a_second_change_while_one_is_held_is_409_change_pending() -> None:
+    p = pair()
+    mine = p.a.reserve(ACME, ask(out=20 * M))
+    p.a_to_b.silent_after = {"modify:commit"}
+    with pytest.raises(PeerUnavailable):
+        p.a.modify(ACME, mine.id, CHANGE)
+    with pytest.raises(Conflict) as refused:
+        p.a.modify(ACME, mine.id, {"bandwidth": "10M"})
+    assert refused.value.code == "change_pending"
+
+
+# ------------------------------------------------------------------ one retry loop per peer
+
+
+def test_a_dead_peer_does_not_delay_what_is_owed_to_a_live_one() -> None:
+    """A owes cancels to siteB (whose calls hang until the end of the test, as a dead peer's
+    do until the timeout) and to siteC (which answers): siteC hears its cancel while the call
+    to siteB still hangs."""
+    p = pair()
+    first, second = p.a.reserve(ACME, ask(out=M)), p.a.reserve(ACME, ask(out=M))
+    p.a_to_b.down = True
+    p.a.cancel(ACME, first.id)
+    p.a.cancel(ACME, second.id)
+    engine = p.a.service.engine
+    engine.put(replace(engine.reservations[second.id], remote=RemoteEnd("siteC", "10.0.0.1")))
+    hung, release, heard = threading.Event(), threading.Event(), threading.Event()
+
+    class TwoPeers(FakeLink):
+        def cancel(self, peer: Peer, segment: str) -> None:
+            if peer.name == "siteB":
+                hung.set()
+                release.wait(30)
+                raise PeerUnreachable("timed out")
+            heard.set()
+
+    peers = dict(p.a.settings.peers) | {"siteC": Peer("siteC", "http://127.0.0.1:2", "c")}
+    settings = replace(p.a.settings, peers=peers, retry_interval=0.01)
+    a = Stitcher(p.a.service, settings, TwoPeers("siteA"), p.clock)
+    stopping = threading.Event()
+    loops = [threading.Thread(target=a.run_retries, args=(n, stopping)) for n in sorted(peers)]
+    for loop in loops:
+        loop.start()
+    try:
+        assert hung.wait(10)
+        assert heard.wait(10), "siteC's cancel waited for siteB"
+        assert not release.is_set()
+    finally:
+        stopping.set()
+        release.set()
+        for loop in loops:
+            loop.join(10)
+    assert [r.id for r in a.owed()] == [first.id]
+
+
+def test_a_peers_change_names_its_token_and_step_or_is_400() -> None:
+    p = pair()
+    mine = p.a.reserve(ACME, ask(out=20 * M))
+    assert mine.peer_id is not None
+    peer = p.b.settings.peers["siteA"]
+    for body, field_name in (
+        ({"bandwidth": {"out": M, "in": M}}, "change"),
+        ({"change": "t", "step": "apply", "bandwidth": {"out": M, "in": M}}, "step"),
+        ({"change": "t", "step": "commit", "end": "2030-01-01T00:00:00Z"}, "step"),
+    ):
+        with pytest.raises(InvalidField) as refused:
+            p.b.peer_modify(peer, mine.peer_id, body)
+        assert refused.value.details["field"] == field_name
+    with pytest.raises(Conflict) as unknown:
+        p.b.peer_modify(peer, mine.peer_id, {"change": "never-held", "step": "commit"})
+    assert unknown.value.code == "change_lapsed"
+    assert both(p, mine) == (OLD, OLD)

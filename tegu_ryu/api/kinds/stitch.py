@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tegu_ryu.api.kinds.bandwidth import endpoint_json, hops_json
-from tegu_ryu.reservations.model import RemoteEnd, StitchReservation, StitchRole
+from tegu_ryu.reservations.model import HeldChange, RemoteEnd, StitchReservation, StitchRole
 from tegu_ryu.timefmt import format_time
 
 
@@ -28,10 +28,22 @@ def view(reservation: StitchReservation) -> dict[str, Any]:
             if reservation.hold_until is None
             else format_time(reservation.hold_until),
             "peer_pending": reservation.peer_pending,
+            "change": None if reservation.change is None else change_json(reservation.change),
         },
         "path": {
             direction.value: hops_json(route) for direction, route in reservation.routes.items()
         },
+    }
+
+
+def change_json(change: HeldChange) -> dict[str, Any]:
+    """A change held on both sides (the larger terms booked meanwhile): the terms it brings,
+    and until when it is held (None: until the peer says whether it committed it)."""
+    return {
+        "end": format_time(change.end),
+        "bandwidth": {"out": change.bandwidth.out, "in": change.bandwidth.in_},
+        "hold_until": None if change.hold_until is None else format_time(change.hold_until),
+        "committing": change.committing,
     }
 
 

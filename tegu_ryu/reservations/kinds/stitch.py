@@ -15,6 +15,7 @@ from tegu_ryu.reservations.kinds.bandwidth import (
 from tegu_ryu.reservations.model import (
     Bandwidth,
     Direction,
+    HeldChange,
     RemoteEnd,
     StitchReservation,
     StitchRole,
@@ -37,7 +38,31 @@ def encode_spec(r: StitchReservation) -> dict[str, Any]:
         "peer_id": r.peer_id,
         "hold_until": r.hold_until,
         "peer_pending": r.peer_pending,
+        "change": None if r.change is None else encode_change(r.change),
+        "settled": r.settled,
     }
+
+
+def encode_change(change: HeldChange) -> list[Any]:
+    return [
+        change.token,
+        change.end,
+        [change.bandwidth.out, change.bandwidth.in_],
+        change.was_end,
+        [change.was_bandwidth.out, change.was_bandwidth.in_],
+        change.hold_until,
+        change.committing,
+    ]
+
+
+def decode_change(value: list[Any] | None) -> HeldChange | None:
+    """A held change as stored (absent in what was stored before changes were held)."""
+    if value is None:
+        return None
+    token, end, rates, was_end, was_rates, hold_until, committing = value
+    return HeldChange(
+        token, end, Bandwidth(*rates), was_end, Bandwidth(*was_rates), hold_until, committing
+    )
 
 
 def decode(envelope: dict[str, Any], spec: dict[str, Any]) -> StitchReservation:
@@ -55,6 +80,8 @@ def decode(envelope: dict[str, Any], spec: dict[str, Any]) -> StitchReservation:
         peer_id=spec["peer_id"],
         hold_until=spec["hold_until"],
         peer_pending=spec["peer_pending"],
+        change=decode_change(spec.get("change")),
+        settled=spec.get("settled"),
     )
 
 
@@ -71,7 +98,20 @@ def problems(r: StitchReservation) -> list[str]:
             ("port", is_count(r.port.dpid) and is_count(r.port.port)),
             ("routes", all(route_ok(route) for route in r.routes.values())),
             ("hold_until", r.hold_until is None or is_finite(r.hold_until)),
-            ("peer_pending", r.peer_pending in (None, "cancel")),
+            ("peer_pending", r.peer_pending in (None, "cancel", "change")),
+            ("change", r.change is None or change_ok(r.change)),
+            ("settled", r.settled is None or isinstance(r.settled, str)),
         )
         if not ok
     ]
+
+
+def change_ok(change: HeldChange) -> bool:
+    rates = (change.bandwidth, change.was_bandwidth)
+    return (
+        isinstance(change.token, str)
+        and all(is_finite(t) for t in (change.end, change.was_end))
+        and all(is_count(b.out) and is_count(b.in_) for b in rates)
+        and (change.hold_until is None or is_finite(change.hold_until))
+        and isinstance(change.committing, bool)
+    )
