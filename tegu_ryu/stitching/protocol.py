@@ -84,11 +84,44 @@ def hold(
         peer_id=request.peer_id,
         hold_until=now + settings.hold_timeout,
     )
+    _refuse_duplicate(engine, candidate)
     label = _label(
         engine, point, candidate, request.window, wanted=request.label, avoid=request.avoid
     )
     routes = _segment_routes(engine, point, candidate, request.bandwidth, request.window)
     return engine.admitted(now, replace(candidate, label=label, routes=routes))
+
+
+def _refuse_duplicate(engine: Engine, candidate: StitchReservation) -> None:
+    """409 ``duplicate`` for a live segment between the same two hosts over an overlapping
+    window: both would be the same entries where the local host's traffic enters, and only
+    one could be carried (another owner's is not named)."""
+    for other in engine.reservations.values():
+        if (
+            isinstance(other, StitchReservation)
+            and other.id != candidate.id
+            and not other.state.final
+            and other.local.identity == candidate.local.identity
+            and _same_host(other.remote, candidate.remote)
+            and other.window.overlaps(candidate.window)
+        ):
+            yours = other.owner == candidate.owner
+            raise Conflict(
+                f"{f'stitched reservation {other.id}' if yours else 'another owner'} already "
+                f"joins {candidate.local.given} and {candidate.remote.given} over an "
+                "overlapping window",
+                code="duplicate",
+                details={"reservation": other.id} if yours else {},
+            )
+
+
+def _same_host(one: RemoteEnd, other: RemoteEnd) -> bool:
+    """Whether two far ends are one host: the same domain, and the same name, MAC or address."""
+    if one.domain != other.domain:
+        return False
+    return one.host == other.host or any(
+        a is not None and a == b for a, b in ((one.mac, other.mac), (one.ip, other.ip))
+    )
 
 
 def commit(engine: Engine, now: float, reservation_id: str) -> StitchReservation:

@@ -57,8 +57,8 @@ def sites(tmp_path: Path) -> Iterator[tuple[ControllerProcess, ControllerProcess
     b.stop()
 
 
-def reserve(a: ControllerProcess, bandwidth: str = "10M") -> tuple[int, Any]:
-    body = {"src": "h1", "dst": "siteB/h3", "bandwidth": bandwidth, "duration": 3600}
+def reserve(a: ControllerProcess, bandwidth: str = "10M", dst: str = "siteB/h3") -> tuple[int, Any]:
+    body = {"src": "h1", "dst": dst, "bandwidth": bandwidth, "duration": 3600}
     return a.request("POST", "/v1/reservations", body)
 
 
@@ -114,10 +114,12 @@ def test_setup_time_labels_and_cancel_from_either_side(
         f"\nstitched setup (hold + commit across two controllers), 10 runs: "
         f"median {statistics.median(took) * 1000:.1f} ms, max {max(took) * 1000:.1f} ms"
     )
-    first, second = reserve(a)[1], reserve(a)[1]
+    first, second = reserve(a)[1], reserve(a, dst="siteB/h4")[1]
     assert [first["stitch"]["label"], second["stitch"]["label"]] == [100, 101]
-    status, refused = reserve(a)
+    status, refused = reserve(a, dst="siteB/h2")
     assert status == 409 and refused["error"]["code"] == "no_label"
+    status, duplicate = reserve(a)
+    assert status == 409 and duplicate["error"]["code"] == "duplicate"
     # Cancel on B's side: A's side goes within 2 s.
     began = time.monotonic()
     status, _ = b.request("DELETE", f"/v1/reservations/{second['stitch']['peer_reservation']}")

@@ -119,11 +119,27 @@ def test_the_peers_used_up_label_range_is_refused_and_leaves_nothing(
 ) -> None:
     a, _ = sites
     assert stitched(a)[0] == 201
-    status, refused = stitched(a, bandwidth="5M")
+    status, refused = stitched(a, dst="siteB/h4", bandwidth="5M")
     assert status == 409 and refused["error"]["code"] == "peer_refused"
     assert refused["error"]["details"]["peer_code"] == "no_label"
     _, listed = a.call("GET", "/v1/reservations?state=active&type=stitch")
     assert len(listed["reservations"]) == 1
+
+
+def test_a_second_stitched_reservation_between_the_same_hosts_is_a_duplicate(
+    sites: tuple[Client, Client],
+) -> None:
+    """Both would be the same entries where h1's traffic enters: only one could be carried."""
+    a, b = sites
+    status, first = stitched(a)
+    assert status == 201
+    status, refused = stitched(a, bandwidth="5M")
+    assert status == 409 and refused["error"]["code"] == "duplicate"
+    assert refused["error"]["details"] == {"reservation": first["id"]}
+    _, listed = a.call("GET", "/v1/reservations?state=active&type=stitch")
+    assert [r["id"] for r in listed["reservations"]] == [first["id"]]
+    _, theirs = b.call("GET", "/v1/reservations?type=stitch", None, "admin-token")
+    assert len(theirs["reservations"]) == 1  # nothing was held there
 
 
 def test_cancel_and_change_reach_the_peer(sites: tuple[Client, Client]) -> None:

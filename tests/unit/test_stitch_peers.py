@@ -27,6 +27,25 @@ from tegu_ryu.topology.refs import PortRef
 from .topologies import Builder
 
 M = 10**6
+HOSTS = 6  # on s1 of each site
+
+
+class HostNumbers:
+    """Which hN the next ``ask`` joins: 1 first in each ``pair``, then the next."""
+
+    def __init__(self) -> None:
+        self.numbers = itertools.count(1)
+
+    def reset(self) -> None:
+        self.numbers = itertools.count(1)
+
+    def next(self) -> int:
+        n = next(self.numbers)
+        assert n <= HOSTS, "more segments than hosts in one test"
+        return n
+
+
+NEXT_HOST = HostNumbers()
 ACME = Principal("acme", admin=False)
 
 
@@ -90,7 +109,8 @@ def site(
 ) -> Stitcher:
     builder = Builder(CapacityPolicy(override_default=1000 * M))
     builder.link(1, 2)
-    builder.host(1)  # h1: 10.0.0.1, 00:00:00:00:00:01 in either domain
+    for _ in range(HOSTS):  # hN: 10.0.0.N, 00:00:00:00:00:0N in either domain
+        builder.host(1)
     builder._next_port[2] = 10
     builder.connect_all()
     service = ReservationService(
@@ -123,6 +143,7 @@ def pair(
     capacity: int = 100 * M,
     capacity_b: int | None = None,
 ) -> Pair:
+    NEXT_HOST.reset()
     clock = Clock()
     a_to_b, b_to_a = FakeLink("siteA"), FakeLink("siteB")
     a = site("siteA", "siteB", a_to_b, clock, labels_a, capacity)
@@ -132,10 +153,13 @@ def pair(
 
 
 def ask(out: int = 20 * M, end: float = 4600.0) -> SegmentRequest:
+    """A segment from hN of siteA to hN of siteB: h1 first in each ``pair``, then the next
+    host, so that two segments of a test never join the same two hosts (a duplicate)."""
+    n = NEXT_HOST.next()
     return SegmentRequest(
         StitchRole.ORIGIN,
-        "00:00:00:00:00:01",
-        RemoteEnd("siteB", "10.0.0.1"),
+        f"00:00:00:00:00:0{n}",
+        RemoteEnd("siteB", f"10.0.0.{n}"),
         Bandwidth(out, out),
         Window(1000, end),
     )

@@ -129,9 +129,8 @@ def test_a_tunnel_stitch_point_in_use_is_one_tagged_tunnel_port_on_its_switch() 
     engine, settings, host = domain()
     point = replace(settings.points["wan"], handoff=Handoff("gre", range(100, 104), "10.99.0.3"))
     for n in range(2):
-        request = SegmentRequest(
-            StitchRole.ORIGIN, host.mac, REMOTE, Bandwidth(M, M), Window(n, 100)
-        )
+        far = replace(REMOTE, host=f"hB{n}", mac=None, ip=f"10.1.0.{n + 10}")  # two far hosts
+        request = SegmentRequest(StitchRole.ORIGIN, host.mac, far, Bandwidth(M, M), Window(n, 100))
         held = protocol.hold(engine, replace(settings, points={"wan": point}), n, "acme", request)
         protocol.commit(engine, n, held.id)
     rows = plan_rows(engine.reservations.values(), {}, lambda _: 0, {"wan": point})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import pytest
@@ -25,7 +26,7 @@ from tegu_ryu.topology.refs import PortRef, from_host, to_host
 
 from .stitch_fixtures import STITCH_PORT, M, domain
 
-REMOTE = RemoteEnd("siteB", "hB", "00:00:00:00:0b:01", "10.1.0.1")
+FAR_HOSTS = itertools.count(1)
 
 
 def ask(
@@ -35,7 +36,27 @@ def ask(
     role: StitchRole = StitchRole.ORIGIN,
     label: int | None = None,
 ) -> SegmentRequest:
-    return SegmentRequest(role, host, REMOTE, Bandwidth(out, out), window, label=label)
+    """A segment to a far host no other segment joins (two to one far host are duplicates)."""
+    n = next(FAR_HOSTS)
+    far = RemoteEnd(
+        "siteB", f"hB{n}", f"00:00:00:00:0b:{n % 256:02x}", f"10.1.{n // 256}.{n % 256}"
+    )
+    return SegmentRequest(role, host, far, Bandwidth(out, out), window, label=label)
+
+
+def test_two_segments_joining_the_same_two_hosts_over_overlapping_windows_are_refused() -> None:
+    engine, settings, host = domain()
+    first = protocol.hold(engine, settings, 0, "acme", ask(host.mac))
+    again = replace(ask(host.mac), remote=first.remote)
+    with pytest.raises(Conflict) as refused:
+        protocol.hold(engine, settings, 0, "acme", again)
+    assert refused.value.code == "duplicate" and refused.value.details == {"reservation": first.id}
+    by_address = replace(again, remote=RemoteEnd("siteB", "10.9.9.9", None, first.remote.ip))
+    with pytest.raises(Conflict) as named_otherwise:
+        protocol.hold(engine, settings, 0, "globex", by_address)
+    assert named_otherwise.value.code == "duplicate" and not named_otherwise.value.details
+    later = protocol.hold(engine, settings, 0, "acme", replace(again, window=Window(100, 200)))
+    assert later.state is State.HELD
 
 
 def test_a_hold_books_the_segment_and_the_lowest_label() -> None:
