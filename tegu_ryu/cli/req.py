@@ -14,7 +14,8 @@ proto=tcp:80``; an endpoint may be ``L*``, any host), ``passthru [START-]END
 (``/tegu/mirrors/``): ``add-mirror [START-]END PORT1[,PORT2...] OUTPUT
 [COOKIE [VLAN]]`` (``-o OPTIONS``; END may be ``+SECONDS`` or
 ``unbounded``), ``del-mirror NAME [COOKIE]``, ``list-mirrors``,
-``show-mirror NAME [COOKIE]``.
+``show-mirror NAME [COOKIE]``. In the arguments ``%t`` stands for the ``-t``
+token and ``%p`` for ``$OS_TENANT_NAME``, as in tegu_req.
 
 The reply is printed as Tegu's ``rjprt`` printed it (``key = value`` lines
 under the command's name; ``-r NAME`` renames the root, ``-d`` prints dotted
@@ -73,6 +74,12 @@ def mirror_request(
     if options:
         body["options"] = options
     return "POST", "/tegu/mirrors/", {}, body
+
+
+def placeholders_filled(arg: str, token: str | None) -> str:
+    """``%t`` as the token given with ``-t`` and ``%p`` as ``$OS_TENANT_NAME``, as tegu_req
+    filled them in host names (``%t/%p/vm0``); empty when there is none."""
+    return arg.replace("%t", token or "").replace("%p", os.environ.get("OS_TENANT_NAME", ""))
 
 
 def request_lines(command: str, args: list[str], options: list[str]) -> list[str]:
@@ -141,6 +148,7 @@ def req(  # noqa: PLR0917 (click passes options positionally)
             "no effect here (give a tegu_ryu token with -t)",
             err=True,
         )
+    args = tuple(placeholders_filled(arg, token) for arg in args)
     address = host or os.environ.get("TEGU_HOST", "127.0.0.1:29444")
     client = Client(f"{'https' if secure else 'http'}://{address}", token=None)
     headers = {"X-Auth-Tegu": token} if token else {}

@@ -10,6 +10,9 @@ The rules, which close two holes the first port left open:
 * a host name is authorised by its own token if it has one, else by the
   header's; the project it names must be that token's tenant (an admin
   may name any project);
+* a host whose tenant the topology knows must be named under that project,
+  admin or not (``bad_project/h1`` is refused when h1 is cloudqos's); a host
+  without a tenant may be named under any project the token allows;
 * all the tokens of one command must be one tenant's; the command acts for
   that tenant (its reservation is that tenant's).
 
@@ -18,6 +21,8 @@ anonymous admin, as before.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from tegu_ryu.auth import Authenticator
 from tegu_ryu.compat.syntax import Command, SyntaxProblem, key_values, parse_host, split_pair
@@ -45,11 +50,13 @@ def caller(
     header: str | None,
     command: Command,
     domains: frozenset[str] = frozenset(),
+    tenant_of: Callable[[str], str | None] = lambda host: None,
 ) -> Principal | None:
     """Who ``command`` acts for; None when no valid token is given (and one is needed).
 
     ``domains`` are peer domains (WAN stitching): ``DOMAIN/host`` names a host
-    there, not a project, so no tenant is checked against it.
+    there, not a project, so no tenant is checked against it. ``tenant_of``
+    gives a host's tenant in the topology (None: unknown, or none set).
 
     Raises CallerRefused when a token is invalid, a project is not its token's
     tenant, or the tokens are of different tenants.
@@ -83,6 +90,12 @@ def caller(
             and host.project != authorising.tenant
         ):
             raise CallerRefused(f"{label} validation failed: invalid token/tenant pair")
+        if host.project is not None and host.project not in domains:
+            tenant = tenant_of(host.host)
+            if tenant is not None and tenant != host.project:
+                raise CallerRefused(
+                    f"{label} validation failed: {host.host} is not in project {host.project}"
+                )
     if len(tenants) > 1:
         raise CallerRefused(
             "h1 validation failed: the tokens given are of different tenants "

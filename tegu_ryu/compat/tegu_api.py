@@ -151,7 +151,9 @@ class TeguApi:
                 outcomes.append(Outcome("ERROR", f"unrecognised delete action: {command.text}"))
                 continue
             try:
-                who = caller(self.authenticator, header_token, command, self._domains)
+                who = caller(
+                    self.authenticator, header_token, command, self._domains, self._tenant_of
+                )
             except CallerRefused as refused:
                 outcomes.append(Outcome("ERROR", str(refused)))
                 continue
@@ -273,14 +275,9 @@ class TeguApi:
         principal = _authorised(who, "passthru")
         now = self.clock()
         try:
-            request, address = passthru_request(args, now)
+            request = passthru_request(args, now)
         except PassthruRefused as refused:
             raise Refused(str(refused)) from refused
-        if address is not None:
-            host = self.service.engine.resolve(request.host, "host", external_ok=False)
-            known = self.controller.topology.host_by_mac(host.mac or "")
-            if known is None or address not in known.ips:
-                raise Refused(f"{address} is not an address of {request.host}")
 
         def accepted(passthru: PassthruReservation) -> Outcome:
             pledge = passthru_pledge(passthru, now, self._project_of(passthru)(passthru.host))
@@ -539,6 +536,16 @@ class TeguApi:
         if reservation.match.vlan:
             text += f"{{{reservation.match.vlan}}}"
         return text
+
+    def _tenant_of(self, given: str) -> str | None:
+        """The tenant of the host named ``given`` (address, MAC or name) in the topology."""
+        topology = self.controller.topology
+        host = (
+            topology.host_by_ip(given)
+            or topology.host_by_mac(given.lower())
+            or next((h for h in topology.hosts() if h.name == given), None)
+        )
+        return None if host is None else host.tenant
 
     def _project_of(self, reservation: Reservation) -> Callable[[Endpoint | None], str]:
         """A host's project as Tegu wrote it: its ``tenant`` in the static topology, else the

@@ -1,9 +1,10 @@
 """Tegu's ``passthru`` command on ``/tegu/api``, mapped onto v1 passthru reservations.
 
 ``passthru [proto=[udp|tcp:]address[:port]] {[start-]end|+sec} [token/]project/host [cookie]``:
-the host's traffic (optionally one protocol, from one of its addresses, to one
-port) keeps its own DSCP marking over the window. Unlike Tegu's, the protocol
-filter survives a restart.
+the host's traffic (optionally one protocol, from one source address, to one
+port) keeps its own DSCP marking over the window. The address may be any: it is
+the source address of the host's packets that are let through (``src_ip``), as
+Tegu's flow matched it. Unlike Tegu's, the filter survives a restart.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ class PassthruRefused(Exception):
     """A ``passthru`` command Tegu would have refused; the message is its comment."""
 
 
-def passthru_request(args: list[str], now: float) -> tuple[PassthruRequest, str | None]:
-    """The request a ``passthru`` command asks for, and the source address it names (to be
-    checked against the host's own once the host is known)."""
+def passthru_request(args: list[str], now: float) -> PassthruRequest:
+    """The request a ``passthru`` command asks for. The address of ``proto=`` is the source
+    address of the host's packets let through, any address (Tegu matched it so: a host may
+    forward for others)."""
     options, positional = key_values(args)
     if len(positional) < 2:
         raise PassthruRefused(
@@ -39,14 +41,14 @@ def passthru_request(args: list[str], now: float) -> tuple[PassthruRequest, str 
     except SyntaxProblem as problem:
         raise PassthruRefused(str(problem)) from problem
     protocol, address, port = _proto(options.get("proto"))
-    request = PassthruRequest(
+    return PassthruRequest(
         host=host.host,
         match=Match(protocol=protocol, dst_port=port),
         window=window,
         name=None,
         cookie=positional[2] if len(positional) > 2 else None,
+        src_ip=address,
     )
-    return request, address
 
 
 def _proto(text: str | None) -> tuple[str | None, str | None, int | None]:
@@ -73,7 +75,7 @@ def _proto(text: str | None) -> tuple[str | None, str | None, int | None]:
         raise PassthruRefused(f"invalid port in proto: {text}")
     if port is not None and protocol is None:
         protocol = "tcp"  # a port without a protocol meant TCP, as for steer
-    return protocol, address.strip("[]"), port
+    return protocol, str(ipaddress.ip_address(address.strip("[]"))), port
 
 
 def passthru_pledge(passthru: PassthruReservation, now: float, project: str) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 At the host's port, in table 0, above the reset (``DSCP_RESET_PRIORITY``) and
 below reservations: the host's frames (by its MAC, IPv4 and IPv6, narrowed
-to the protocol and ports asked for) go straight on to forwarding, marking
-untouched.
+to the protocol, ports and source address asked for) go straight on to
+forwarding, marking untouched.
 """
 
 from __future__ import annotations
+
+import ipaddress
 
 from tegu_ryu.forwarding.base import ETH_TYPE_IPV4, ETH_TYPE_IPV6
 from tegu_ryu.openflow.flows import ICMPV6, IP_PROTOCOLS, Flow, Table, match
@@ -23,12 +25,13 @@ def passthru_flows(passthru: PassthruReservation, cookie: int) -> dict[int, tupl
     ported = (traffic.src_port, traffic.dst_port) != (None, None)
     protocols = [traffic.protocol] if traffic.protocol or not ported else ["tcp", "udp"]
     flows = []
-    for eth_type in (ETH_TYPE_IPV4, ETH_TYPE_IPV6):
+    for eth_type, source in _families(passthru.src_ip):
         for protocol in protocols:
             fields: dict[str, int | str] = {
                 "in_port": attach.port,
                 "eth_src": passthru.host.mac,
                 "eth_type": eth_type,
+                **source,
             }
             if protocol is not None:
                 number = IP_PROTOCOLS[protocol]
@@ -50,3 +53,12 @@ def passthru_flows(passthru: PassthruReservation, cookie: int) -> dict[int, tupl
                 )
             )
     return {attach.dpid: tuple(flows)}
+
+
+def _families(src_ip: str | None) -> list[tuple[int, dict[str, int | str]]]:
+    """The IP families the entries select, each with its source address field if one is set."""
+    if src_ip is None:
+        return [(ETH_TYPE_IPV4, {}), (ETH_TYPE_IPV6, {})]
+    if ipaddress.ip_address(src_ip).version == 4:
+        return [(ETH_TYPE_IPV4, {"ipv4_src": src_ip})]
+    return [(ETH_TYPE_IPV6, {"ipv6_src": src_ip})]

@@ -400,12 +400,14 @@ class PassthruReservation(Reservation):
     """One host's traffic keeps its own DSCP marking over the window.
 
     Only meaningful where the network resets the marking of traffic entering
-    it (``dscp_policy = reset``); ``match`` narrows it to a protocol and ports.
-    Nothing is booked.
+    it (``dscp_policy = reset``); ``match`` narrows it to a protocol and ports,
+    ``src_ip`` to packets with that source address (any address: a host may
+    forward for others, as Tegu allowed). Nothing is booked.
     """
 
     host: Endpoint
     match: Match = field(default_factory=Match)
+    src_ip: str | None = None  # only packets from this source address (Tegu's proto=address)
 
     @property
     def type(self) -> str:

@@ -43,7 +43,9 @@ def admit_passthru(
             f"host: {request.host} is not a host of tenant {principal.tenant} "
             "(a host's tenant is set in the static topology)"
         )
-    _refuse_duplicate(engine, principal.tenant, host, request.match, request.window)
+    _refuse_duplicate(
+        engine, principal.tenant, host, (request.match, request.src_ip), request.window
+    )
     passthru = PassthruReservation(
         id="",
         owner=principal.tenant,
@@ -54,6 +56,7 @@ def admit_passthru(
         cookie_digest=None if request.cookie is None else cookie_digest(request.cookie),
         host=host,
         match=request.match,
+        src_ip=request.src_ip,
     )
     return engine.admitted(now, passthru)
 
@@ -63,9 +66,8 @@ def modify_passthru(
 ) -> PassthruReservation:
     """A new end (a passthru has nothing else to change)."""
     window = engine.changed_window(passthru, end)
-    _refuse_duplicate(
-        engine, passthru.owner, passthru.host, passthru.match, window, itself=passthru.id
-    )
+    traffic = (passthru.match, passthru.src_ip)
+    _refuse_duplicate(engine, passthru.owner, passthru.host, traffic, window, itself=passthru.id)
     return engine.rebooked(now, replace(passthru, window=window))
 
 
@@ -73,20 +75,23 @@ def _refuse_duplicate(
     engine: Engine,
     owner: str,
     host: Endpoint,
-    match: Match,
+    traffic: tuple[Match, str | None],
     window: Window,
     *,
     itself: str | None = None,
 ) -> None:
     """409 ``duplicate`` for a live passthru of any owner, on the same host, that lets some of
     the same traffic through over an overlapping window: both would be the same entries at
-    the host's port, and only one could be enforced (another owner's is not named)."""
+    the host's port, and only one could be enforced (another owner's is not named).
+    ``traffic`` is the match and the source address."""
+    match, src_ip = traffic
     for other in engine.reservations.values():
         if (
             isinstance(other, PassthruReservation)
             and other.id != itself
             and not other.state.final
             and other.host.identity == host.identity
+            and other.src_ip == src_ip
             and _protocols(other.match) & _protocols(match)
             and other.window.overlaps(window)
         ):

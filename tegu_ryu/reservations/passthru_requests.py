@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,8 @@ from tegu_ryu.reservations.requests import choice, object_fields, port_number, w
 from tegu_ryu.reservations.window import Window
 
 _PASSTHRU_FIELDS = {
-    "type", "host", "protocol", "src_port", "dst_port", "start", "end", "duration", "name",
+    "type", "host", "protocol", "src_port", "dst_port", "src_ip", "start", "end", "duration",
+    "name",
 }  # fmt: skip
 
 
@@ -22,6 +24,7 @@ class PassthruRequest:
     window: Window
     name: str | None
     cookie: str | None = None  # Tegu's per-reservation secret (the /tegu/api protocol only)
+    src_ip: str | None = None
 
 
 def parse_passthru(body: Any, now: float) -> PassthruRequest:
@@ -45,4 +48,15 @@ def parse_passthru(body: Any, now: float) -> PassthruRequest:
         ),
         window=window_of(fields, now),
         name=name,
+        src_ip=source_address(fields.get("src_ip"), "src_ip"),
     )
+
+
+def source_address(value: Any, field: str) -> str | None:
+    """An IPv4 or IPv6 address in its canonical text, or None when not given."""
+    if value is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(value if isinstance(value, str) else ""))
+    except ValueError:
+        raise InvalidField(field, "expected an IPv4 or IPv6 address") from None

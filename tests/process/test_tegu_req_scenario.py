@@ -53,16 +53,36 @@ def said(fields: dict[str, list[str]]) -> str:
     return next(c for c in fields["comment"] if not c.endswith("errors processing requests"))
 
 
-@pytest.fixture
-def tegu_req(tmp_path: Path) -> Iterator[TeguReq]:
-    tokens = tmp_path / "tokens.json"
+# The hosts are project proj's, as the VMs of the script's project were.
+PROJECT_TOPOLOGY = {
+    **TOPOLOGY,
+    "hosts": [{**host, "tenant": "proj"} for host in TOPOLOGY["hosts"]],  # type: ignore[attr-defined]
+}
+
+
+def started(workdir: Path, **options: str) -> ControllerProcess:
+    tokens = workdir / "tokens.json"
     tokens.write_text(json.dumps(TOKENS))
     controller = ControllerProcess(
-        tmp_path,
-        topology=TOPOLOGY,
-        options={"auth_mode": "token", "token_file": str(tokens)},
+        workdir,
+        topology=PROJECT_TOPOLOGY,
+        options={"auth_mode": "token", "token_file": str(tokens), **options},
     )
     controller.start()
+    return controller
+
+
+@pytest.fixture
+def tegu_req(tmp_path: Path) -> Iterator[TeguReq]:
+    controller = started(tmp_path)
+    yield TeguReq(controller)
+    controller.stop()
+
+
+@pytest.fixture
+def relaxed_tegu_req(tmp_path: Path) -> Iterator[TeguReq]:
+    """Markings reset where traffic enters: what Tegu's relaxed mode (``-r``) meant for passthru."""
+    controller = started(tmp_path, dscp_policy="reset")
     yield TeguReq(controller)
     controller.stop()
 
@@ -95,6 +115,11 @@ def test_the_verification_scenario_through_tegu_req(tegu_req: TeguReq) -> None:
         "reserve", "1M", "+90", "projtok/other/vm0,projtok/other/vm1", "t"
     )
     assert status == 1 and "invalid token/tenant pair" in said(foreign)
+    # a bad project (the script's step 6), even with an admin's token: vm0 is proj's
+    status, bad = tegu_req.run(
+        "reserve", "1M", "+90", "%t/bad_project/vm0,%t/proj/vm1", "b", token="admintok"
+    )
+    assert status == 1 and said(bad) == "h1 validation failed: vm0 is not in project bad_project"
     status, theirs = tegu_req.run("reserve", "1M", "+90", "projtok/proj/vm0,projtok/proj/vm2", "t")
     assert status == 0 and theirs["host1"] == ["proj/vm0:0"]
     assert theirs["id"][0] in tegu_req.run("listres", token="projtok")[1]["id"]
@@ -120,3 +145,17 @@ def test_the_verification_scenario_through_tegu_req(tegu_req: TeguReq) -> None:
         "steer", "+90", "proj", "vm0", "vm1", "vm2", "s", token="admintok"
     )
     assert status == 0 and said(steered).startswith("steering reservation accepted")
+
+
+def test_passthru_as_the_script_asks_it_in_relaxed_mode(relaxed_tegu_req: TeguReq) -> None:
+    """Step 9: create, cancel all, and ``proto=`` with any address, with and without udp."""
+    status, made = relaxed_tegu_req.run("passthru", "+90", "proj/vm0", "p", token="projtok")
+    assert status == 0 and said(made) == "passthru reservation accepted"
+    status, cancelled = relaxed_tegu_req.run("cancel", "all", "p", token="projtok")
+    assert status == 0 and said(cancelled) == "1 reservations were cancelled"
+    for proto, shown in (("udp:135.23.45.67:8800", "udp:8800"), ("1.2.3.4:8800", "tcp:8800")):
+        status, made = relaxed_tegu_req.run(
+            "-k", f"proto={proto}", "passthru", "+90", "proj/vm0", "p", token="projtok"
+        )
+        assert status == 0 and said(made) == "passthru reservation accepted", (proto, made)
+        assert made["protocol"] == [shown]

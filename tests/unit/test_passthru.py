@@ -16,7 +16,7 @@ import pytest
 
 from tegu_ryu.enforcement.desired import DesiredState
 from tegu_ryu.enforcement.planner import MeterSettings, plan_switches
-from tegu_ryu.errors import Conflict, Forbidden
+from tegu_ryu.errors import Conflict, Forbidden, InvalidField
 from tegu_ryu.reservations.memory_store import MemoryStore
 from tegu_ryu.reservations.model import PassthruReservation, State
 from tegu_ryu.reservations.policy import Fence, Policy
@@ -59,7 +59,9 @@ class Net:
             {"type": "passthru", "host": "h1", "start": 0, "end": 100, **fields}, now
         )
 
-    def arriving_dscp(self, sender: str, receiver: str, dst_port: int = 53) -> int:
+    def arriving_dscp(
+        self, sender: str, receiver: str, dst_port: int = 53, src_ip: str | None = None
+    ) -> int:
         engine = self.service.engine
         plan = plan_switches(
             engine.topology, engine.reservations.values(), engine.policy, SETTINGS,
@@ -68,7 +70,7 @@ class Net:
         net = FakeNetwork(engine.topology, {d: sw.flows for d, sw in plan.switches.items()})
         packet = {
             "eth_type": 0x0800,
-            "ipv4_src": self.hosts[sender].ips[0],
+            "ipv4_src": src_ip or self.hosts[sender].ips[0],
             "ipv4_dst": self.hosts[receiver].ips[0],
             "ip_proto": 17,
             "udp_dst": dst_port,
@@ -96,6 +98,23 @@ def test_a_passthru_keeps_one_hosts_matching_marking_for_its_window() -> None:
     net.service.tick(100, check_paths=True)
     assert net.service.engine.reservations[made.id].state is State.EXPIRED
     assert net.arriving_dscp("h1", "h2", dst_port=53) == 0  # reset again after the window
+
+
+def test_a_passthru_by_source_address_keeps_only_packets_from_that_address() -> None:
+    """Tegu's ``proto=udp:135.23.45.67:8800``: any address, matched as the packets' source."""
+    net = Net()
+    made = net.passthru(protocol="udp", dst_port=53, src_ip="135.23.45.67")
+    assert made.src_ip == "135.23.45.67"
+    assert net.arriving_dscp("h1", "h2", src_ip="135.23.45.67") == VOICE  # forwarded for it
+    assert net.arriving_dscp("h1", "h2") == 0  # its own address is not the one named
+    again = net.passthru(protocol="udp", dst_port=53)  # another source: not a duplicate
+    assert again.src_ip is None
+    with pytest.raises(Conflict) as duplicate:
+        net.passthru(protocol="udp", dst_port=53, src_ip="135.23.45.67")
+    assert duplicate.value.code == "duplicate"
+    with pytest.raises(InvalidField) as bad:
+        net.passthru(src_ip="135.23.45")
+    assert bad.value.field == "src_ip"
 
 
 def test_reservations_claim_their_traffic_before_the_reset() -> None:

@@ -69,7 +69,10 @@ def test_the_owner_is_the_tokens_tenant_and_others_do_not_see_it(tegu: Tegu) -> 
     mine = tegu.one("listres", "acme-token")["details"]["reservations"]
     theirs = tegu.one("listres", "globex-token")["details"]["reservations"]
     assert len(mine) == 1 and theirs == []
-    assert tegu.one(reserve("globex/h2,globex/h4"), "admin-token")["status"] == "OK"  # admins
+    wrong = tegu.one(reserve("globex/h2,globex/h4"), "admin-token")  # h2 is acme's
+    assert wrong["status"] == "ERROR"
+    assert wrong["comment"] == "h1 validation failed: h2 is not in project globex"
+    assert tegu.one(reserve("acme/h2,globex/h4"), "admin-token")["status"] == "OK"  # h4: none
     assert {r.owner for r in tegu.reservations()} == {"acme", "ops"}
 
 

@@ -51,13 +51,24 @@ def test_passthru_is_refused_with_tegus_words_when_it_means_nothing(tmp_path: Pa
     assert reply["status"] == "ERROR" and "user link capacity <= 0" in reply["comment"]
     for body, words in (
         ("passthru +600", "incorrect number of parameters"),
-        ("passthru proto=udp:10.9.9.9:53 +600 acme/h1", "not an address of h1"),
         ("passthru proto=sctp +600 acme/h1", "invalid proto"),
         ("passthru +600 globex/h1", "invalid token/tenant pair"),
     ):
         reply = one(api, body)
         assert reply["status"] == "ERROR" and words in reply["comment"], (body, reply)
     assert api.controller.reservations.engine.reservations == {}
+
+
+def test_proto_takes_any_address_as_tegu_did(tmp_path: Path) -> None:
+    """``tegu_verification.ksh``: ``proto=udp:1.2.3.4:8800`` and ``proto=1.2.3.4:8800``."""
+    api = sample_api(tmp_path, reset_dscp=True)
+    for proto, protocol in (("udp:135.23.45.67:8800", "udp"), ("135.23.45.68:8800", "tcp")):
+        made = one(api, f"passthru proto={proto} +600 acme/h1 c")
+        assert made["status"] == "OK", made
+        kept = api.controller.reservations.engine.reservations[made["details"]["id"]]
+        assert isinstance(kept, PassthruReservation)
+        assert (kept.match.protocol, kept.match.dst_port) == (protocol, 8800)
+        assert kept.src_ip == proto.removeprefix("udp:").rpartition(":")[0]
 
 
 def test_v1_passthru_with_the_documents_shapes(tmp_path: Path) -> None:

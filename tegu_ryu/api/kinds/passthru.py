@@ -16,4 +16,5 @@ def view(passthru: PassthruReservation) -> dict[str, Any]:
             "src_port": passthru.match.src_port,
             "dst_port": passthru.match.dst_port,
         },
+        "src_ip": passthru.src_ip,
     }
