@@ -8,9 +8,12 @@ ryu-manager. os-ken's own options (``ofp_listen_host``, ``ofp_tcp_listen_port``,
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import ssl
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from oslo_config import cfg
 
@@ -356,6 +359,38 @@ def register_options(conf: cfg.ConfigOpts) -> None:
     conf.set_default("observe_links", True)
     conf.set_default("ofp_listen_host", "127.0.0.1")
     conf.set_default("ofp_tcp_listen_port", 6653)
+
+
+def refuse_unknown_keys(conf: cfg.ConfigOpts) -> None:
+    """ConfigurationError naming the first key of a ``[DEFAULT]`` section that no registered
+    option has, with the closest one that exists.
+
+    oslo.config ignores such keys: a typo (``enforcment = queues``) or an option of
+    another version (``store = etcd``) would silently leave the default in force.
+    Call it once every app that registers options has been loaded. Other sections
+    keep oslo.config's own rules.
+    """
+    known = set(conf._opts)  # the [DEFAULT] options by dest (no public view without values)
+    for path in [*conf.config_file, *_files_in(conf.config_dir)]:
+        sections: dict[str, dict[str, Any]] = {}
+        cfg.ConfigParser(path, sections).parse()
+        for key in sections.get("DEFAULT", {}):
+            name = key.replace("-", "_")
+            if name in known:
+                continue
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigurationError(
+                f"{path}: unknown option {key!r} in [DEFAULT] (this version has no such "
+                f"option{hint})"
+            )
+
+
+def _files_in(directory: str | None) -> list[str]:
+    """The ``*.conf`` files of ``--config-dir``, in the order oslo.config reads them."""
+    if not directory:
+        return []
+    return sorted(str(path) for path in Path(directory).glob("*.conf"))
 
 
 def server_limits(conf: cfg.ConfigOpts) -> ServerLimits:

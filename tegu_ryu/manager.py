@@ -24,7 +24,7 @@ from os_ken.base import app_manager
 from oslo_config import cfg
 
 from tegu_ryu import __version__
-from tegu_ryu.config import STANDARD_APPS, register_options
+from tegu_ryu.config import STANDARD_APPS, refuse_unknown_keys, register_options
 from tegu_ryu.errors import ConfigurationError
 from tegu_ryu.process import STOP
 
@@ -96,6 +96,7 @@ def run(argv: list[str]) -> int:
     gc.set_threshold(*GC_THRESHOLDS)
     try:
         manager.load_apps(apps)
+        refuse_unknown_keys(conf)  # once the apps have registered their options
         contexts = manager.create_contexts()
         manager.instantiate_apps(**contexts)
     except (ConfigurationError, OSError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import json
 import shutil
 import signal
@@ -107,6 +108,41 @@ def test_bad_configuration_fails_fast_with_a_clear_message(args: list[str], mess
     result = run_manager(*args)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (
+            ["store = etcd", "etcd_endpoints = http://127.0.0.1:2379", "ha_lease = 3"],
+            "unknown option 'store' in [DEFAULT]",
+        ),
+        (
+            ["enforcment = queues"],
+            "unknown option 'enforcment' in [DEFAULT] (this version has "
+            "no such option; did you mean enforcement?)",
+        ),
+    ],
+)
+def test_an_unknown_key_in_default_refuses_to_start_naming_it(
+    tmp_path: Path, lines: list[str], message: str
+) -> None:
+    config = tmp_path / "tegu.conf"
+    config.write_text("\n".join(["[DEFAULT]", "api_threads = 4", *lines, ""]))
+    result = run_manager("--config-file", str(config))
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_os_ken_s_own_keys_and_the_sample_configuration_still_start(tmp_path: Path) -> None:
+    sample = configparser.ConfigParser(interpolation=None)
+    sample.read(Path(__file__).resolve().parents[2] / "conf" / "tegu.conf")
+    mine = ("api_port", "ofp_tcp_listen_port", "ovsdb_remotes", "state_dir", "static_topology")
+    options = {k: v for k, v in sample["DEFAULT"].items() if k not in mine}
+    controller = ControllerProcess(tmp_path, {**options, "observe-links": "true"})
+    controller.start()
+    assert "unknown option" not in controller.log()
+    controller.stop()
 
 
 def test_a_busy_api_port_is_reported(tmp_path: Path, controller: ControllerProcess) -> None:
