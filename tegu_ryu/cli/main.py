@@ -1,8 +1,8 @@
-"""``tegu``: reserve bandwidth and look at the network from a terminal.
+"""tegu: reserve bandwidth and look at the network from a terminal.
 
-Where the controller is, and the token, come from ``--url``/``--token``, else
-``TEGU_URL``/``TEGU_TOKEN``, else the JSON file ``~/.config/tegu/cli.json``
-(``{"url": ..., "token": ...}``, or the file ``TEGU_CONFIG`` names), else
+Where the controller is, and the token, come from --url/--token, else
+TEGU_URL/TEGU_TOKEN, else the JSON file ~/.config/tegu/cli.json
+({"url": ..., "token": ...}, or the file TEGU_CONFIG names), else
 http://127.0.0.1:29444 with no token.
 
 Exit status: 0 done; 1 refused by the controller (the reason is printed);
@@ -179,7 +179,7 @@ def health(ctx: Context) -> None:
 @click.option("--wait", is_flag=True, help="Wait until the switches hold the reservation.")
 @click.pass_obj
 def reserve(ctx: Context, /, src: str, dst: str, bandwidth: str, **options: Any) -> None:
-    """Reserve BANDWIDTH (e.g. 20M) from SRC to DST (address, MAC or host name)."""
+    """Reserve BANDWIDTH (20M, say) from SRC to DST (address, MAC or host name)."""
     body: dict[str, Any] = {
         "type": "oneway" if options["oneway"] else "bandwidth",
         "src": src,
@@ -440,7 +440,7 @@ def availability(ctx: Context, src: str, dst: str, duration: str, start: str | N
 @cli.command()
 @click.pass_obj
 def topology(ctx: Context) -> None:
-    """Switches and hosts (see `tegu links` for links)."""
+    """Switches and hosts (tegu links shows the links)."""
     answer = ctx.call("GET", "/v1/topology")
     ctx.show(answer, render.topology_tables(answer))
 

@@ -1,27 +1,27 @@
-"""``tegu req`` (also installed as ``tegu_req``): Tegu's tegu_req command line, for old scripts.
+"""tegu req (also installed as tegu_req): Tegu's tegu_req command line, for old scripts.
 
     tegu req [-h HOST:PORT] [-s] [-t TOKEN] [-k KEY=VALUE]... [-j] COMMAND [ARGS]...
 
-Commands as tegu_req had them: ``reserve BW WINDOW HOST1,HOST2 [COOKIE [DSCP]]``,
-``owreserve`` (same arguments), ``cancel ID|all [COOKIE]``, ``listres``,
-``listhosts``, ``listconns NAME...``, ``graph``, ``listulcaps``,
-``setulcap PROJECT VALUE``, ``setdiscount VALUE``, ``listqueue``, ``chkpt``,
-``pause``, ``resume``, ``refresh HOST...``, ``verbose LEVEL [SUBSYSTEM]``,
-``ping``, ``steer [START-]END PROJECT EP1 EP2 MB1[,MB2...] [COOKIE]`` (``-k
-proto=tcp:80``; an endpoint may be ``L*``, any host), ``passthru [START-]END
-[TOKEN/]PROJECT/HOST [COOKIE]`` (``-k proto=udp:ADDRESS:PORT``). They are sent to
-``/tegu/api``. The mirror commands go to Tegu's mirror API
-(``/tegu/mirrors/``): ``add-mirror [START-]END PORT1[,PORT2...] OUTPUT
-[COOKIE [VLAN]]`` (``-o OPTIONS``; END may be ``+SECONDS`` or
-``unbounded``), ``del-mirror NAME [COOKIE]``, ``list-mirrors``,
-``show-mirror NAME [COOKIE]``. In the arguments ``%t`` stands for the ``-t``
-token and ``%p`` for ``$OS_TENANT_NAME``, as in tegu_req.
+Commands as tegu_req had them: reserve BW WINDOW HOST1,HOST2 [COOKIE [DSCP]],
+owreserve (same arguments), cancel ID|all [COOKIE], listres,
+listhosts, listconns NAME..., graph, listulcaps,
+setulcap PROJECT VALUE, setdiscount VALUE, listqueue, chkpt,
+pause, resume, refresh HOST..., verbose LEVEL [SUBSYSTEM],
+ping, steer [START-]END PROJECT EP1 EP2 MB1[,MB2...] [COOKIE] (-k
+proto=tcp:80; an endpoint may be L*, any host), passthru [START-]END
+[TOKEN/]PROJECT/HOST [COOKIE] (-k proto=udp:ADDRESS:PORT). They are sent to
+/tegu/api. The mirror commands go to Tegu's mirror API
+(/tegu/mirrors/): add-mirror [START-]END PORT1[,PORT2...] OUTPUT
+[COOKIE [VLAN]] (-o OPTIONS; END may be +SECONDS or
+unbounded), del-mirror NAME [COOKIE], list-mirrors,
+show-mirror NAME [COOKIE]. In the arguments %t stands for the -t
+token and %p for $OS_TENANT_NAME, as in tegu_req.
 
-The reply is printed as Tegu's ``rjprt`` printed it (``key = value`` lines
-under the command's name; ``-r NAME`` renames the root, ``-d`` prints dotted
-names), so scripts that read tegu_req's output keep working; ``-j`` prints
-the JSON itself. Options that only meant something with OpenStack (``-c``,
-``-f``, ``-F``, ``-K``, ``-R REGION``, ``-S SERVICE``, ``-T``) are accepted
+The reply is printed as Tegu's rjprt printed it (key = value lines
+under the command's name; -r NAME renames the root, -d prints dotted
+names), so scripts that read tegu_req's output keep working; -j prints
+the JSON itself. Options that only meant something with OpenStack (-c,
+-f, -F, -K, -R REGION, -S SERVICE, -T) are accepted
 and ignored, with a note on stderr; any other option is a usage error. Exit
 status 0 when every request succeeded, 1 when one failed, 2 for a usage
 error, 3 when the controller could not be reached.
