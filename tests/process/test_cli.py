@@ -222,8 +222,9 @@ def test_mirrors_from_both_command_lines(controller: ControllerProcess) -> None:
 
 
 def test_steering_from_both_command_lines(controller: ControllerProcess) -> None:
+    """To h4: h1's reservation to h3 (above) would refuse a chain taking part of its traffic."""
     made = run(
-        controller, "--json", "steer", "h1", "h3", "--via", "h2", "--protocol", "tcp",
+        controller, "--json", "steer", "h1", "h4", "--via", "h2", "--protocol", "tcp",
         "--dst-port", "80", "--for", "10m",
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
@@ -233,12 +234,12 @@ def test_steering_from_both_command_lines(controller: ControllerProcess) -> None
     assert table.returncode == 0 and chain["id"] in table.stdout and "via h2" in table.stdout
     shown = run(controller, "show", chain["id"])
     assert shown.returncode == 0 and "through" in shown.stdout and "out leg 1" in shown.stdout
-    overlapping = run(controller, "steer", "h1", "h3", "--via", "h2", "--for", "10m")
+    overlapping = run(controller, "steer", "h1", "h4", "--via", "h2", "--for", "10m")
     assert overlapping.returncode != 0 and "same traffic" in overlapping.stderr
     assert run(controller, "cancel", chain["id"]).returncode == 0
     host = controller.url.removeprefix("http://")
     steered = run(
-        None, "-h", host, "-j", "-k", "proto=udp:53", "steer", "+600", "acme", "h1", "h3", "h2",
+        None, "-h", host, "-j", "-k", "proto=udp:53", "steer", "+600", "acme", "h1", "h4", "h2",
         "ck", script="tegu_req",
     )  # fmt: skip
     assert steered.returncode == 0, steered.stdout
