@@ -35,7 +35,8 @@ def directions_up(controller: ControllerProcess) -> set[str]:
     status, topo = controller.get("/v1/topology")
     if status != 200:
         return set()
-    return {f"{link['src']}->{link['dst']}" for link in topo["links"] if link["up"]}
+    ends = [(link["src"], link["dst"]) for link in topo["links"] if link["up"]]
+    return {f"{a['dpid']}:{a['port']}->{b['dpid']}:{b['port']}" for a, b in ends}
 
 
 def discovery_time(workdir: Path) -> tuple[float | None, set[str], str]:
