@@ -39,7 +39,7 @@ from tegu_ryu.auth import Authenticator
 from tegu_ryu.config import agent_listener, controller_settings, metrics_public, server_limits
 from tegu_ryu.controller import Controller
 from tegu_ryu.enforcement.planner import serial_of_meter
-from tegu_ryu.openflow import lean_mods, lean_stats, messages
+from tegu_ryu.openflow import discovery, lean_mods, lean_stats, messages
 from tegu_ryu.openflow.connections import Connections
 from tegu_ryu.openflow.flows import (
     COOKIE_TAG,
@@ -200,9 +200,12 @@ class TeguApp(app_manager.OSKenApp):
         # The reservations' version and switches' backends the OVSDB writers last looked at.
         self._rows_key: tuple[int, tuple[tuple[int, str], ...]] = (-1, ())
         self.controller.on_change = self._on_change
+        self._one_way = discovery.OneWayWatch()
+        self._lldp: Any = None  # os-ken's Switches app, once adopted (see openflow/discovery)
 
     def start(self) -> None:
         super().start()
+        self._adopt_discovery()
         self.api.start()
         if self.agent_listener is not None:
             self.agent_listener.start()
@@ -233,6 +236,30 @@ class TeguApp(app_manager.OSKenApp):
             self.agent_listener.stop()
         self.api.stop()
         super().stop()
+
+    def _adopt_discovery(self) -> None:
+        """Make os-ken's LLDP discovery retry, and keep it off stitch and tunnel ports."""
+        settings = self.controller.settings
+        silence = discovery.LldpSilence(
+            stitch_ports=frozenset(p.port for p in settings.stitching.points.values()),
+            tunnel_ports=settings.mirrors.tunnel_ports,
+        )
+        switches = app_manager.lookup_service_brick("switches")
+        if switches is not None and discovery.adopt(switches, silence):
+            self._lldp = switches
+        else:
+            LOG.warning("os-ken's switches app is not discovering links: LLDP is not ours")
+
+    def _watch_discovery(self, now: float) -> None:
+        """Say why a link seen one way stays unseen the other way (once per direction)."""
+        if self._lldp is None:
+            return
+        for link in self._one_way.check(self._lldp.links.link_ids(), now):
+            data = self._lldp.ports.data(link.src.dpid, link.src.port)
+            LOG.warning("%s", discovery.explain_missing(link, data, self._connected, now))
+
+    def _connected(self, dpid: int) -> bool:
+        return self.connections.current(dpid) is not None
 
     def _ovsdb_view(self, view: OvsdbView) -> None:
         """On a watcher's thread: facts that change a switch's backend start a pass."""
@@ -305,10 +332,12 @@ class TeguApp(app_manager.OSKenApp):
     @set_ev_cls(EventProbe)
     @guarded
     def _probe(self, ev: EventProbe) -> None:
-        """Echo requests carrying their send time; the replies say how responsive each switch is."""
+        """Echo requests carrying their send time (the replies say how responsive each switch
+        is), and a look for link directions LLDP has not found."""
         now = time.time()
         for dpid in self.controller.echo_due(now):
             self._send(dpid, messages.echo_request(now))
+        self._watch_discovery(now)
 
     @set_ev_cls(ofp_event.EventOFPEchoReply, MAIN_DISPATCHER)
     @guarded
