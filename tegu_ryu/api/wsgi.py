@@ -36,6 +36,7 @@ from tegu_ryu.errors import (
     MethodNotAllowed,
     NotFound,
     RequestError,
+    Unauthorized,
     clipped,
 )
 from tegu_ryu.metrics import CONTENT_TYPE
@@ -44,6 +45,7 @@ from tegu_ryu.stitching.coordinator import Stitcher, peer_view
 from tegu_ryu.stitching.peer_client import PeerClient
 from tegu_ryu.stitching.points import Peer
 from tegu_ryu.stitching.requests import parse_stitched, remote_of
+from tegu_ryu.strict_json import parse_json
 from tegu_ryu.tenancy import Principal
 from tegu_ryu.ui.assets import Assets
 
@@ -87,26 +89,8 @@ def wait_seconds(request: Request) -> float:
 
 
 def json_body(request: Request) -> Any:
-    """The body as JSON: strict (no NaN or Infinity, numbers that fit a float), or 400."""
-    try:
-        return json.loads(
-            request.body or b"null", parse_constant=_no_constant, parse_float=_finite_float
-        )
-    except RecursionError as exc:
-        raise RequestError("the request body is nested too deeply", code="bad_json") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RequestError(f"the request body is not valid JSON: {exc}", code="bad_json") from exc
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:40]} is too large")
-    return value
+    """The body as strict JSON (``tegu_ryu.strict_json``), or 400 ``bad_json``."""
+    return parse_json(request.body)
 
 
 class Router:
@@ -409,7 +393,17 @@ class Api:
     # ------------------------------------------------- the peer endpoint
 
     def _peer(self, request: Request) -> Peer:
-        return self.stitcher.peer_of(request.headers.get("Authorization"))
+        """The peer by its token: 401 without one, 403 for a tenant's (known, not a peer)."""
+        authorization = request.headers.get("Authorization")
+        try:
+            return self.stitcher.peer_of(authorization)
+        except Unauthorized:
+            if authorization and self.authenticator.required:
+                self.authenticator.authenticate(authorization)  # 401 unless a tenant's
+                raise Forbidden(
+                    "the stitching endpoint is for peer controllers (their token), not tenants"
+                ) from None
+            raise
 
     def peer_hold(self, request: Request, params: dict[str, str], who: Principal) -> Response:
         """A peer domain asks us to hold our side of its stitched reservation."""
