@@ -6,6 +6,8 @@ thousand ``[`` is a ``RecursionError`` wherever it is parsed. Here every
 such body is a ``BadJson`` (400 ``bad_json``) instead, and a document nested
 deeper than ``MAX_DEPTH`` is refused too: no request of ours goes past a
 few levels, and code walking a parsed document must not meet a deep one.
+A number with no fraction is an ``int`` however it is written, so that every
+check for an integer agrees with the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -42,11 +44,13 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _finite(text: str) -> float:
+def _finite(text: str) -> float | int:
+    """A finite number; an integral one (``360795.0``, ``1e3``) is an int, as JSON Schema
+    (and so the OpenAPI document's ``integer``) counts it."""
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(f"the number {text[:40]} is too large")
-    return value
+    return int(value) if value.is_integer() else value
 
 
 def _depth(document: Any) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -53,6 +54,8 @@ LOG = logging.getLogger(__name__)
 
 Handler = Callable[[Request, dict[str, str], Principal], Response]
 MAX_WAIT = 30.0  # seconds a request may ask to wait for the switches (``?wait=``)
+# A number as JSON (and the OpenAPI document's ``number``) writes it, of any length.
+JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 NOBODY = Principal(tenant="", admin=False)  # who public endpoints (health, openapi) serve
 
 
@@ -79,10 +82,7 @@ def wait_seconds(request: Request) -> float:
     text = request.GET.get("wait")
     if text is None:
         return 0.0
-    try:
-        seconds = float(text) if len(text) <= 20 else math.nan
-    except ValueError:
-        seconds = math.nan
+    seconds = float(text) if JSON_NUMBER.fullmatch(text) else math.nan
     if not 0 <= seconds <= MAX_WAIT:
         raise InvalidField("wait", f"expected a number of seconds from 0 to {MAX_WAIT:.0f}")
     return seconds
@@ -155,7 +155,7 @@ class Api:
         self.service = controller.reservations
         self.authenticator = authenticator or Authenticator(None)
         self.clock = clock
-        self.openapi_document = load_openapi()
+        self.openapi_document = load_openapi(self.authenticator.required)
         stitching = controller.settings.stitching
         self.stitcher = stitcher or Stitcher(
             self.service, stitching, PeerClient(stitching.peer_timeout), clock
@@ -503,9 +503,17 @@ class Api:
         return json_response({"alarms": [views.alarm_json(a) for a in self.service.alarms(who)]})
 
 
-def load_openapi() -> dict[str, Any]:
-    """The OpenAPI document shipped with the package, stamped with our version."""
+def load_openapi(tokens_required: bool = True) -> dict[str, Any]:
+    """The OpenAPI document shipped with the package, stamped with our version.
+
+    Without tokens (``auth_mode = none``) the tenants' endpoints need no
+    ``Authorization``, and the document served says so; peers still need theirs."""
     text = resources.files("tegu_ryu.api").joinpath("openapi.json").read_text()
     document: dict[str, Any] = json.loads(text)
     document["info"]["version"] = __version__
+    if not tokens_required:
+        for operations in document["paths"].values():
+            for operation in operations.values():
+                if isinstance(operation, dict) and {"bearer": []} in operation.get("security", []):
+                    operation["security"] = []
     return document
