@@ -23,6 +23,7 @@ from tegu_ryu.errors import ConfigurationError, Unauthorized
 from tegu_ryu.tenancy import ANONYMOUS, Principal
 
 ROLES = {"admin", "tenant"}
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tegu_ryu"'}  # sent with every 401
 
 
 def _digest(token: str) -> bytes:
@@ -55,10 +56,9 @@ class Authenticator:
     def authenticate(self, authorization: str | None) -> Principal:
         if self._by_digest is None:
             return ANONYMOUS
-        challenge = {"WWW-Authenticate": 'Bearer realm="tegu_ryu"'}
         if not authorization:
             raise Unauthorized(
-                "this request needs an Authorization: Bearer TOKEN header", headers=challenge
+                "this request needs an Authorization: Bearer TOKEN header", headers=CHALLENGE
             )
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
@@ -66,7 +66,7 @@ class Authenticator:
             self._by_digest.get(_digest(token)) if scheme.lower() == "bearer" and token else None
         )
         if principal is None:
-            raise Unauthorized("the bearer token is not valid", headers=challenge)
+            raise Unauthorized("the bearer token is not valid", headers=CHALLENGE)
         return principal
 
 

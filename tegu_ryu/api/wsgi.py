@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -36,6 +37,7 @@ from tegu_ryu.errors import (
     MethodNotAllowed,
     NotFound,
     RequestError,
+    Unauthorized,
     clipped,
 )
 from tegu_ryu.metrics import CONTENT_TYPE
@@ -44,6 +46,7 @@ from tegu_ryu.stitching.coordinator import Stitcher, peer_view
 from tegu_ryu.stitching.peer_client import PeerClient
 from tegu_ryu.stitching.points import Peer
 from tegu_ryu.stitching.requests import parse_stitched, remote_of
+from tegu_ryu.strict_json import parse_json
 from tegu_ryu.tenancy import Principal
 from tegu_ryu.ui.assets import Assets
 
@@ -51,6 +54,8 @@ LOG = logging.getLogger(__name__)
 
 Handler = Callable[[Request, dict[str, str], Principal], Response]
 MAX_WAIT = 30.0  # seconds a request may ask to wait for the switches (``?wait=``)
+# A number as JSON (and the OpenAPI document's ``number``) writes it, of any length.
+JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 NOBODY = Principal(tenant="", admin=False)  # who public endpoints (health, openapi) serve
 
 
@@ -77,36 +82,15 @@ def wait_seconds(request: Request) -> float:
     text = request.GET.get("wait")
     if text is None:
         return 0.0
-    try:
-        seconds = float(text) if len(text) <= 20 else math.nan
-    except ValueError:
-        seconds = math.nan
+    seconds = float(text) if JSON_NUMBER.fullmatch(text) else math.nan
     if not 0 <= seconds <= MAX_WAIT:
         raise InvalidField("wait", f"expected a number of seconds from 0 to {MAX_WAIT:.0f}")
     return seconds
 
 
 def json_body(request: Request) -> Any:
-    """The body as JSON: strict (no NaN or Infinity, numbers that fit a float), or 400."""
-    try:
-        return json.loads(
-            request.body or b"null", parse_constant=_no_constant, parse_float=_finite_float
-        )
-    except RecursionError as exc:
-        raise RequestError("the request body is nested too deeply", code="bad_json") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RequestError(f"the request body is not valid JSON: {exc}", code="bad_json") from exc
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:40]} is too large")
-    return value
+    """The body as strict JSON (``tegu_ryu.strict_json``), or 400 ``bad_json``."""
+    return parse_json(request.body)
 
 
 class Router:
@@ -171,7 +155,7 @@ class Api:
         self.service = controller.reservations
         self.authenticator = authenticator or Authenticator(None)
         self.clock = clock
-        self.openapi_document = load_openapi()
+        self.openapi_document = load_openapi(self.authenticator.required)
         stitching = controller.settings.stitching
         self.stitcher = stitcher or Stitcher(
             self.service, stitching, PeerClient(stitching.peer_timeout), clock
@@ -409,7 +393,17 @@ class Api:
     # ------------------------------------------------- the peer endpoint
 
     def _peer(self, request: Request) -> Peer:
-        return self.stitcher.peer_of(request.headers.get("Authorization"))
+        """The peer by its token: 401 without one, 403 for a tenant's (known, not a peer)."""
+        authorization = request.headers.get("Authorization")
+        try:
+            return self.stitcher.peer_of(authorization)
+        except Unauthorized:
+            if authorization and self.authenticator.required:
+                self.authenticator.authenticate(authorization)  # 401 unless a tenant's
+                raise Forbidden(
+                    "the stitching endpoint is for peer controllers (their token), not tenants"
+                ) from None
+            raise
 
     def peer_hold(self, request: Request, params: dict[str, str], who: Principal) -> Response:
         """A peer domain asks us to hold our side of its stitched reservation."""
@@ -509,9 +503,17 @@ class Api:
         return json_response({"alarms": [views.alarm_json(a) for a in self.service.alarms(who)]})
 
 
-def load_openapi() -> dict[str, Any]:
-    """The OpenAPI document shipped with the package, stamped with our version."""
+def load_openapi(tokens_required: bool = True) -> dict[str, Any]:
+    """The OpenAPI document shipped with the package, stamped with our version.
+
+    Without tokens (``auth_mode = none``) the tenants' endpoints need no
+    ``Authorization``, and the document served says so; peers still need theirs."""
     text = resources.files("tegu_ryu.api").joinpath("openapi.json").read_text()
     document: dict[str, Any] = json.loads(text)
     document["info"]["version"] = __version__
+    if not tokens_required:
+        for operations in document["paths"].values():
+            for operation in operations.values():
+                if isinstance(operation, dict) and {"bearer": []} in operation.get("security", []):
+                    operation["security"] = []
     return document

@@ -24,7 +24,6 @@ mirror is ``404 Not found.`` (Tegu's 401 told that the name was in use).
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import threading
 import time
@@ -44,6 +43,7 @@ from tegu_ryu.reservations.model import (
     State,
 )
 from tegu_ryu.reservations.window import Window, WindowError, requested_window
+from tegu_ryu.strict_json import BadJson, parse_json
 from tegu_ryu.tenancy import Principal
 from tegu_ryu.topology.refs import dpid_str
 
@@ -301,9 +301,9 @@ def _error(status: int, message: str) -> Reply:
 
 def _request_fields(body: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _Failed(400, f"Bad JSON: {exc}") from exc
+        document = parse_json(body)
+    except BadJson as exc:
+        raise _Failed(400, f"Bad JSON: {exc.message}") from exc
     if not isinstance(document, dict):
         raise _Failed(400, "Bad JSON: expected an object")
     fields: dict[str, Any] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,8 @@ from tegu_ryu.errors import InvalidField, RequestError
 from tegu_ryu.units import UnitError, format_bitrate, parse_bitrate
 
 MIN_DISCOUNTED_BPS = 10  # as Tegu: a discount never takes a request below 10 bit/s
+# A discount percentage, 0 to 100 as the OpenAPI document's pattern says (at most 64 characters).
+PERCENTAGE = re.compile(r"\s*0*(?:[0-9]{1,2}(?:\.[0-9]+)?|100(?:\.0+)?)\s*%\s*")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class Discount:
     def parse(cls, value: Any) -> Discount:
         """``"10%"`` or a rate such as ``"1M"``; ``"0"`` for none."""
         if isinstance(value, str) and value.strip().endswith("%"):
+            if len(value) > 64 or not PERCENTAGE.fullmatch(value):
+                raise InvalidField("discount", "expected a percentage from 0% to 100%")
             return cls(percent=_percent(value.strip()[:-1], "discount"))
         try:
             return cls(bps=parse_bitrate(value))

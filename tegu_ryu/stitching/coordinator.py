@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from tegu_ryu.errors import Conflict, Forbidden, InvalidField, NotFound, RequestError
+from tegu_ryu.auth import CHALLENGE
+from tegu_ryu.errors import Conflict, InvalidField, NotFound, RequestError, Unauthorized
 from tegu_ryu.reservations.model import Bandwidth, Kind, RemoteEnd, Reservation, StitchReservation
 from tegu_ryu.reservations.requests import parse_modification
 from tegu_ryu.reservations.service import ReservationService
@@ -350,7 +351,8 @@ class Stitcher:
         return after
 
     def peer_of(self, authorization: str | None) -> Peer:
-        """The peer a ``/v1/stitches`` request comes from, by its token; 401/403 otherwise."""
+        """The peer a ``/v1/stitches`` request comes from, by its token; 401 with a
+        challenge, as every other endpoint, when there is none or it is no peer's."""
         scheme, _, token = (authorization or "").partition(" ")
         peer = (
             self.settings.peer_by_token(token.strip())
@@ -358,7 +360,11 @@ class Stitcher:
             else None
         )
         if peer is None:
-            raise Forbidden("the stitching endpoint is for peer controllers (their token)")
+            raise Unauthorized(
+                "the stitching endpoint needs a peer controller's token "
+                "(Authorization: Bearer TOKEN)",
+                headers=CHALLENGE,
+            )
         return peer
 
     # -------------------------------------------------------------- retries

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from tegu_ryu.stitching.points import Peer
+from tegu_ryu.strict_json import BadJson, parse_json
 
 
 class PeerError(Exception):
@@ -88,8 +89,8 @@ class PeerClient:
         if not text:
             return None
         try:
-            return json.loads(text)
-        except ValueError:
+            return parse_json(text, "the peer's answer")
+        except BadJson:
             raise PeerUnreachable(f"peer {peer.name} answered with something not JSON") from None
 
     @staticmethod
@@ -102,10 +103,10 @@ class PeerClient:
 def _refusal(peer: Peer, error: urllib.error.HTTPError) -> PeerError:
     """A 4xx as the peer's refusal (with its code and message); a 5xx as no answer."""
     try:
-        body = json.loads(error.read() or b"null")
+        body = parse_json(error.read(), "the peer's refusal")
         detail = body["error"]
         code, message = str(detail["code"]), str(detail["message"])
-    except (ValueError, KeyError, TypeError, OSError):
+    except (BadJson, KeyError, TypeError, OSError):
         code, message = "unknown", f"HTTP {error.code}"
     if error.code >= 500:
         return PeerUnreachable(f"peer {peer.name} failed: {message}")

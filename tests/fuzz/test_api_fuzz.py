@@ -3,7 +3,9 @@
 Runs the ``st`` command line over the OpenAPI document the controller serves,
 in both authentication modes, with every phase (examples, coverage,
 fuzzing, stateful: links from a created reservation to reading, changing and
-cancelling it). The budget and seed are fixed so a CI run takes well under a
+cancelling it), and both ways: the document's valid requests are not refused
+and its invalid ones not accepted, so the document says exactly what the
+server takes. The budget and seed are fixed so a CI run takes well under a
 minute per mode and a failure can be replayed; ``TEGU_FUZZ_EXAMPLES`` raises
 the budget for a longer hunt (the README gives the command).
 """
@@ -30,7 +32,10 @@ CHECKS = [
     "status_code_conformance",
     "content_type_conformance",
     "response_schema_conformance",
+    "positive_data_acceptance",  # what the document allows is not refused (400)
+    "negative_data_rejection",  # what it forbids is not accepted
 ]
+CONFIG = HERE / "schemathesis.toml"  # where the document cannot say what is refused, and why
 TOKENS = {
     "fuzz-admin": {"tenant": "ops", "roles": ["admin"]},
     "fuzz-tenant": {"tenant": "acme", "roles": ["tenant"]},
@@ -56,6 +61,8 @@ def test_no_generated_request_gets_a_5xx_or_an_answer_off_the_document(
     token_mode = controller.options.get("auth_mode") == "token"
     command = [
         str(Path(sys.executable).with_name("st")),
+        "--config-file",
+        str(CONFIG),
         "run",
         f"{controller.url}/v1/openapi.json",
         "--checks",

@@ -82,6 +82,24 @@ def test_malformed_requests_get_json_errors(
     assert response.json()["error"]["code"] in {"not_found", "method_not_allowed"}
 
 
+@pytest.mark.parametrize(
+    "body", [b"[" * 1000 + b"]" * 1000, b'{"end_time": "+600", "port": ["h1"], "output": NaN}']
+)
+@pytest.mark.parametrize("path", ["/tegu/mirrors/", "/v1/reservations", "/v1/settings"])
+def test_deep_or_nan_bodies_are_400_on_the_served_routes(
+    controller: ControllerProcess, path: str, body: bytes
+) -> None:
+    """Parsed in the server's own threads: a deep body was a RecursionError there (500)."""
+    method = "PUT" if path == "/v1/settings" else "POST"
+    headers = {"Content-Type": "application/json"}
+    response = requests.request(
+        method, controller.url + path, data=body, headers=headers, timeout=5
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error.startswith("Bad JSON") if path.startswith("/tegu") else error["code"] == "bad_json"
+
+
 def test_sigterm_stops_cleanly_and_quickly(tmp_path: Path) -> None:
     process = ControllerProcess(tmp_path)
     process.start()

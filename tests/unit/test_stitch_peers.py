@@ -334,7 +334,8 @@ def test_the_peer_endpoint_knows_peers_by_their_token_only() -> None:
     for header in (None, "", "Bearer wrong", "Basic shared"):
         with pytest.raises(RequestError) as refused:
             p.a.peer_of(header)
-        assert refused.value.status == 403
+        assert refused.value.status == 401
+        assert refused.value.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_a_label_busy_only_at_the_peer_is_skipped_for_the_next_one() -> None:
