@@ -215,6 +215,56 @@ class Testbed:
         return str(self.net.get(switch).dpid)
 
 
+@dataclass(frozen=True)
+class MeterCounters:
+    """What an OpenFlow meter has seen: bytes in, and bytes its drop band threw away."""
+
+    bytes_in: int
+    bytes_dropped: int
+
+    def __sub__(self, earlier: MeterCounters) -> MeterCounters:
+        return MeterCounters(
+            self.bytes_in - earlier.bytes_in, self.bytes_dropped - earlier.bytes_dropped
+        )
+
+
+def meter_counters(switch: Any) -> dict[int, MeterCounters]:
+    """meter id -> its counters, from ``ovs-ofctl meter-stats`` on a mininet switch.
+
+    The switch's own count of what it metered and dropped does not depend on
+    how much CPU the traffic's senders and receivers got, which is why tests
+    assert on it rather than on iperf3's throughput alone.
+    """
+    text = switch.cmd(f"ovs-ofctl -O OpenFlow13 meter-stats {switch.name}")
+    return {
+        int(meter): MeterCounters(int(bytes_in), int(dropped))
+        for meter, bytes_in, dropped in re.findall(
+            r"meter:(\d+) .*?byte_in_count:(\d+) .*?bands:\s*0: packet_count:\d+ byte_count:(\d+)",
+            text,
+            flags=re.S,
+        )
+    }
+
+
+def meter_rates(switch: Any) -> dict[int, int]:
+    """meter id -> its drop band's rate in kbit/s, from ``ovs-ofctl dump-meters``."""
+    text = switch.cmd(f"ovs-ofctl -O OpenFlow13 dump-meters {switch.name}")
+    return {
+        int(meter): int(rate)
+        for meter, rate in re.findall(r"meter=(\d+)[^=]*?bands=\s*type=drop rate=(\d+)", text)
+    }
+
+
+def port_toward(net: Mininet, switch: str, other: str) -> int:
+    """The port of ``switch`` on its link to ``other``."""
+    node = net.get(switch)
+    (link,) = [
+        lk for lk in net.links if {lk.intf1.node.name, lk.intf2.node.name} == {switch, other}
+    ]
+    intf = link.intf1 if link.intf1.node is node else link.intf2
+    return int(node.ports[intf])
+
+
 def cleanup_stale(topo: Topo) -> None:
     """Remove bridges and veths an interrupted run of this topology left behind.
 
@@ -262,7 +312,9 @@ def running_testbed(
     try:
         controller.start()
         testbed.start()
-        controller.wait_for_links(2 * testbed.switch_link_count())
+        # Every switch connected and synced too, not only every link up: with no links to
+        # discover (one switch) the first ping could otherwise beat the switch's flows.
+        controller.wait_for_sync(len(testbed.net.switches), 2 * testbed.switch_link_count())
         yield testbed, controller
     finally:
         testbed.stop()

@@ -12,12 +12,16 @@ import json
 import statistics
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from controller_process import ControllerProcess
 from mininet.topo import Topo
-from testbed import Testbed, running_testbed
+from testbed import Testbed, meter_counters, meter_rates, port_toward, running_testbed
+
+from tegu_ryu.enforcement.planner import best_effort_meter_id
+from tegu_ryu.openflow.flows import BEST_EFFORT_METERS
 
 RESERVED_MBPS = 20.0
 
@@ -38,12 +42,17 @@ def trunk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Testbed, C
         yield testbed, controller
 
 
-def tcp_under_flood(testbed: Testbed) -> tuple[float, float]:
-    """Mbit/s h1's TCP got to h3 over 4 s, and what h2's UDP flood delivered to h4 meanwhile.
+@dataclass(frozen=True)
+class FloodRun:
+    """One run of h1's TCP to h3 while h2 floods h4: Mbit/s each got, and the flood's offer."""
 
-    The flood offers 80 Mbit/s to the 50 Mbit/s trunk; what it delivers says
-    whether the trunk really was contested while the TCP ran.
-    """
+    tcp: float
+    flood_sent: float
+    flood_delivered: float
+
+
+def tcp_under_flood(testbed: Testbed) -> FloodRun:
+    """What h1's TCP got to h3 over 4 s while h2 offered 80 Mbit/s of UDP to h4 over the trunk."""
     h1, h2, h3, h4 = (testbed.net.get(name) for name in ("h1", "h2", "h3", "h4"))
     testbed.iperf_server("h3", 5001)
     testbed.iperf_server("h4", 5002)
@@ -52,12 +61,12 @@ def tcp_under_flood(testbed: Testbed) -> tuple[float, float]:
         time.sleep(1.5)
         report = json.loads(h1.cmd(f"iperf3 -c {h3.IP()} -p 5001 -t 4 -J"))
     finally:
-        flooded, _ = flood.communicate(timeout=15)
+        flooded, _ = flood.communicate(timeout=30)
     flood_sum = json.loads(flooded)["end"]["sum"]
     sent = flood_sum["bits_per_second"] / 1e6
-    assert sent > 70, f"the flood only reached {sent:.1f} Mbit/s; the measurement means nothing"
     delivered = sent * (1 - flood_sum["lost_percent"] / 100)
-    return float(report["end"]["sum_received"]["bits_per_second"]) / 1e6, delivered
+    tcp = float(report["end"]["sum_received"]["bits_per_second"]) / 1e6
+    return FloodRun(tcp, sent, delivered)
 
 
 def reserve(controller: ControllerProcess, **fields: Any) -> dict[str, Any]:
@@ -88,18 +97,21 @@ def reserved_tcp_flows(testbed: Testbed, switch: str) -> list[str]:
 def test_a_reservation_keeps_its_rate_against_a_flood_from_its_start(
     trunk: tuple[Testbed, ControllerProcess],
 ) -> None:
-    """Before its start the reservation is only on the calendar; from its start it holds 20 Mbit/s.
+    """Before its start the reservation is only on the calendar; from its start its TCP is
+    metered apart from the flood, which s1's best-effort meter holds to what the rest leaves.
 
-    Throughput without a reservation varies too much here (2 to 24 Mbit/s,
-    see tools/bench_meters.py) to assert on; what the flood delivered while
-    the reserved TCP ran shows the trunk was contested. The userspace datapath
-    forwards on the same two cores as everything else, so one 4 s run now and
-    then falls short for want of CPU (the flood then falls short too): the
-    median of three runs is what must reach 90 % of the reservation, which
-    unprotected TCP (median 5.5 Mbit/s) never comes near.
+    The userspace datapath forwards on the machine's two cores, shared with
+    iperf3 and whatever else runs, so what TCP gets depends on spare CPU (17 to
+    19 Mbit/s of 20 has been seen with another process busy). The switch's own
+    meter counters do not: they show the flood being cut down to its share,
+    and the reserved TCP never gets more than its meter passes. The throughput
+    bound is loose, half the reservation, which unprotected TCP under this
+    flood (median 5.5 Mbit/s) rarely reaches; how close to 20 the reserved TCP
+    really gets is ``tools/bench_meters.py``'s to measure.
     """
     testbed, controller = trunk
-    start = time.time() + 6
+    s1 = testbed.net.get("s1")
+    start = time.time() + 8
     made = reserve(
         controller, src="h1", dst="h3", bandwidth=f"{RESERVED_MBPS:g}M", protocol="tcp",
         dst_port=5001, start=start, duration=120,
@@ -108,22 +120,44 @@ def test_a_reservation_keeps_its_rate_against_a_flood_from_its_start(
     assert status["status"] == "scheduled"
     assert reserved_tcp_flows(testbed, "s1") == []
     assert time.time() < start, "the check before the start ran late"
-    controller.wait_for(lambda: time.time() > start, timeout=15, what="the start")
+    controller.wait_for(lambda: time.time() > start, timeout=20, what="the start")
     wait_installed(controller, made["id"])
     assert reserved_tcp_flows(testbed, "s1") != []
+
+    best_effort = best_effort_meter_id(port_toward(testbed.net, "s1", "s2"))
+    best_effort_mbps = meter_rates(s1)[best_effort] / 1000
+    assert best_effort_mbps < 50 - RESERVED_MBPS, "the reservation's share is kept off the trunk"
+    before = meter_counters(s1)
     runs = [tcp_under_flood(testbed) for _ in range(3)]
-    for with_reservation, flood_delivered in runs:
-        print(f"TCP under flood: {with_reservation:.2f} Mbit/s reserved; "
-              f"the flood delivered {flood_delivered:.2f}")  # fmt: skip
-    assert statistics.median(r for r, _ in runs) >= 0.9 * RESERVED_MBPS
-    assert max(r for r, _ in runs) <= 1.1 * RESERVED_MBPS, "the meter lets through no more"
-    assert statistics.median(f for _, f in runs) > 20, "the flood filled what the rest left"
+    seen = {meter: counters - before[meter] for meter, counters in meter_counters(s1).items()}
+    for run in runs:
+        print(f"TCP under flood: {run.tcp:.2f} Mbit/s reserved; the flood offered "
+              f"{run.flood_sent:.1f}, delivered {run.flood_delivered:.2f}")  # fmt: skip
+    flood = seen[best_effort]
+    print(f"best-effort meter ({best_effort_mbps:g} Mbit/s): {flood.bytes_in / 1e6:.1f} MB in, "
+          f"{flood.bytes_dropped / 1e6:.1f} MB dropped")  # fmt: skip
+    assert all(run.flood_sent > 60 for run in runs), "the flood was offered well over the trunk"
+    assert flood.bytes_dropped > 0.25 * flood.bytes_in, "the best-effort meter cut the flood"
+    assert all(run.flood_delivered < 1.1 * best_effort_mbps for run in runs), (
+        "the flood got no more than the best-effort share"
+    )
+    assert all(run.tcp <= 1.1 * RESERVED_MBPS for run in runs), "the meter lets through no more"
+    assert statistics.median(run.tcp for run in runs) >= 0.5 * RESERVED_MBPS
+    reserved_meters = [m for m in seen if m < BEST_EFFORT_METERS]
+    assert len(reserved_meters) == 1, seen
+    tcp_bytes = sum(run.tcp for run in runs) * 4 / 8 * 1e6
+    assert seen[reserved_meters[0]].bytes_in >= tcp_bytes, "the TCP went through its own meter"
 
 
 def test_a_reservation_shows_what_it_carried_and_what_it_dropped(
     trunk: tuple[Testbed, ControllerProcess],
 ) -> None:
-    """UDP at 20M through a 20M reservation is carried whole; at 40M, half is dropped."""
+    """UDP at 20M through a 20M reservation is carried whole; at 40M, about half is dropped.
+
+    The readings are the meter's own counters, so the margins only have to
+    allow for iperf3's pacing and the one-second reading interval, not for
+    spare CPU (``tools/bench_conformance.py`` has the exact figures).
+    """
     testbed, controller = trunk
     h1, h3 = testbed.net.get("h1"), testbed.net.get("h3")
     testbed.iperf_server("h3", 5003)
@@ -132,16 +166,29 @@ def test_a_reservation_shows_what_it_carried_and_what_it_dropped(
     )
     wait_installed(controller, made["id"])
 
-    def measured_while_sending(rate: str) -> tuple[float, float]:
-        sender = h1.popen(["iperf3", "-c", h3.IP(), "-p", "5003", "-u", "-b", rate, "-t", "4"])
-        try:
-            time.sleep(2.6)  # well inside the stream: the last reading covered a full second of it
-            seen = controller.get(f"/v1/reservations/{made['id']}")[1]["measured"]["out"]
-        finally:
-            sender.wait(timeout=20)
-        return seen["rate_bps"] / 1e6, seen["dropped_bps"] / 1e6
+    def readings_while_sending(rate: str) -> list[tuple[float, float]]:
+        """(carried, dropped) Mbit/s of every reading the controller took while iperf3 sent.
 
-    carried, dropped = measured_while_sending("20M")
-    assert 15 < carried < 25 and dropped < 3, (carried, dropped)
-    carried, dropped = measured_while_sending("40M")
-    assert 15 < carried < 25 and 12 < dropped < 26, (carried, dropped)
+        Every reading, not the one at a fixed time: on a busy machine iperf3
+        may start late, and a reading that covers its start shows less.
+        """
+        sender = h1.popen(["iperf3", "-c", h3.IP(), "-p", "5003", "-u", "-b", rate, "-t", "6"])
+        readings = {}
+        try:
+            while sender.poll() is None:
+                time.sleep(0.3)
+                seen = controller.get(f"/v1/reservations/{made['id']}")[1]["measured"].get("out")
+                if seen is not None:
+                    readings[seen["since"]] = (seen["rate_bps"] / 1e6, seen["dropped_bps"] / 1e6)
+        finally:
+            sender.wait(timeout=30)
+        print(f"{rate}: (carried, dropped) {sorted(readings.values())}")
+        return list(readings.values())
+
+    readings = readings_while_sending("20M")
+    assert any(carried > 14 for carried, _ in readings), readings
+    assert all(carried < 25 and dropped < 4 for carried, dropped in readings), readings
+    time.sleep(2)  # a reading with nothing sent between the two streams
+    readings = readings_while_sending("40M")
+    assert any(carried > 14 and dropped > 8 for carried, dropped in readings), readings
+    assert all(carried < 25 and dropped < 27 for carried, dropped in readings), readings

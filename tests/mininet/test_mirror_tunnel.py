@@ -136,7 +136,7 @@ def test_the_remote_collector_gets_encapsulated_copies_until_the_mirror_ends(
         before = len(capture.requests())
         out = h1.cmd(f"ping -n -c 10 -i 0.05 -W 1 {h2.IP()}")
         assert " 0% packet loss" in out
-        assert wait_until(lambda: len(capture.requests()) >= before + 10, timeout=3)
+        assert wait_until(lambda: len(capture.requests()) >= before + 10, timeout=10)
         assert controller.request("DELETE", f"/v1/reservations/{made['id']}")[0] == 204
         cancelled = time.time()
         assert wait_until(
