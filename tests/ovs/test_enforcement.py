@@ -245,8 +245,9 @@ def test_a_flow_and_a_meter_deleted_by_hand_come_back(clean: Line) -> None:
         timeout=5,
         what="drift repaired",
     )
-    since = time.monotonic() - deleted
-    assert all(f.duration <= since + 0.5 for f in line.flows("e2", Layer.RESERVATION)), "re-added"
+    flows = line.flows("e2", Layer.RESERVATION)
+    since = time.monotonic() - deleted  # after the dump: however slow it was, still an upper bound
+    assert all(f.duration <= since + 0.5 for f in flows), "re-added"
     line.installed(made["id"])
 
 
@@ -256,9 +257,11 @@ def test_a_future_reservation_is_enforced_from_its_start(clean: Line) -> None:
     made = line.reserve(protocol="tcp", dst_port=12, start=start)
     assert not line.flows("e1", Layer.RESERVATION)
     line.controller.wait_for(
-        lambda: bool(line.flows("e1", Layer.RESERVATION)), timeout=5, what="start"
+        lambda: bool(line.flows("e1", Layer.RESERVATION)), timeout=10, what="start"
     )
-    assert time.time() - start < 1.0
+    # Seconds, not the milliseconds tools/bench_edges.py measures: a busy machine delays the
+    # timer and the polling; a timer that waited for a periodic sweep would still be caught.
+    assert time.time() - start < 5.0
     line.installed(made["id"])
 
 

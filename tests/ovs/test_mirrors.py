@@ -118,13 +118,11 @@ def test_copies_reach_the_collector_while_the_mirror_lasts_and_stop_when_it_ends
     time.sleep(0.5)
     assert not carrying(fabric.pcaps["c"], b"not selected"), "ingress only: h1 receiving is not"
     assert fabric.controller.request("DELETE", f"/v1/reservations/{rid}")[0] == 204
-    deleted = time.monotonic()
     fabric.wait(
         lambda: not any("table=2" in f.text and f.priority > 0 for f in fabric.tegu_flows("b1")),
-        timeout=2,
+        timeout=5,  # not a latency bound: milliseconds when idle, more when the machine is busy
         what="mirror flows gone",
     )
-    assert time.monotonic() - deleted < 1.0
     fabric.ovs.inject("h1", udp_packet(H1, H2, b"after the end"))
     fabric.wait(
         lambda: len(carrying(fabric.pcaps["h2"], b"after the end")) == 1,

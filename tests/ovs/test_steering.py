@@ -154,8 +154,8 @@ def test_a_chain_is_visited_in_order_both_ways_and_cancel_puts_traffic_back(
     fabric.cancel(made["id"])
     fabric.controller.wait_for(
         lambda: not [f for f in fabric.tegu_flows("b1") if "tp_dst=5000" in f.text],
-        timeout=1,
-        what="the chain's entries removed within a second",
+        timeout=5,  # not a latency bound: milliseconds when idle, more when the machine is busy
+        what="the chain's entries removed",
     )
     assert fabric.route("h1", "h2", b"after cancel", (4000, 5000)) == ["h2"]
 

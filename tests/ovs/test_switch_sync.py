@@ -190,8 +190,8 @@ def test_a_flow_deleted_by_hand_comes_back(line: Line) -> None:
         timeout=5,
         what="flow restored",
     )
-    since = time.monotonic() - deleted
     restored = [f for f in line.tegu_flows("b2") if f"dl_dst={H1[0]}" in f.text]
+    since = time.monotonic() - deleted  # after the dump: however slow it was, still an upper bound
     assert restored[0].duration <= since + 0.5, "the flow was added again, not left in place"
 
 
