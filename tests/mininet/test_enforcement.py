@@ -177,7 +177,8 @@ def test_a_reservation_shows_what_it_carried_and_what_it_dropped(
         try:
             while sender.poll() is None:
                 time.sleep(0.3)
-                seen = controller.get(f"/v1/reservations/{made['id']}")[1]["measured"].get("out")
+                shown = controller.get(f"/v1/reservations/{made['id']}")[1]
+                seen = shown.get("measured", {}).get("out")  # none before two readings
                 if seen is not None:
                     readings[seen["since"]] = (seen["rate_bps"] / 1e6, seen["dropped_bps"] / 1e6)
         finally:
