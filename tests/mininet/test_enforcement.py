@@ -186,10 +186,13 @@ def test_a_reservation_shows_what_it_carried_and_what_it_dropped(
         print(f"{rate}: (carried, dropped) {sorted(readings.values())}")
         return list(readings.values())
 
+    # A reading over a stream's first second may add the meter's burst (300 ms of the rate,
+    # 6.3 Mbit) to its rate (21 Mbit/s): 27 Mbit/s has been seen. Never more.
+    most = 21 + 6.3 + 1
     readings = readings_while_sending("20M")
     assert any(carried > 14 for carried, _ in readings), readings
-    assert all(carried < 25 and dropped < 4 for carried, dropped in readings), readings
+    assert all(carried < most and dropped < 4 for carried, dropped in readings), readings
     time.sleep(2)  # a reading with nothing sent between the two streams
     readings = readings_while_sending("40M")
-    assert any(carried > 14 and dropped > 8 for carried, dropped in readings), readings
-    assert all(carried < 25 and dropped < 27 for carried, dropped in readings), readings
+    assert any(14 < carried < 25 and dropped > 8 for carried, dropped in readings), readings
+    assert all(carried < most and dropped < 27 for carried, dropped in readings), readings
