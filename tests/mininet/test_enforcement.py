@@ -141,7 +141,8 @@ def test_a_reservation_keeps_its_rate_against_a_flood_from_its_start(
     assert all(run.flood_delivered < 1.1 * best_effort_mbps for run in runs), (
         "the flood got no more than the best-effort share"
     )
-    assert all(run.tcp <= 1.1 * RESERVED_MBPS for run in runs), "the meter lets through no more"
+    # The meter passes 105 % of the rate plus a 300 ms burst: over 4 s, about 108 % in TCP payload.
+    assert all(run.tcp <= 1.15 * RESERVED_MBPS for run in runs), "the meter lets through no more"
     assert statistics.median(run.tcp for run in runs) >= 0.5 * RESERVED_MBPS
     reserved_meters = [m for m in seen if m < BEST_EFFORT_METERS]
     assert len(reserved_meters) == 1, seen

@@ -221,7 +221,8 @@ def test_hosts_in_two_domains_get_their_reserved_rate_through_the_wan(sites: Sit
           f"in, {cut.bytes_dropped / 1e6:.1f} MB dropped")  # fmt: skip
     assert cut.bytes_dropped > 0.25 * cut.bytes_in, "the best-effort meter cut the flood"
     assert all(d < 1.1 * best_effort_mbps for _, d in runs), "the flood kept to its share"
-    assert all(got <= 1.1 * RESERVED_MBPS for got, _ in runs), "the meter lets through no more"
+    # The meter passes 105 % of the rate plus a 300 ms burst: over 4 s, about 108 % in TCP payload.
+    assert all(got <= 1.15 * RESERVED_MBPS for got, _ in runs), "the meter lets through no more"
     assert statistics.median(got for got, _ in runs) >= 0.5 * RESERVED_MBPS
 
 
