@@ -6,8 +6,9 @@ enforces the older one and marks the other ``error``. Admission must refuse
 the second instead (``409 duplicate`` or the kind's own overlap code), for
 every kind and every owner. Random pairs and triples of requests of every
 kind are admitted side by side; every one admitted must show ``installed``
-once the switches confirm, and a packet of each admitted bandwidth
-reservation's traffic must pass that reservation's own meter.
+once the switches confirm, and its traffic must be treated, on the flows the
+switches hold: a bandwidth reservation's packet passes its own meter, a
+chain's packet reaches its first middlebox, a mirror's copy its collector.
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ from hypothesis import strategies as st
 
 from tegu_ryu.enforcement.planner import serial_of_meter
 from tegu_ryu.errors import RequestError
-from tegu_ryu.reservations.model import BandwidthReservation, Reservation
+from tegu_ryu.reservations.model import (
+    BandwidthReservation,
+    MirrorReservation,
+    Reservation,
+    SteeringReservation,
+)
 from tegu_ryu.tenancy import Principal
 
-from .fakenet import FakeNetwork
+from .fakenet import FakeNetwork, Headers
 from .test_controller import confirm, connected
 
 OPS = Principal("ops", admin=True)
@@ -84,6 +90,47 @@ def test_every_reservation_admitted_side_by_side_is_installed_and_carried(
     for made in admitted:
         if isinstance(made, BandwidthReservation):
             assert _metered_by_itself(network, made), f"{made.id} {asked}"
+        elif isinstance(made, SteeringReservation):
+            assert _reaches_the_chain(network, made), f"{made.id} {asked}"
+        elif isinstance(made, MirrorReservation):
+            assert _copied(network, made), f"{made.id} {asked}"
+
+
+def _packet(src: str, dst: str, protocol: str = "icmp", dst_port: int = 7777) -> Headers:
+    packet: Headers = {
+        "eth_type": 0x0800,
+        "eth_src": MACS[src],
+        "eth_dst": MACS[dst],
+        "ipv4_src": ADDRESSES[src],
+        "ipv4_dst": ADDRESSES[dst],
+        "ip_proto": {"icmp": 1, "tcp": 6, "udp": 17}[protocol],
+    }
+    if protocol != "icmp":
+        packet[f"{protocol}_src"] = 5000
+        packet[f"{protocol}_dst"] = dst_port
+    return packet
+
+
+def _reaches_the_chain(network: FakeNetwork, chain: SteeringReservation) -> bool:
+    """Whether a packet the chain selects reaches its first middlebox."""
+    assert chain.src is not None and chain.dst is not None
+    src, dst = chain.src.given, chain.dst.given
+    traffic = chain.match
+    protocol = traffic.protocol or ("udp" if traffic.dst_port else "icmp")
+    packet = _packet(src, dst, protocol, traffic.dst_port or 7777)
+    first = chain.chain[0].given
+    return MACS[first] in {t.outcome for t in network.deliveries(MACS[src], packet)}
+
+
+def _copied(network: FakeNetwork, mirror: MirrorReservation) -> bool:
+    """Whether what the mirrored host sends (ingress) or receives (egress) reaches the
+    collector, from or to a host that is neither."""
+    (port,) = mirror.ports
+    host, collector = port.given, mirror.output.given  # as the requests name them
+    peer = next(name for name in HOSTS if name not in (host, collector))
+    src, dst = (host, peer) if mirror.direction.ingress else (peer, host)
+    outcomes = {t.outcome for t in network.deliveries(MACS[src], _packet(src, dst))}
+    return MACS[collector] in outcomes
 
 
 def _metered_by_itself(network: FakeNetwork, reservation: BandwidthReservation) -> bool:
