@@ -158,8 +158,10 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
         b.stop()
 
 
-def reserve(sites: Sites, bandwidth: str = f"{RESERVED_MBPS:g}M") -> tuple[int, Any]:
-    body = {"src": "hA", "dst": "siteB/hB", "bandwidth": bandwidth, "duration": 600}
+def reserve(
+    sites: Sites, bandwidth: str = f"{RESERVED_MBPS:g}M", far: str = "hB"
+) -> tuple[int, Any]:
+    body = {"src": "hA", "dst": f"siteB/{far}", "bandwidth": bandwidth, "duration": 600}
     return sites.a.request("POST", "/v1/reservations", body)
 
 
@@ -227,8 +229,10 @@ def test_hosts_in_two_domains_get_their_reserved_rate_through_the_wan(sites: Sit
 
 
 def test_a_used_up_label_range_is_refused(sites: Sites) -> None:
-    status, refused = reserve(sites, "1M")  # the one label, 100, is the first test's
+    status, refused = reserve(sites, "1M", far="hg")  # the one label, 100, is the first test's
     assert status == 409 and refused["error"]["code"] == "no_label"
+    status, refused = reserve(sites, "1M")  # hA to hB again: it could not be carried
+    assert status == 409 and refused["error"]["code"] == "duplicate"
 
 
 def test_cancel_on_either_side_removes_both_within_two_seconds(sites: Sites) -> None:
