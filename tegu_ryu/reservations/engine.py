@@ -45,6 +45,7 @@ from tegu_ryu.reservations.model import (
 )
 from tegu_ryu.reservations.paths import Hop, PathMode, constrained_path, hops_along
 from tegu_ryu.reservations.policy import Fence, Policy
+from tegu_ryu.reservations.refusals import clash
 from tegu_ryu.reservations.requests import Modification, ReservationRequest
 from tegu_ryu.reservations.steering_routes import route_chain
 from tegu_ryu.reservations.traffic import (
@@ -768,17 +769,13 @@ class Engine:
             other = self.reservations[other_id]
             if other_id == itself or other.state.final or not other.window.overlaps(window):
                 continue
-            if other.owner != owner:
-                raise Conflict(
-                    "the same traffic is already reserved by another owner over an "
-                    "overlapping window",
-                    code="duplicate",
-                )
-            raise Conflict(
-                f"duplicates reservation {other_id} (same endpoints and traffic, "
-                "overlapping window)",
-                code="duplicate",
-                details={"reservation": other_id},
+            raise clash(
+                other,
+                owner,
+                "reservation",
+                "already carries some of the same traffic, in the same direction, over an "
+                "overlapping window",
+                "duplicate",
             )
 
     def _refuse_steered(self, owner: str, traffic: list[Traffic], window: Window) -> None:
@@ -791,15 +788,14 @@ class Engine:
                 continue
             if not steals(steering_traffic(chain), traffic):
                 continue
-            yours = chain.owner == owner
-            who = f"steering reservation {chain_id}" if yours else "a chain of another tenant"
-            raise Conflict(
-                f"{who} "
-                "selects some of the same traffic over an overlapping window and would take it off "
-                "this reservation's path and meter (a chain composes with a reservation only on "
-                "exactly the same traffic)",
-                code="overlap",
-                details={"reservation": chain_id} if yours else {},
+            raise clash(
+                chain,
+                owner,
+                "steering reservation",
+                "selects some of the same traffic over an overlapping window and would take it "
+                "off this reservation's path and meter (a chain composes with a reservation only "
+                "on exactly the same traffic)",
+                "overlap",
             )
 
 

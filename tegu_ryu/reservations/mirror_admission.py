@@ -39,6 +39,7 @@ from tegu_ryu.reservations.model import (
     cookie_digest,
 )
 from tegu_ryu.reservations.paths import Hop
+from tegu_ryu.reservations.refusals import clash
 from tegu_ryu.reservations.window import Window
 from tegu_ryu.tenancy import Principal
 from tegu_ryu.topology.refs import PortRef, RefError, dpid_str, parse_port_ref
@@ -258,13 +259,13 @@ def _refuse_clashes(engine: Engine, candidate: MirrorReservation) -> None:
             candidate.direction.egress and other.direction.ingress
         )
         if shared or crossed:
-            yours = other.owner == candidate.owner
-            raise Conflict(
-                f"{'mirror ' + other.id if yours else 'a mirror of another tenant'} already "
-                f"selects traffic on switch {dpid_str(other.switch)} over an overlapping window; "
-                "one switch copies a packet to one collector",
-                code="mirror_conflict",
-                details={"reservation": other.id} if yours else {},
+            raise clash(
+                other,
+                candidate.owner,
+                "mirror",
+                f"already selects traffic on switch {dpid_str(other.switch)} over an overlapping "
+                "window; one switch copies a packet to one collector",
+                "mirror_conflict",
             )
 
 

@@ -16,6 +16,7 @@ from tegu_ryu.errors import Conflict, Forbidden
 from tegu_ryu.reservations.engine import Engine
 from tegu_ryu.reservations.model import Endpoint, Match, PassthruReservation, State, cookie_digest
 from tegu_ryu.reservations.passthru_requests import PassthruRequest
+from tegu_ryu.reservations.refusals import clash
 from tegu_ryu.reservations.window import Window
 from tegu_ryu.tenancy import Principal
 
@@ -95,16 +96,12 @@ def _refuse_duplicate(
             and _protocols(other.match) & _protocols(match)
             and other.window.overlaps(window)
         ):
-            if other.owner != owner:
-                raise Conflict(
-                    "another owner's passthru already lets the same traffic of this host "
-                    "through over an overlapping window",
-                    code="duplicate",
-                )
-            raise Conflict(
-                f"duplicates passthru {other.id} (same host and traffic, overlapping window)",
-                code="duplicate",
-                details={"reservation": other.id},
+            raise clash(
+                other,
+                owner,
+                "passthru",
+                "already lets the same traffic of this host through over an overlapping window",
+                "duplicate",
             )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tegu_ryu.errors import Conflict, InvalidField, NotFound
+from tegu_ryu.errors import InvalidField, NotFound
 from tegu_ryu.reservations.engine import Engine
 from tegu_ryu.reservations.mirror_admission import resolve_port
 from tegu_ryu.reservations.model import (
@@ -30,6 +30,7 @@ from tegu_ryu.reservations.model import (
     SteeringReservation,
     cookie_digest,
 )
+from tegu_ryu.reservations.refusals import clash
 from tegu_ryu.reservations.steering_requests import MiddleboxRequest, SteeringRequest
 from tegu_ryu.reservations.steering_routes import route_chain
 from tegu_ryu.reservations.traffic import (
@@ -149,10 +150,10 @@ def _refuse_overlaps(engine: Engine, candidate: SteeringReservation) -> None:
             what, why = "reservation", "the chain would take its packets off its path and meter"
         else:
             continue
-        yours = other.owner == candidate.owner
-        who = f"{what} {other.id}" if yours else f"a {what} of another tenant"
-        raise Conflict(
-            f"{who} selects some of the same traffic over an overlapping window; {why}",
-            code="overlap",
-            details={"reservation": other.id} if yours else {},
+        raise clash(
+            other,
+            candidate.owner,
+            what,
+            f"selects some of the same traffic over an overlapping window; {why}",
+            "overlap",
         )

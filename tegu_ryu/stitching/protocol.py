@@ -31,6 +31,7 @@ from tegu_ryu.reservations.model import (
     StitchRole,
 )
 from tegu_ryu.reservations.paths import PathMode
+from tegu_ryu.reservations.refusals import clash
 from tegu_ryu.reservations.window import Window
 from tegu_ryu.stitching.labels import free_label
 from tegu_ryu.stitching.points import StitchPoint, StitchSettings
@@ -105,13 +106,13 @@ def _refuse_duplicate(engine: Engine, candidate: StitchReservation) -> None:
             and _same_host(other.remote, candidate.remote)
             and other.window.overlaps(candidate.window)
         ):
-            yours = other.owner == candidate.owner
-            raise Conflict(
-                f"{f'stitched reservation {other.id}' if yours else 'another owner'} already "
-                f"joins {candidate.local.given} and {candidate.remote.given} over an "
+            raise clash(
+                other,
+                candidate.owner,
+                "stitched reservation",
+                f"already joins {candidate.local.given} and {candidate.remote.given} over an "
                 "overlapping window",
-                code="duplicate",
-                details={"reservation": other.id} if yours else {},
+                "duplicate",
             )
 
 
