@@ -102,3 +102,4 @@ def test_demo_command_runs_to_the_end_without_a_terminal(tmp_path: Path) -> None
     assert "Results: 0% dropped" in output
     assert f"Controller sees {SWITCHES} switches, {DIRECTED_LINKS} links, {HOSTS} hosts" in output
     assert "curl -s http://127.0.0.1:" in output
+    assert "down    # take a link down; forwarding moves within seconds" in output  # on a loop
