@@ -151,9 +151,17 @@ class Testbed:
             )
         return {"switches": sorted(s.dpid for s in self.net.switches), "hosts": hosts}
 
-    def switch_link_count(self) -> int:
+    def switch_links(self) -> list[tuple[str, str]]:
+        """The links between two switches, by the switches' names."""
         switches = set(self.net.switches)
-        return sum(1 for link in self.net.links if {link.intf1.node, link.intf2.node} <= switches)
+        return [
+            (link.intf1.node.name, link.intf2.node.name)
+            for link in self.net.links
+            if {link.intf1.node, link.intf2.node} <= switches
+        ]
+
+    def switch_link_count(self) -> int:
+        return len(self.switch_links())
 
     def start(self) -> None:
         self.net.start()

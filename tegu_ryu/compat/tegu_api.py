@@ -539,12 +539,7 @@ class TeguApi:
 
     def _tenant_of(self, given: str) -> str | None:
         """The tenant of the host named ``given`` (address, MAC or name) in the topology."""
-        topology = self.controller.topology
-        host = (
-            topology.host_by_ip(given)
-            or topology.host_by_mac(given.lower())
-            or next((h for h in topology.hosts() if h.name == given), None)
-        )
+        host = self.controller.topology.host_named(given)
         return None if host is None else host.tenant
 
     def _project_of(self, reservation: Reservation) -> Callable[[Endpoint | None], str]:

@@ -51,6 +51,7 @@ from tegu_ryu.reservations.steering_routes import route_chain
 from tegu_ryu.reservations.traffic import (
     Traffic,
     bandwidth_traffic,
+    by_protocol,
     steals,
     steering_traffic,
     traffic_of_bandwidth,
@@ -329,12 +330,7 @@ class Engine:
         text = given.strip()
         if text.startswith(NAMED_ENDPOINTS):
             return self._resolve_named(text, field)
-        lowered = text.lower()
-        host = (
-            self.topology.host_by_ip(_canonical_ip(text) or text)
-            or self.topology.host_by_mac(lowered)
-            or next((h for h in self.topology.hosts() if h.name == text), None)
-        )
+        host = self.topology.host_named(text)
         if host is not None:
             ip = _canonical_ip(text) or (host.ips[0] if host.ips else None)
             return Endpoint(given=text, mac=host.mac, ip=ip, attach=host.attach, name=host.name)
@@ -814,10 +810,7 @@ def _traffic_keys(kind: Kind, src: Endpoint, dst: Endpoint, match: Match) -> lis
     entries. Ports without a protocol are TCP and UDP traffic alike, so such
     a reservation is filed under both.
     """
-    if match.protocol is None and (match.src_port, match.dst_port) != (None, None):
-        matches = [replace(match, protocol=protocol) for protocol in ("tcp", "udp")]
-    else:
-        matches = [match]
+    matches = by_protocol(match)
     keys = [(src.identity, dst.identity, m) for m in matches]
     if kind is Kind.BANDWIDTH:
         keys += [(dst.identity, src.identity, m.reversed()) for m in matches]

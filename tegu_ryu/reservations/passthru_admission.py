@@ -14,10 +14,10 @@ from dataclasses import replace
 
 from tegu_ryu.errors import Conflict, Forbidden
 from tegu_ryu.reservations.engine import Engine
-from tegu_ryu.reservations.model import Endpoint, Match, PassthruReservation, State, cookie_digest
+from tegu_ryu.reservations.model import PassthruReservation, State, cookie_digest
 from tegu_ryu.reservations.passthru_requests import PassthruRequest
 from tegu_ryu.reservations.refusals import clash
-from tegu_ryu.reservations.window import Window
+from tegu_ryu.reservations.traffic import by_protocol
 from tegu_ryu.tenancy import Principal
 
 NOT_RESET = "passthru reservations not allowed: dscp_policy is keep, so no marking is reset"
@@ -44,9 +44,6 @@ def admit_passthru(
             f"host: {request.host} is not a host of tenant {principal.tenant} "
             "(a host's tenant is set in the static topology)"
         )
-    _refuse_duplicate(
-        engine, principal.tenant, host, (request.match, request.src_ip), request.window
-    )
     passthru = PassthruReservation(
         id="",
         owner=principal.tenant,
@@ -59,6 +56,7 @@ def admit_passthru(
         match=request.match,
         src_ip=request.src_ip,
     )
+    _refuse_duplicate(engine, passthru)
     return engine.admitted(now, passthru)
 
 
@@ -66,47 +64,30 @@ def modify_passthru(
     engine: Engine, now: float, passthru: PassthruReservation, end: float | None
 ) -> PassthruReservation:
     """A new end (a passthru has nothing else to change)."""
-    window = engine.changed_window(passthru, end)
-    traffic = (passthru.match, passthru.src_ip)
-    _refuse_duplicate(engine, passthru.owner, passthru.host, traffic, window, itself=passthru.id)
-    return engine.rebooked(now, replace(passthru, window=window))
+    changed = replace(passthru, window=engine.changed_window(passthru, end))
+    _refuse_duplicate(engine, changed)
+    return engine.rebooked(now, changed)
 
 
-def _refuse_duplicate(
-    engine: Engine,
-    owner: str,
-    host: Endpoint,
-    traffic: tuple[Match, str | None],
-    window: Window,
-    *,
-    itself: str | None = None,
-) -> None:
+def _refuse_duplicate(engine: Engine, candidate: PassthruReservation) -> None:
     """409 ``duplicate`` for a live passthru of any owner, on the same host, that lets some of
     the same traffic through over an overlapping window: both would be the same entries at
-    the host's port, and only one could be enforced (another owner's is not named).
-    ``traffic`` is the match and the source address."""
-    match, src_ip = traffic
+    the host's port, and only one could be enforced (another owner's is not named)."""
+    selected = set(by_protocol(candidate.match))
     for other in engine.reservations.values():
         if (
             isinstance(other, PassthruReservation)
-            and other.id != itself
+            and other.id != candidate.id
             and not other.state.final
-            and other.host.identity == host.identity
-            and other.src_ip == src_ip
-            and _protocols(other.match) & _protocols(match)
-            and other.window.overlaps(window)
+            and other.host.identity == candidate.host.identity
+            and other.src_ip == candidate.src_ip
+            and selected.intersection(by_protocol(other.match))
+            and other.window.overlaps(candidate.window)
         ):
             raise clash(
                 other,
-                owner,
+                candidate.owner,
                 "passthru",
                 "already lets the same traffic of this host through over an overlapping window",
                 "duplicate",
             )
-
-
-def _protocols(match: Match) -> set[Match]:
-    """The match as entries select it: ports without a protocol are TCP and UDP alike."""
-    if match.protocol is None and (match.src_port, match.dst_port) != (None, None):
-        return {replace(match, protocol=protocol) for protocol in ("tcp", "udp")}
-    return {match}

@@ -11,6 +11,7 @@ carried, so the second of them is refused.
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 from tegu_ryu.reservations.model import (
     BandwidthReservation,
@@ -21,6 +22,14 @@ from tegu_ryu.reservations.model import (
 )
 
 Traffic = tuple[Endpoint | None, Endpoint | None, Match]  # from, to (None: any host), match
+
+
+def by_protocol(match: Match) -> list[Match]:
+    """The match as flow entries select it: ports without a protocol are TCP and UDP alike,
+    so such a match stands for one of each."""
+    if match.protocol is None and (match.src_port, match.dst_port) != (None, None):
+        return [replace(match, protocol=protocol) for protocol in ("tcp", "udp")]
+    return [match]
 
 
 def bandwidth_traffic(kind: Kind, src: Endpoint, dst: Endpoint, match: Match) -> list[Traffic]:

@@ -28,6 +28,7 @@ forgotten as before.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
@@ -450,6 +451,18 @@ class Topology:
             if ip in host.ips:
                 return host
         return None
+
+    def host_named(self, text: str) -> Host | None:
+        """The host ``text`` names: by an address (in any spelling), a MAC or its name."""
+        try:
+            address = str(ipaddress.ip_address(text))
+        except ValueError:
+            address = text
+        return (
+            self.host_by_ip(address)
+            or self.host_by_mac(text.lower())
+            or next((h for h in self.hosts() if h.name == text), None)
+        )
 
     # ----------------------------------------------------------------- internal
 
