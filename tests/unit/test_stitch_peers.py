@@ -525,12 +525,18 @@ def test_a_commit_lost_on_the_way_is_settled_by_the_peers_lapse_when_it_answers(
     assert both(p, mine) == (OLD, OLD)
 
 
-def test_a_change_in_doubt_survives_a_restart_and_is_settled_after_it() -> None:
+def change_in_doubt() -> tuple[Pair, StitchReservation]:
+    """A pair whose reservation's change B committed and then froze before answering A."""
     p = pair()
     mine = p.a.reserve(ACME, ask(out=20 * M))
     p.a_to_b.silent_after = {"modify:commit"}
     with pytest.raises(PeerUnavailable):
         p.a.modify(ACME, mine.id, CHANGE)
+    return p, mine
+
+
+def test_a_change_in_doubt_survives_a_restart_and_is_settled_after_it() -> None:
+    p, mine = change_in_doubt()
     restarted = ReservationService(
         p.a.service.engine.topology, p.a.service.store, threading.RLock(), Policy(), 86400
     )
@@ -568,11 +574,7 @@ def test_changes_asked_on_both_sides_at_once_cannot_cross() -> None:
 
 
 def test_a_cancel_while_a_change_is_in_doubt_ends_both_sides() -> None:
-    p = pair()
-    mine = p.a.reserve(ACME, ask(out=20 * M))
-    p.a_to_b.silent_after = {"modify:commit"}
-    with pytest.raises(PeerUnavailable):
-        p.a.modify(ACME, mine.id, CHANGE)
+    p, mine = change_in_doubt()
     p.a_to_b.silent_after = set()
     p.a.cancel(ACME, mine.id)
     assert live(p.a) == live(p.b) == [] and p.a.owed() == []
@@ -580,11 +582,7 @@ def test_a_cancel_while_a_change_is_in_doubt_ends_both_sides() -> None:
 
 
 def test_a_second_change_while_one_is_held_is_409_change_pending() -> None:
-    p = pair()
-    mine = p.a.reserve(ACME, ask(out=20 * M))
-    p.a_to_b.silent_after = {"modify:commit"}
-    with pytest.raises(PeerUnavailable):
-        p.a.modify(ACME, mine.id, CHANGE)
+    p, mine = change_in_doubt()
     with pytest.raises(Conflict) as refused:
         p.a.modify(ACME, mine.id, {"bandwidth": "10M"})
     assert refused.value.code == "change_pending"
